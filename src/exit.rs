@@ -1,0 +1,56 @@
+//! Exit codes, defined once. README and `--help` document the same table.
+
+use std::process::ExitCode;
+
+use crate::report::Status;
+
+/// No failure (warnings allowed unless `--strict`).
+pub(crate) const OK: u8 = 0;
+/// At least one invariant failed.
+pub(crate) const FAILED: u8 = 1;
+/// Usage error, or a check file or facts file that cannot be used.
+pub(crate) const USAGE: u8 = 2;
+/// Could not check: no system bus, or no permission to read what was asked.
+pub(crate) const CANNOT_CHECK: u8 = 3;
+
+/// The text `--help` shows under the commands.
+pub(crate) const HELP: &str = "\
+Exit codes:
+  0  no failure (warnings allowed unless --strict)
+  1  at least one failure
+  2  usage, check-file or facts-file error
+  3  could not check (no system bus, no permission to read what was asked)";
+
+/// The exit code for a report's overall status.
+pub(crate) fn for_status(status: Status, strict: bool) -> ExitCode {
+    ExitCode::from(code_for_status(status, strict))
+}
+
+/// The numeric exit code for a report's overall status.
+pub(crate) fn code_for_status(status: Status, strict: bool) -> u8 {
+    match status {
+        Status::Pass | Status::Skip => OK,
+        Status::Warn if strict => FAILED,
+        Status::Warn => OK,
+        Status::Fail => FAILED,
+        Status::Error => CANNOT_CHECK,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn warnings_fail_only_when_strict() {
+        assert_eq!(code_for_status(Status::Warn, false), OK);
+        assert_eq!(code_for_status(Status::Warn, true), FAILED);
+    }
+
+    #[test]
+    fn failures_and_errors_have_their_own_codes() {
+        assert_eq!(code_for_status(Status::Fail, false), FAILED);
+        assert_eq!(code_for_status(Status::Error, false), CANNOT_CHECK);
+        assert_eq!(code_for_status(Status::Pass, true), OK);
+    }
+}

@@ -1,0 +1,1 @@
+//! files (placeholder until written).

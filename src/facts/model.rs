@@ -1,0 +1,262 @@
+//! The `Facts` value: everything bootproof gathered about the host, as plain data.
+//!
+//! Nothing here judges. A fact that could not be read is carried as
+//! [`Fact::Error`] with its reason, so the invariant that needs it can report
+//! `error` instead of guessing. The whole value round-trips through JSON
+//! (`bootproof facts` / `bootproof check --facts FILE`).
+
+use serde::{Deserialize, Serialize};
+
+/// Version tag of the facts file format; bumped on any incompatible change.
+pub(crate) const FACTS_SCHEMA: &str = "bootproof/facts/v1";
+
+/// A gathered value, or the reason it could not be gathered.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum Fact<T> {
+    /// The value as read from the host.
+    Ok(T),
+    /// Why it could not be read (permission, missing socket, …).
+    Error(String),
+}
+
+impl<T> Fact<T> {
+    /// The value, if it was read.
+    pub(crate) fn ok(&self) -> Option<&T> {
+        match self {
+            Fact::Ok(value) => Some(value),
+            Fact::Error(_) => None,
+        }
+    }
+
+    /// Builds a fact from a result, keeping the error's full chain as the reason.
+    pub(crate) fn from_result<E: std::fmt::Display>(result: Result<T, E>) -> Self {
+        match result {
+            Ok(value) => Fact::Ok(value),
+            Err(err) => Fact::Error(err.to_string()),
+        }
+    }
+}
+
+/// Everything gathered in one run.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub(crate) struct Facts {
+    /// Always [`FACTS_SCHEMA`].
+    pub(crate) schema: String,
+    /// When gathering finished (RFC 3339, UTC).
+    pub(crate) gathered_at: String,
+    /// Host-wide facts: identity, boot, systemd state.
+    pub(crate) host: HostFacts,
+    /// Node services: units whose ExecStart runs node, nodejs or bun, and their instances.
+    pub(crate) units: Vec<UnitFacts>,
+    /// Template units (`my-app@.service`) that run node, with the instances systemd knows of.
+    pub(crate) templates: Vec<TemplateFacts>,
+}
+
+/// Identity and state of the host.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub(crate) struct HostFacts {
+    /// `/proc/sys/kernel/hostname`.
+    pub(crate) hostname: Fact<String>,
+    /// `/proc/sys/kernel/random/boot_id`: changes on every boot.
+    pub(crate) boot_id: Fact<String>,
+    /// When userspace (systemd) started on this boot, RFC 3339 UTC.
+    pub(crate) booted_at: Fact<String>,
+    /// systemd's `SystemState`: `running`, `degraded`, `starting`, …
+    pub(crate) system_state: Fact<String>,
+    /// Units in the `failed` state.
+    pub(crate) failed_units: Fact<Vec<String>>,
+    /// systemd's default target (`multi-user.target`, `graphical.target`).
+    pub(crate) default_target: Fact<String>,
+    /// Every target the default target pulls in at boot (through Wants/Requires), itself included.
+    pub(crate) boot_targets: Fact<Vec<String>>,
+}
+
+/// One service unit that runs a node program.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub(crate) struct UnitFacts {
+    /// Full unit name: `my-app@3000.service`.
+    pub(crate) name: String,
+    /// For a template instance, the template's name: `my-app@.service`.
+    pub(crate) template: Option<String>,
+    /// For a template instance, the instance string: `3000`.
+    pub(crate) instance: Option<String>,
+    /// `LoadState`: `loaded`, `not-found`, `bad-setting`, `error`, `masked`.
+    pub(crate) load_state: String,
+    /// `LoadError`'s message when loading failed.
+    pub(crate) load_error: Option<String>,
+    /// `FragmentPath`: the unit file systemd loaded.
+    pub(crate) fragment_path: Option<String>,
+    /// Drop-ins applied on top of the fragment.
+    pub(crate) drop_in_paths: Vec<String>,
+    /// `NeedDaemonReload`: the file changed on disk since systemd loaded it.
+    pub(crate) need_daemon_reload: bool,
+    /// `UnitFileState`: `enabled`, `enabled-runtime`, `disabled`, `static`, …
+    pub(crate) unit_file_state: String,
+    /// `WantedBy`: units that want this one (targets, for an enabled service).
+    pub(crate) wanted_by: Vec<String>,
+    /// `RequiredBy`: units that require this one.
+    pub(crate) required_by: Vec<String>,
+    /// `ActiveState`: `active`, `inactive`, `failed`, `activating`, …
+    pub(crate) active_state: String,
+    /// `SubState`: `running`, `dead`, `auto-restart`, …
+    pub(crate) sub_state: String,
+    /// `ActiveEnterTimestamp`, RFC 3339 UTC; absent when never active on this boot.
+    pub(crate) active_since: Option<String>,
+    /// `StartLimitBurst`.
+    pub(crate) start_limit_burst: u32,
+    /// `StartLimitIntervalUSec`, microseconds; 0 disables rate limiting.
+    pub(crate) start_limit_interval_usec: u64,
+    /// The service side of the unit.
+    pub(crate) service: Fact<ServiceFacts>,
+}
+
+/// Properties of the `org.freedesktop.systemd1.Service` interface, and what they point at.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub(crate) struct ServiceFacts {
+    /// `User=`; empty means root.
+    pub(crate) user: String,
+    /// `Group=`.
+    pub(crate) group: String,
+    /// `DynamicUser=`: systemd makes up the account at start.
+    pub(crate) dynamic_user: bool,
+    /// The account `User=` names (root when `User=` is empty); `None` inside when it does not exist.
+    pub(crate) account: Fact<Option<Account>>,
+    /// `ExecStart=` commands with what their binaries point at.
+    pub(crate) exec_start: Vec<ExecCommand>,
+    /// `Environment=` assignments, `NAME=value`.
+    pub(crate) environment: Vec<String>,
+    /// `EnvironmentFile=` entries.
+    pub(crate) environment_files: Vec<EnvironmentFile>,
+    /// `WorkingDirectory=`.
+    pub(crate) working_directory: String,
+    /// `Restart=`: `no`, `on-failure`, `always`, …
+    pub(crate) restart: String,
+    /// `RestartUSec`, microseconds between a stop and the restart.
+    pub(crate) restart_usec: u64,
+    /// `MemoryMax=` in bytes; `None` when unlimited.
+    pub(crate) memory_max: Option<u64>,
+    /// `MemoryHigh=` in bytes; `None` when unlimited.
+    pub(crate) memory_high: Option<u64>,
+    /// `MainPID`; 0 when not running.
+    pub(crate) main_pid: u32,
+    /// `NRestarts`: automatic restarts since the unit was last started by hand or at boot.
+    pub(crate) n_restarts: u32,
+    /// `ControlGroup`: the unit's cgroup path.
+    pub(crate) control_group: String,
+    /// `StandardOutput`: `journal`, `file:/path`, `append:/path`, …
+    pub(crate) standard_output: String,
+    /// `StandardError`.
+    pub(crate) standard_error: String,
+    /// The processes in the unit's cgroup.
+    pub(crate) processes: Fact<Vec<ProcessFacts>>,
+}
+
+/// A user account as the system's user database (NSS) resolves it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Account {
+    /// Login name.
+    pub(crate) name: String,
+    /// Numeric user id.
+    pub(crate) uid: u32,
+    /// Primary group id.
+    pub(crate) gid: u32,
+    /// Home directory.
+    pub(crate) home: String,
+}
+
+/// One `ExecStart=` command.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub(crate) struct ExecCommand {
+    /// The binary systemd executes.
+    pub(crate) path: String,
+    /// Its argument vector, `argv[0]` included.
+    pub(crate) argv: Vec<String>,
+    /// What is at `path`.
+    pub(crate) binary: FileFacts,
+    /// The JavaScript runtime this command relies on (node itself, what `env` finds on
+    /// PATH, or a script's `#!` interpreter); `None` when it runs no node/nodejs/bun we can see.
+    pub(crate) runtime: Option<RuntimeFacts>,
+}
+
+/// The JavaScript runtime a command depends on.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub(crate) struct RuntimeFacts {
+    /// `node`, `nodejs` or `bun`.
+    pub(crate) program: String,
+    /// How it is reached: `direct`, `env` (through `/usr/bin/env` and PATH) or `shebang`.
+    pub(crate) via: String,
+    /// The PATH searched when the runtime is found through `env`.
+    pub(crate) search_path: Option<String>,
+    /// The file found; `None` when nothing on the search path matched.
+    pub(crate) resolved: Option<FileFacts>,
+}
+
+/// A file on the host.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub(crate) struct FileFacts {
+    /// Absolute path as given.
+    pub(crate) path: String,
+    /// `stat` after following links; `Ok(None)` when nothing is there.
+    pub(crate) stat: Fact<Option<FileStat>>,
+}
+
+/// What `stat(2)` says of a file.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct FileStat {
+    /// `file`, `directory` or `other`.
+    pub(crate) kind: String,
+    /// Permission bits (`0o640` → 416).
+    pub(crate) mode: u32,
+    /// Owner uid.
+    pub(crate) uid: u32,
+    /// Owner gid.
+    pub(crate) gid: u32,
+    /// Size in bytes.
+    pub(crate) size: u64,
+    /// Last modification, seconds since the epoch.
+    pub(crate) mtime: i64,
+}
+
+/// One `EnvironmentFile=` entry.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub(crate) struct EnvironmentFile {
+    /// The file (or glob) as written in the unit.
+    pub(crate) path: String,
+    /// Written with a leading `-`: a missing file is ignored.
+    pub(crate) optional: bool,
+    /// What is there.
+    pub(crate) file: FileFacts,
+}
+
+/// A running process, as /proc shows it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub(crate) struct ProcessFacts {
+    /// Process id.
+    pub(crate) pid: u32,
+    /// Real uid.
+    pub(crate) uid: u32,
+    /// Login name for the uid, when it resolves.
+    pub(crate) user: Option<String>,
+    /// Target of `/proc/PID/exe` (the binary actually running).
+    pub(crate) exe: Fact<String>,
+    /// `/proc/PID/cmdline`, split on NUL.
+    pub(crate) cmdline: Vec<String>,
+    /// Start time, RFC 3339 UTC.
+    pub(crate) started_at: Option<String>,
+    /// The cgroup path from `/proc/PID/cgroup` (unified hierarchy).
+    pub(crate) cgroup: Option<String>,
+}
+
+/// A template unit (`my-app@.service`) that runs node.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub(crate) struct TemplateFacts {
+    /// `my-app@.service`.
+    pub(crate) name: String,
+    /// The template's unit file.
+    pub(crate) fragment_path: Option<String>,
+    /// The template file's `UnitFileState` as listed by systemd.
+    pub(crate) unit_file_state: String,
+    /// Instances systemd has loaded or has enabled links for: `my-app@3000.service`, …
+    pub(crate) instances: Vec<String>,
+}

@@ -1,0 +1,1 @@
+//! procfs (placeholder until written).

@@ -1,0 +1,1 @@
+//! human renderer (placeholder until written).

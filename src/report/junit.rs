@@ -1,0 +1,1 @@
+//! junit renderer (placeholder until written).

@@ -1,0 +1,8 @@
+//! The report model and its renderers. Renderers are pure: `&Report` in, text out.
+
+pub(crate) mod human;
+pub(crate) mod json;
+pub(crate) mod junit;
+pub(crate) mod model;
+
+pub(crate) use model::*;
