@@ -1,10 +1,27 @@
 //! bootproof: will your Node.js services come back after a reboot, and did they?
+//!
+//! `main` only parses, runs and maps the outcome to an exit code; see `app` for the wiring.
 
+mod app;
+mod cli;
 mod exit;
 mod facts;
 mod invariants;
 mod report;
 
-fn main() -> std::process::ExitCode {
-    std::process::ExitCode::SUCCESS
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = cli::Cli::parse();
+    match app::run(cli) {
+        Ok(code) => code,
+        // A reader that went away (`bootproof check | head`) is not an error.
+        Err(app::AppError::Output(err)) if err.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("bootproof: {err}");
+            ExitCode::from(err.exit_code())
+        }
+    }
 }

@@ -1,0 +1,185 @@
+//! The one place that wires a command: facts (gathered or loaded) → invariants → report → output.
+
+use std::io::Write;
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::Context;
+
+use crate::cli::{CheckArgs, Cli, Command, FactsArgs, Format};
+use crate::facts::{FACTS_SCHEMA, Facts};
+use crate::invariants::{self, CheckId};
+use crate::report::{self, Finding, HostSummary, Report};
+use crate::exit;
+
+/// Why a command could not finish; each kind has its exit code.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum AppError {
+    /// Bad input from the operator: a facts file, an output path.
+    #[error("{0:#}")]
+    Usage(anyhow::Error),
+    /// The host could not be checked: no bus, no permission.
+    #[error("{0:#}")]
+    CannotCheck(anyhow::Error),
+    /// Writing the output failed (a closed pipe is handled by `main`).
+    #[error("failed to write the output: {0}")]
+    Output(#[from] std::io::Error),
+}
+
+impl AppError {
+    /// The documented exit code for this error.
+    pub(crate) fn exit_code(&self) -> u8 {
+        match self {
+            AppError::Usage(_) => exit::USAGE,
+            AppError::CannotCheck(_) => exit::CANNOT_CHECK,
+            AppError::Output(_) => exit::USAGE,
+        }
+    }
+}
+
+/// Runs the parsed command line.
+pub(crate) fn run(cli: Cli) -> Result<ExitCode, AppError> {
+    match cli.command {
+        Command::Check(args) => check(&args),
+        Command::Facts(args) => facts(&args),
+        Command::Explain { id } => {
+            write_stdout(explain(id).as_bytes())?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Completions { shell } => {
+            let mut out = Vec::new();
+            clap_complete::generate(shell, &mut <Cli as clap::CommandFactory>::command(), "bootproof", &mut out);
+            write_stdout(&out)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Man => {
+            let mut out = Vec::new();
+            clap_mangen::Man::new(<Cli as clap::CommandFactory>::command()).render(&mut out)?;
+            write_stdout(&out)?;
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn check(args: &CheckArgs) -> Result<ExitCode, AppError> {
+    let facts = match &args.facts {
+        Some(path) => load_facts(path)?,
+        None => gather_facts()?,
+    };
+    let findings = select(invariants::evaluate(&facts), &args.only, &args.skip);
+    let report = Report::new(host_summary(&facts), findings);
+    let text = match args.format {
+        Format::Human => report::human::render(&report),
+        Format::Json => report::json::render(&report),
+        Format::Junit => report::junit::render(&report, args.strict)
+            .context("failed to render the JUnit report")
+            .map_err(AppError::Usage)?,
+    };
+    emit(&text, args.output.as_deref(), args.format == Format::Human)?;
+    Ok(exit::for_status(report.summary.status, args.strict))
+}
+
+fn facts(args: &FactsArgs) -> Result<ExitCode, AppError> {
+    let facts = gather_facts()?;
+    let mut text = serde_json::to_string_pretty(&facts).context("failed to serialise the facts").map_err(AppError::Usage)?;
+    text.push('\n');
+    emit(&text, args.output.as_deref(), false)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Keeps the findings `--only`/`--skip` ask for.
+fn select(findings: Vec<Finding>, only: &[CheckId], skip: &[CheckId]) -> Vec<Finding> {
+    findings
+        .into_iter()
+        .filter(|f| only.is_empty() || only.contains(&f.check))
+        .filter(|f| !skip.contains(&f.check))
+        .collect()
+}
+
+fn host_summary(facts: &Facts) -> HostSummary {
+    HostSummary {
+        hostname: facts.host.hostname.ok().cloned(),
+        boot_id: facts.host.boot_id.ok().cloned(),
+        booted_at: facts.host.booted_at.ok().cloned(),
+        system_state: facts.host.system_state.ok().cloned(),
+    }
+}
+
+fn gather_facts() -> Result<Facts, AppError> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("failed to start the async runtime")
+        .map_err(AppError::CannotCheck)?;
+    runtime
+        .block_on(crate::facts::gather::gather())
+        .map_err(|err| AppError::CannotCheck(err.into()))
+}
+
+/// Reads a facts file; anything wrong with it is a usage error naming the file and the place.
+pub(crate) fn load_facts(path: &Path) -> Result<Facts, AppError> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("failed to read the facts file {}", path.display()))
+        .map_err(AppError::Usage)?;
+    let facts: Facts = serde_json::from_str(&text)
+        .with_context(|| format!("facts file {} is not valid", path.display()))
+        .map_err(AppError::Usage)?;
+    if facts.schema != FACTS_SCHEMA {
+        return Err(AppError::Usage(anyhow::anyhow!(
+            "facts file {} has schema {:?}; this bootproof reads {FACTS_SCHEMA:?}",
+            path.display(),
+            facts.schema
+        )));
+    }
+    Ok(facts)
+}
+
+/// Writes `text` to the file or to stdout. Human output keeps its colour only on a terminal
+/// (and not under NO_COLOR); a file never gets escape codes. A reader that went away
+/// (`bootproof check | head`) is not an error: the verdict still decides the exit code.
+fn emit(text: &str, output: Option<&Path>, styled: bool) -> Result<(), AppError> {
+    match write_to(text, output, styled) {
+        Err(AppError::Output(err)) if err.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => other,
+    }
+}
+
+fn write_to(text: &str, output: Option<&Path>, styled: bool) -> Result<(), AppError> {
+    match output {
+        Some(path) => {
+            let plain = anstream::adapter::strip_str(text).to_string();
+            std::fs::write(path, plain)
+                .with_context(|| format!("failed to write {}", path.display()))
+                .map_err(AppError::Usage)
+        }
+        None if styled => {
+            let mut out = anstream::stdout().lock();
+            out.write_all(text.as_bytes())?;
+            out.flush()?;
+            Ok(())
+        }
+        None => write_stdout(text.as_bytes()),
+    }
+}
+
+fn write_stdout(bytes: &[u8]) -> Result<(), AppError> {
+    let mut out = std::io::stdout().lock();
+    out.write_all(bytes)?;
+    out.flush()?;
+    Ok(())
+}
+
+/// `bootproof explain`: one invariant, or the catalogue.
+fn explain(id: Option<CheckId>) -> String {
+    let line = |id: CheckId| {
+        let severity = match id.default_severity() {
+            invariants::Severity::Fail => "fail",
+            invariants::Severity::Warn => "warn",
+        };
+        format!("{:<24} {severity}  {}\n", id.as_str(), id.summary())
+    };
+    match id {
+        Some(id) => line(id),
+        None => CheckId::ALL.iter().map(|&id| line(id)).collect(),
+    }
+}

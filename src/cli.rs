@@ -1,0 +1,102 @@
+//! The command line, as clap parses it. Nothing here runs anything: `app` resolves it.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::invariants::CheckId;
+
+/// Will your Node.js services come back after a reboot, and did they?
+///
+/// bootproof reads systemd (over D-Bus) and /proc, judges named invariants, and says what
+/// will not survive the next reboot, or what did not come back from the last one, with the
+/// command that fixes it. It never changes the host.
+#[derive(Debug, Parser)]
+#[command(name = "bootproof", version, after_help = crate::exit::HELP, propagate_version = true)]
+pub(crate) struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Check the host now and report every invariant.
+    #[command(after_help = crate::exit::HELP)]
+    Check(CheckArgs),
+    /// Print the gathered facts as JSON (input for `check --facts`).
+    Facts(FactsArgs),
+    /// Explain an invariant: what it holds, and its default severity; without an id, list them all.
+    Explain {
+        /// Invariant id, e.g. supervisor.enabled.
+        id: Option<CheckId>,
+    },
+    /// Print a shell completion script.
+    Completions {
+        /// The shell: bash, zsh, fish, elvish or powershell.
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff).
+    Man,
+}
+
+/// Output formats of `check`.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+pub(crate) enum Format {
+    /// Grouped by subject with ✔/✘/! marks and fixes; colour on a terminal only.
+    Human,
+    /// The versioned JSON contract (schema bootproof/report/v1).
+    Json,
+    /// JUnit XML: one testsuite per subject, one testcase per invariant.
+    Junit,
+}
+
+/// Flags of `check`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct CheckArgs {
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    pub(crate) format: Format,
+    /// Write the report to FILE instead of standard output.
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    pub(crate) output: Option<PathBuf>,
+    /// Run only these invariants (repeat or comma-separate).
+    #[arg(long, value_name = "ID", value_delimiter = ',')]
+    pub(crate) only: Vec<CheckId>,
+    /// Do not run these invariants (repeat or comma-separate).
+    #[arg(long, value_name = "ID", value_delimiter = ',')]
+    pub(crate) skip: Vec<CheckId>,
+    /// Treat warnings as failures (exit 1).
+    #[arg(long)]
+    pub(crate) strict: bool,
+    /// Judge a facts file (from `bootproof facts`) instead of this host.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) facts: Option<PathBuf>,
+}
+
+/// Flags of `facts`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct FactsArgs {
+    /// Write the facts to FILE instead of standard output.
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    pub(crate) output: Option<PathBuf>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn unknown_invariant_ids_are_usage_errors() {
+        let err = Cli::try_parse_from(["bootproof", "check", "--only", "supervisor.enable"])
+            .expect_err("a misspelt id is rejected");
+        assert_eq!(err.exit_code(), i32::from(crate::exit::USAGE));
+    }
+}

@@ -1,0 +1,542 @@
+//! Invariants of one node service unit: is it registered, enabled for boot, running,
+//! and configured so that systemd can start it and keep it up.
+
+use std::time::Duration;
+
+use crate::facts::{Account, ExecCommand, FileFacts, FileStat, HostFacts, ServiceFacts, UnitFacts};
+use crate::invariants::{CheckId, fix};
+use crate::report::{Finding, Subject};
+
+/// Every unit invariant for `unit`.
+pub(crate) fn judge(unit: &UnitFacts, host: &HostFacts) -> Vec<Finding> {
+    let subject = Subject::Unit(unit.name.clone());
+    let mut findings = vec![registered(unit, &subject), enabled(unit, host, &subject), active(unit, &subject)];
+    match &unit.service {
+        crate::facts::Fact::Ok(service) => {
+            findings.push(user(unit, service, &subject));
+            findings.push(exec(unit, service, &subject));
+            findings.push(restart_policy(unit, service, &subject));
+            findings.push(start_limit(unit, service, &subject));
+            findings.push(memory_limit(unit, service, &subject));
+            findings.push(env_files(unit, service, &subject));
+        }
+        crate::facts::Fact::Error(reason) => {
+            for check in [
+                CheckId::UnitUser,
+                CheckId::UnitExec,
+                CheckId::UnitRestartPolicy,
+                CheckId::UnitStartLimit,
+                CheckId::UnitMemoryLimit,
+                CheckId::UnitEnvFiles,
+            ] {
+                findings.push(Finding::error(check, &subject, format!("service properties unreadable: {reason}")));
+            }
+        }
+    }
+    findings
+}
+
+/// The unit to edit for a fix: the template for an instance (so every instance gets it).
+fn edit_target(unit: &UnitFacts) -> &str {
+    unit.template.as_deref().unwrap_or(&unit.name)
+}
+
+/// `1min`, `2s`, `100ms`: systemd's way of writing durations.
+pub(crate) fn human_usec(usec: u64) -> String {
+    humantime::format_duration(Duration::from_micros(usec)).to_string()
+}
+
+fn registered(unit: &UnitFacts, subject: &Subject) -> Finding {
+    let check = CheckId::SupervisorRegistered;
+    let name = unit.name.as_str();
+    let finding = match (unit.load_state.as_str(), &unit.fragment_path) {
+        ("loaded", Some(path)) if unit.need_daemon_reload => Finding::violated(
+            check,
+            subject,
+            format!("{path} changed on disk since systemd loaded it: what runs now is not what the next boot runs"),
+            "sudo systemctl daemon-reload",
+        ),
+        ("loaded", Some(path)) => Finding::pass(check, subject, format!("loaded from {path}")),
+        ("loaded", None) => Finding::violated(
+            check,
+            subject,
+            "loaded without a unit file (transient or generated at run time): it does not exist after a reboot",
+            format!("write /etc/systemd/system/{name}, then sudo systemctl daemon-reload && sudo systemctl enable {name}"),
+        ),
+        ("masked", _) => Finding::violated(
+            check,
+            subject,
+            "masked: systemd refuses to start it",
+            fix::systemctl("unmask", &[name]),
+        ),
+        ("not-found", _) => Finding::violated(
+            check,
+            subject,
+            "no unit file: systemd has nothing to start at boot",
+            format!("write /etc/systemd/system/{name}, then sudo systemctl daemon-reload"),
+        ),
+        (state, path) => {
+            let why = unit.load_error.as_deref().unwrap_or("no reason given");
+            let file = path.as_deref().unwrap_or("the unit file");
+            Finding::violated(
+                check,
+                subject,
+                format!("systemd could not load the unit ({state}): {why}"),
+                format!("fix {file} (see: sudo systemd-analyze verify {file}), then sudo systemctl daemon-reload"),
+            )
+        }
+    };
+    finding
+        .evidence("load_state", &unit.load_state)
+        .evidence("fragment_path", &unit.fragment_path)
+        .evidence("need_daemon_reload", unit.need_daemon_reload)
+}
+
+/// Whether the unit is wanted or required by a target that the default target pulls in.
+/// `None` when the boot targets could not be read.
+fn wanted_at_boot<'a>(unit: &'a UnitFacts, host: &HostFacts) -> Option<Vec<&'a str>> {
+    let boot_targets = host.boot_targets.ok()?;
+    Some(
+        unit.wanted_by
+            .iter()
+            .chain(&unit.required_by)
+            .filter(|by| boot_targets.iter().any(|t| t == *by))
+            .map(String::as_str)
+            .collect(),
+    )
+}
+
+/// Whether systemd will start this unit on the next boot, judged from its unit file state
+/// and who wants it. This is the prediction the reboot tests hold bootproof to.
+pub(crate) fn starts_at_boot(unit: &UnitFacts, host: &HostFacts) -> bool {
+    let persistent = matches!(unit.unit_file_state.as_str(), "enabled" | "static" | "generated" | "indirect" | "alias");
+    persistent && unit.load_state == "loaded" && wanted_at_boot(unit, host).is_some_and(|by| !by.is_empty())
+}
+
+fn enabled(unit: &UnitFacts, host: &HostFacts, subject: &Subject) -> Finding {
+    let check = CheckId::SupervisorEnabled;
+    let name = unit.name.as_str();
+    let state = unit.unit_file_state.as_str();
+    let default_target = host.default_target.ok().map_or("default.target", String::as_str);
+    let enable = fix::systemctl("enable", &[name]);
+    let boot_wanters = wanted_at_boot(unit, host);
+    let finding = match state {
+        "enabled" | "static" | "generated" | "indirect" | "alias" => match &boot_wanters {
+            None => Finding::error(
+                check,
+                subject,
+                format!("{state}, but the targets {default_target} pulls in at boot could not be read"),
+            ),
+            Some(by) if !by.is_empty() => Finding::pass(
+                check,
+                subject,
+                format!("{state}; wanted by {}, which {default_target} pulls in at boot", by.join(", ")),
+            ),
+            Some(_) if state == "enabled" => {
+                let wanted = if unit.wanted_by.is_empty() {
+                    "nothing".to_owned()
+                } else {
+                    unit.wanted_by.join(", ")
+                };
+                Finding::violated(
+                    check,
+                    subject,
+                    format!("enabled, but wanted by {wanted}, which {default_target} does not pull in at boot"),
+                    format!(
+                        "set WantedBy=multi-user.target in the [Install] section of {}, then sudo systemctl reenable {name}",
+                        edit_target(unit)
+                    ),
+                )
+            }
+            Some(_) if state == "static" => Finding::violated(
+                check,
+                subject,
+                "static: the unit has no [Install] section and nothing pulls it in at boot",
+                format!(
+                    "add [Install] WantedBy=multi-user.target to {}, then {enable}",
+                    edit_target(unit)
+                ),
+            ),
+            Some(_) => Finding::violated(
+                check,
+                subject,
+                format!("{state}: nothing pulls it in at boot"),
+                enable,
+            ),
+        },
+        "enabled-runtime" => Finding::violated(
+            check,
+            subject,
+            "enabled only until the next reboot (enabled-runtime: the link lives in /run)",
+            enable,
+        ),
+        "linked-runtime" => Finding::violated(
+            check,
+            subject,
+            "linked only until the next reboot (linked-runtime: the unit file itself is linked from /run)",
+            format!(
+                "sudo cp {} /etc/systemd/system/ && sudo systemctl daemon-reload && {enable}",
+                unit.fragment_path.as_deref().unwrap_or("the unit file")
+            ),
+        ),
+        "linked" => Finding::violated(check, subject, "linked but not enabled: nothing starts it at boot", enable),
+        "masked" | "masked-runtime" => Finding::violated(
+            check,
+            subject,
+            format!("{state}: systemd refuses to start it"),
+            format!("sudo systemctl unmask {name} && {enable}"),
+        ),
+        "transient" => Finding::violated(
+            check,
+            subject,
+            "transient (made with systemd-run): it does not exist after a reboot",
+            format!("write a unit file /etc/systemd/system/{name} with [Install] WantedBy=multi-user.target, then {enable}"),
+        ),
+        "disabled" => Finding::violated(check, subject, "disabled: nothing starts it at boot", enable),
+        "" => Finding::violated(check, subject, "no unit file state: systemd does not know how to enable it", enable),
+        other => Finding::violated(check, subject, format!("{other}: not enabled for boot"), enable),
+    };
+    finding
+        .evidence("unit_file_state", state)
+        .evidence("wanted_by", &unit.wanted_by)
+        .evidence("required_by", &unit.required_by)
+        .evidence("boot_targets", host.boot_targets.ok())
+}
+
+fn active(unit: &UnitFacts, subject: &Subject) -> Finding {
+    let check = CheckId::SupervisorActive;
+    let name = unit.name.as_str();
+    let main_pid = unit.service.ok().map_or(0, |s| s.main_pid);
+    let n_restarts = unit.service.ok().map_or(0, |s| s.n_restarts);
+    let since = unit.active_since.as_deref().map(|t| format!(" since {t}")).unwrap_or_default();
+    let finding = match (unit.active_state.as_str(), unit.sub_state.as_str()) {
+        ("active", sub) if main_pid > 0 => {
+            Finding::pass(check, subject, format!("active ({sub}){since}, main pid {main_pid}"))
+        }
+        ("active", sub) => Finding::violated(
+            check,
+            subject,
+            format!("active ({sub}) but no main process: the node process is not running under systemd"),
+            format!("{}; then sudo systemctl restart {name}", fix::journal(name)),
+        ),
+        ("activating", "auto-restart") => Finding::violated(
+            check,
+            subject,
+            format!("crashing: waiting to restart after {n_restarts} automatic restarts"),
+            fix::journal(name),
+        ),
+        ("activating", sub) => Finding::violated(
+            check,
+            subject,
+            format!("still starting ({sub})"),
+            format!("wait, or check: {}", fix::journal(name)),
+        ),
+        ("failed", sub) => Finding::violated(
+            check,
+            subject,
+            format!("failed ({sub}): systemd gave up on it"),
+            format!("{}; after fixing: sudo systemctl restart {name}", fix::journal(name)),
+        ),
+        (state, sub) => Finding::violated(
+            check,
+            subject,
+            format!("{state} ({sub}): not running now"),
+            fix::systemctl("start", &[name]),
+        ),
+    };
+    finding
+        .evidence("active_state", &unit.active_state)
+        .evidence("sub_state", &unit.sub_state)
+        .evidence("main_pid", main_pid)
+        .evidence("n_restarts", n_restarts)
+}
+
+fn user(unit: &UnitFacts, service: &ServiceFacts, subject: &Subject) -> Finding {
+    let check = CheckId::UnitUser;
+    let name = service.user.as_str();
+    let finding = if service.dynamic_user {
+        Finding::pass(check, subject, "DynamicUser=yes: systemd makes up the account at start")
+    } else {
+        match &service.account {
+            crate::facts::Fact::Ok(Some(account)) if name.is_empty() => {
+                Finding::pass(check, subject, format!("no User=: runs as {} (uid {})", account.name, account.uid))
+            }
+            crate::facts::Fact::Ok(Some(account)) => {
+                Finding::pass(check, subject, format!("User={name} exists (uid {})", account.uid))
+            }
+            crate::facts::Fact::Ok(None) if name == "undefined" => Finding::violated(
+                check,
+                subject,
+                "User=undefined: the unit was generated without $USER set (pm2 startup does this); systemd will refuse to start it (217/USER)",
+                format!("set User= in {} to the account that owns the app, then sudo systemctl daemon-reload", edit_target(unit)),
+            ),
+            crate::facts::Fact::Ok(None) => Finding::violated(
+                check,
+                subject,
+                format!("User={name} names no account on this host: systemd will refuse to start the unit (217/USER)"),
+                format!("sudo useradd --system --no-create-home --shell /usr/sbin/nologin {name}"),
+            ),
+            crate::facts::Fact::Error(reason) => {
+                Finding::error(check, subject, format!("could not look up User={name}: {reason}"))
+            }
+        }
+    };
+    finding.evidence("user", name).evidence("dynamic_user", service.dynamic_user)
+}
+
+/// Whether `account` may execute a file with this stat (root: any execute bit).
+fn executable_by(stat: &FileStat, account: Option<&Account>) -> bool {
+    if stat.kind != "file" {
+        return false;
+    }
+    let bits = match account {
+        Some(a) if a.uid == 0 => 0o111,
+        Some(a) if a.uid == stat.uid => 0o100,
+        Some(a) if a.gid == stat.gid => 0o010,
+        Some(_) => 0o001,
+        None => 0o111,
+    };
+    stat.mode & bits != 0
+}
+
+/// Why `file` cannot be executed, or `None` when it can; `Err` when it could not be read.
+fn exec_problem(file: &FileFacts, account: Option<&Account>) -> Result<Option<String>, String> {
+    match &file.stat {
+        crate::facts::Fact::Error(reason) => Err(format!("could not read {}: {reason}", file.path)),
+        crate::facts::Fact::Ok(None) => Ok(Some(format!("{} does not exist", file.path))),
+        crate::facts::Fact::Ok(Some(stat)) if stat.kind != "file" => {
+            Ok(Some(format!("{} is a {}, not a program", file.path, stat.kind)))
+        }
+        crate::facts::Fact::Ok(Some(stat)) if !executable_by(stat, account) => {
+            let who = account.map_or("anyone".to_owned(), |a| a.name.clone());
+            Ok(Some(format!("{} is not executable by {who} (mode {:o})", file.path, stat.mode)))
+        }
+        crate::facts::Fact::Ok(Some(_)) => Ok(None),
+    }
+}
+
+/// Problems of one ExecStart command: its binary, then the runtime it relies on.
+fn command_problems(command: &ExecCommand, account: Option<&Account>) -> Result<Vec<String>, String> {
+    let mut problems = Vec::new();
+    if let Some(problem) = exec_problem(&command.binary, account)? {
+        problems.push(problem);
+    }
+    if let Some(runtime) = &command.runtime {
+        match (&runtime.resolved, runtime.via.as_str()) {
+            (None, _) => problems.push(format!(
+                "{} is not on PATH={}",
+                runtime.program,
+                runtime.search_path.as_deref().unwrap_or("(unset)")
+            )),
+            (Some(file), _) if file.path == command.binary.path => {}
+            (Some(file), via) => {
+                if let Some(problem) = exec_problem(file, account)? {
+                    problems.push(format!("{problem} (the {} it runs through {via})", runtime.program));
+                }
+            }
+        }
+    }
+    Ok(problems)
+}
+
+fn exec(unit: &UnitFacts, service: &ServiceFacts, subject: &Subject) -> Finding {
+    let check = CheckId::UnitExec;
+    let account = service.account.ok().and_then(Option::as_ref);
+    let mut problems = Vec::new();
+    for command in &service.exec_start {
+        match command_problems(command, account) {
+            Ok(found) => problems.extend(found),
+            Err(reason) => return Finding::error(check, subject, reason),
+        }
+    }
+    let commands: Vec<String> = service.exec_start.iter().map(|c| c.argv.join(" ")).collect();
+    let runtimes: Vec<&str> = service
+        .exec_start
+        .iter()
+        .filter_map(|c| c.runtime.as_ref()?.resolved.as_ref().map(|f| f.path.as_str()))
+        .collect();
+    let finding = if service.exec_start.is_empty() {
+        Finding::violated(check, subject, "no ExecStart: nothing to run", format!("add ExecStart= to {}", edit_target(unit)))
+    } else if problems.is_empty() {
+        let runtime = runtimes.first().map(|r| format!(" (runtime {r})")).unwrap_or_default();
+        Finding::pass(check, subject, format!("{} exists and is executable{runtime}", service.exec_start[0].path))
+    } else {
+        Finding::violated(
+            check,
+            subject,
+            format!("{}: the unit will fail to start (203/EXEC)", problems.join("; ")),
+            format!(
+                "point ExecStart at an installed node (e.g. /usr/bin/node): sudo systemctl edit --full {}",
+                edit_target(unit)
+            ),
+        )
+    };
+    finding.evidence("exec_start", commands).evidence("runtime", runtimes)
+}
+
+fn restart_policy(unit: &UnitFacts, service: &ServiceFacts, subject: &Subject) -> Finding {
+    let check = CheckId::UnitRestartPolicy;
+    let restart = service.restart.as_str();
+    let after = human_usec(service.restart_usec);
+    let remediation = fix::drop_in(edit_target(unit), "restart", "Service", &["Restart=on-failure", "RestartSec=2s"]);
+    let finding = match restart {
+        "always" | "on-failure" => Finding::pass(check, subject, format!("Restart={restart} (after {after})")),
+        "no" => Finding::violated(
+            check,
+            subject,
+            "Restart=no: when node crashes, nothing restarts it until the next reboot",
+            remediation,
+        ),
+        // A thrown exception makes node exit with status 1; these policies ignore exit codes.
+        "on-success" | "on-abnormal" | "on-abort" | "on-watchdog" => Finding::violated(
+            check,
+            subject,
+            format!("Restart={restart}: a crash that exits with an error code (an uncaught exception in node) is not restarted"),
+            remediation,
+        ),
+        other => Finding::violated(check, subject, format!("Restart={other}: unknown policy"), remediation),
+    };
+    finding.evidence("restart", restart).evidence("restart_usec", service.restart_usec)
+}
+
+fn start_limit(unit: &UnitFacts, service: &ServiceFacts, subject: &Subject) -> Finding {
+    let check = CheckId::UnitStartLimit;
+    let burst = unit.start_limit_burst;
+    let interval = unit.start_limit_interval_usec;
+    let remediation = fix::drop_in(
+        edit_target(unit),
+        "start-limit",
+        "Unit",
+        &["StartLimitIntervalSec=60s", "StartLimitBurst=3"],
+    );
+    let finding = if service.restart == "no" {
+        Finding::skip(check, subject, "Restart=no: systemd never restarts it, so there is no restart loop to bound")
+    } else if interval == 0 || burst == 0 {
+        Finding::violated(
+            check,
+            subject,
+            "start rate limiting is off (StartLimitIntervalSec=0): a crashing app is restarted forever",
+            remediation,
+        )
+    } else if u64::from(burst).saturating_mul(service.restart_usec) >= interval {
+        Finding::violated(
+            check,
+            subject,
+            format!(
+                "the limit never trips: {burst} starts take at least {} with RestartSec={}, longer than StartLimitIntervalSec={}; a crash loop runs forever",
+                human_usec(u64::from(burst).saturating_mul(service.restart_usec)),
+                human_usec(service.restart_usec),
+                human_usec(interval)
+            ),
+            remediation,
+        )
+    } else {
+        Finding::pass(
+            check,
+            subject,
+            format!("a crash loop stops after {burst} starts within {}", human_usec(interval)),
+        )
+    };
+    finding
+        .evidence("start_limit_burst", burst)
+        .evidence("start_limit_interval_usec", interval)
+        .evidence("restart_usec", service.restart_usec)
+}
+
+fn memory_limit(unit: &UnitFacts, service: &ServiceFacts, subject: &Subject) -> Finding {
+    let check = CheckId::UnitMemoryLimit;
+    let limits: Vec<String> = [("MemoryMax", service.memory_max), ("MemoryHigh", service.memory_high)]
+        .into_iter()
+        .filter_map(|(key, value)| value.map(|bytes| format!("{key}={}", human_bytes(bytes))))
+        .collect();
+    let finding = if limits.is_empty() {
+        Finding::violated(
+            check,
+            subject,
+            "no MemoryMax or MemoryHigh: a leaking node process can take the whole host's memory",
+            format!(
+                "{}  # size it to the app",
+                fix::drop_in(edit_target(unit), "memory", "Service", &["MemoryMax=1G"])
+            ),
+        )
+    } else {
+        Finding::pass(check, subject, limits.join(", "))
+    };
+    finding.evidence("memory_max", service.memory_max).evidence("memory_high", service.memory_high)
+}
+
+/// `1G`, `512M`, `1536K`: the largest unit that divides the value exactly, as systemd writes it.
+fn human_bytes(bytes: u64) -> String {
+    for (suffix, size) in [("T", 1u64 << 40), ("G", 1 << 30), ("M", 1 << 20), ("K", 1 << 10)] {
+        if bytes >= size && bytes % size == 0 {
+            return format!("{}{suffix}", bytes / size);
+        }
+    }
+    bytes.to_string()
+}
+
+fn env_files(unit: &UnitFacts, service: &ServiceFacts, subject: &Subject) -> Finding {
+    let check = CheckId::UnitEnvFiles;
+    let files: Vec<&str> = service.environment_files.iter().map(|f| f.path.as_str()).collect();
+    if service.environment_files.is_empty() {
+        return Finding::skip(check, subject, "no EnvironmentFile");
+    }
+    let group = if service.group.is_empty() { service.user.as_str() } else { service.group.as_str() };
+    let group = if group.is_empty() { "root" } else { group };
+    let mut missing = Vec::new();
+    let mut exposed = Vec::new();
+    for file in &service.environment_files {
+        match &file.file.stat {
+            crate::facts::Fact::Error(reason) => {
+                return Finding::error(check, subject, format!("could not read {}: {reason}", file.path));
+            }
+            crate::facts::Fact::Ok(None) if file.optional => {}
+            crate::facts::Fact::Ok(None) => missing.push(file.path.as_str()),
+            crate::facts::Fact::Ok(Some(stat)) if stat.mode & 0o004 != 0 => exposed.push((file.path.as_str(), stat.mode)),
+            crate::facts::Fact::Ok(Some(_)) => {}
+        }
+    }
+    let finding = if !missing.is_empty() {
+        let first = missing[0];
+        Finding::violated(
+            check,
+            subject,
+            format!("EnvironmentFile {} does not exist: systemd will refuse to start the unit", missing.join(", ")),
+            format!(
+                "restore {first} (sudo install -m 0640 -o root -g {group} /dev/null {first}, then fill in the app's settings), or mark it optional in {}: EnvironmentFile=-{first}",
+                edit_target(unit)
+            ),
+        )
+    } else if let Some((path, mode)) = exposed.first() {
+        Finding::warn(
+            check,
+            subject,
+            format!("EnvironmentFile {path} is readable by every user on the host (mode {mode:o}); it usually holds secrets"),
+            format!("sudo chmod o-rwx {path}"),
+        )
+    } else {
+        Finding::pass(check, subject, format!("{} present and not world-readable", files.join(", ")))
+    };
+    finding.evidence("environment_files", files)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn execute_permission_follows_owner_group_other() {
+        let stat = FileStat { kind: "file".into(), mode: 0o750, uid: 0, gid: 50, size: 1, mtime: 0 };
+        let account = |uid, gid| Account { name: "a".into(), uid, gid, home: "/".into() };
+        assert!(executable_by(&stat, Some(&account(0, 0))));
+        assert!(executable_by(&stat, Some(&account(1000, 50))));
+        assert!(!executable_by(&stat, Some(&account(1000, 1000))));
+    }
+
+    #[test]
+    fn bytes_are_written_as_systemd_writes_them() {
+        assert_eq!(human_bytes(1 << 30), "1G");
+        assert_eq!(human_bytes(1536 << 10), "1536K");
+        assert_eq!(human_bytes(1000), "1000");
+    }
+}

@@ -1,0 +1,269 @@
+//! Test harness: the bootproof binary as a command with exit-code assertions, and
+//! [`Machine`], a real systemd machine from `ci/lab` that always powers off on drop.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicU16, Ordering};
+use std::sync::{Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// The bootproof binary cargo built for these tests.
+pub fn bootproof_bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_bootproof"))
+}
+
+/// The repository root.
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Asserts an exit code, printing both output streams on mismatch.
+#[track_caller]
+pub fn assert_exit(output: &Output, expected: i32) {
+    let code = output.status.code().unwrap_or(-1);
+    assert_eq!(
+        code,
+        expected,
+        "exit code {code}, expected {expected}\n--- stdout\n{}\n--- stderr\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// Runs bootproof on this host with `args` (and `env` overrides).
+pub fn run_here(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut command = Command::new(bootproof_bin());
+    command.args(args).env("NO_COLOR", "1");
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    command.output().expect("bootproof runs")
+}
+
+/// A temporary directory removed on drop.
+pub struct TempDir(PathBuf);
+
+impl TempDir {
+    /// A fresh directory under the system temp dir.
+    pub fn new(tag: &str) -> Self {
+        static NEXT: AtomicU16 = AtomicU16::new(0);
+        let n = NEXT.fetch_add(1, Ordering::SeqCst);
+        let dir = std::env::temp_dir().join(format!("bootproof-test-{}-{tag}-{n}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        TempDir(dir)
+    }
+
+    /// Its path.
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Why the lab cannot run here, if it cannot.
+fn lab_unavailable() -> Option<String> {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    if unsafe { libc::geteuid() } != 0 {
+        return Some("the lab needs root".into());
+    }
+    let found = std::env::var_os("PATH")
+        .map(|paths| std::env::split_paths(&paths).any(|dir| dir.join("systemd-nspawn").is_file()))
+        .unwrap_or(false);
+    if !found {
+        return Some("systemd-nspawn is not installed (apt-get install -y systemd-container; ci/test does this)".into());
+    }
+    None
+}
+
+/// Decides whether a lab test may run. Lab tests never skip silently: without the lab
+/// they fail, unless a developer explicitly sets BOOTPROOF_SKIP_LAB=1 outside CI.
+/// Returns `false` (and says so loudly) only in that explicit opt-out.
+pub fn lab_required() -> bool {
+    let Some(reason) = lab_unavailable() else { return true };
+    let in_ci = std::env::var("CI").is_ok_and(|v| v == "true");
+    let opted_out = std::env::var("BOOTPROOF_SKIP_LAB").is_ok_and(|v| v == "1");
+    if opted_out && !in_ci {
+        eprintln!("LAB TEST NOT RUN (BOOTPROOF_SKIP_LAB=1): {reason}");
+        return false;
+    }
+    panic!("the reboot lab cannot run: {reason}");
+}
+
+/// At most this many machines at once (two cores).
+const MAX_MACHINES: usize = 2;
+static SLOTS: Mutex<usize> = Mutex::new(0);
+static SLOT_FREED: Condvar = Condvar::new();
+
+fn take_slot() {
+    let mut used = SLOTS.lock().unwrap_or_else(|e| e.into_inner());
+    while *used >= MAX_MACHINES {
+        used = SLOT_FREED.wait(used).unwrap_or_else(|e| e.into_inner());
+    }
+    *used += 1;
+}
+
+fn give_slot() {
+    let mut used = SLOTS.lock().unwrap_or_else(|e| e.into_inner());
+    *used -= 1;
+    SLOT_FREED.notify_one();
+}
+
+/// A block of loopback ports no other test in this run uses (the lab shares the host's network).
+pub fn ports(count: u16) -> u16 {
+    static NEXT: AtomicU16 = AtomicU16::new(0);
+    // Spread concurrent test runs apart by pid; each test takes its own block.
+    let base = 20000 + (std::process::id() % 200) as u16 * 150;
+    base + NEXT.fetch_add(count, Ordering::SeqCst)
+}
+
+/// A running lab machine; powered off when dropped, also when the test panics.
+pub struct Machine {
+    name: String,
+}
+
+fn lab(args: &[&str]) -> Output {
+    Command::new(repo().join("ci/lab")).args(args).output().expect("ci/lab runs")
+}
+
+impl Machine {
+    /// Boots a fresh machine and waits until systemd is running.
+    pub fn up(tag: &str) -> Machine {
+        static NEXT: AtomicU16 = AtomicU16::new(0);
+        take_slot();
+        let name = format!("bp{}-{tag}-{}", std::process::id(), NEXT.fetch_add(1, Ordering::SeqCst));
+        let machine = Machine { name };
+        let out = lab(&["up", &machine.name]);
+        assert!(out.status.success(), "ci/lab up failed: {}", String::from_utf8_lossy(&out.stderr));
+        machine
+    }
+
+    /// The machine's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Runs a command inside the machine.
+    pub fn exec(&self, argv: &[&str]) -> Output {
+        let mut args = vec!["exec", self.name.as_str()];
+        args.extend_from_slice(argv);
+        lab(&args)
+    }
+
+    /// Runs a bash script inside the machine and asserts it succeeded; returns stdout.
+    #[track_caller]
+    pub fn sh(&self, script: &str) -> String {
+        let out = self.exec(&["/bin/bash", "-euo", "pipefail", "-c", script]);
+        assert!(
+            out.status.success(),
+            "in machine {}: script failed ({:?})\n{script}\n--- stdout\n{}\n--- stderr\n{}",
+            self.name,
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Writes a file inside the machine (parents created), with `mode`.
+    pub fn write(&self, path: &str, contents: &str, mode: u32) {
+        use std::os::unix::fs::PermissionsExt;
+        let root = String::from_utf8_lossy(&lab(&["root", &self.name]).stdout).trim().to_owned();
+        let target = PathBuf::from(format!("{root}{path}"));
+        if let Some(parent) = target.parent() {
+            std::fs::create_dir_all(parent).expect("parent directory in the machine");
+        }
+        std::fs::write(&target, contents).unwrap_or_else(|e| panic!("write {path} in machine: {e}"));
+        std::fs::set_permissions(&target, std::fs::Permissions::from_mode(mode)).expect("chmod in machine");
+    }
+
+    /// Runs bootproof inside the machine.
+    pub fn bootproof(&self, args: &[&str]) -> Output {
+        let bin = bootproof_bin();
+        let mut argv = vec!["/usr/bin/env", "NO_COLOR=1", bin.to_str().expect("utf-8 path")];
+        argv.extend_from_slice(args);
+        self.exec(&argv)
+    }
+
+    /// Runs `bootproof check --format json` inside the machine and parses the report.
+    pub fn check_json(&self, extra: &[&str]) -> (i32, Value) {
+        let mut args = vec!["check", "--format", "json"];
+        args.extend_from_slice(extra);
+        let out = self.bootproof(&args);
+        let report: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+            panic!(
+                "bootproof did not print JSON ({e})\n--- stdout\n{}\n--- stderr\n{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            )
+        });
+        (out.status.code().unwrap_or(-1), report)
+    }
+
+    /// The machine's current boot id.
+    pub fn boot_id(&self) -> String {
+        self.sh("cat /proc/sys/kernel/random/boot_id").trim().to_owned()
+    }
+
+    /// Reboots the machine for real and waits until systemd is running again.
+    pub fn reboot(&self) {
+        let before = self.boot_id();
+        let out = lab(&["reboot", &self.name]);
+        assert!(out.status.success(), "ci/lab reboot failed: {}", String::from_utf8_lossy(&out.stderr));
+        assert_ne!(self.boot_id(), before, "the machine did not really reboot");
+    }
+
+    /// Waits until `script` succeeds inside the machine, or panics after `timeout`.
+    #[track_caller]
+    pub fn wait_for(&self, script: &str, timeout: Duration) {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if self.exec(&["/bin/bash", "-c", script]).status.success() {
+                return;
+            }
+            assert!(Instant::now() < deadline, "in machine {}: timed out waiting for: {script}", self.name);
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+}
+
+impl Drop for Machine {
+    fn drop(&mut self) {
+        let out = lab(&["down", &self.name]);
+        if !out.status.success() {
+            eprintln!("ci/lab down {} failed: {}", self.name, String::from_utf8_lossy(&out.stderr));
+        }
+        give_slot();
+    }
+}
+
+/// The findings of `report` for one subject, as `check → status`.
+pub fn statuses(report: &Value, subject: &str) -> std::collections::BTreeMap<String, String> {
+    report["results"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|r| r["subject"] == subject)
+        .map(|r| (r["check"].as_str().unwrap_or("").to_owned(), r["status"].as_str().unwrap_or("").to_owned()))
+        .collect()
+}
+
+/// The finding of `check` on `subject`.
+#[track_caller]
+pub fn finding<'a>(report: &'a Value, subject: &str, check: &str) -> &'a Value {
+    report["results"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|r| r["subject"] == subject && r["check"] == check)
+        .unwrap_or_else(|| panic!("no {check} finding for {subject} in\n{report:#}"))
+}

@@ -1,0 +1,248 @@
+//! Reboot-lab scenarios for systemd template units, as the systemd article sets them up:
+//! `my-app@.service` with Restart=, RestartSec=, StartLimitIntervalSec=60s,
+//! StartLimitBurst=3, MemoryMax=1G, a service user, an EnvironmentFile and a
+//! WorkingDirectory, four instances on their own ports. Each scenario breaks one thing,
+//! asks bootproof before a real reboot, reboots, asks again, and holds every pre-reboot
+//! prediction to what the reboot actually did.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::harness::{Machine, finding, lab_required, ports, statuses};
+
+/// Invariants whose failure means "this unit will not be running after the next boot";
+/// mirrors `BOOT_CRITICAL` in the catalogue.
+const BOOT_CRITICAL: &[&str] =
+    &["supervisor.registered", "supervisor.enabled", "unit.user", "unit.exec", "unit.env-files"];
+
+/// The app every instance runs.
+const SERVER_JS: &str = include_str!("lab/my-app/server.js");
+
+/// The template unit, as the systemd article writes it.
+const TEMPLATE: &str = include_str!("lab/my-app/my-app@.service");
+
+/// A lab machine with `my-app@.service` and four instances on fresh ports, all enabled
+/// and running.
+struct Fleet {
+    machine: Machine,
+    ports: Vec<u16>,
+}
+
+impl Fleet {
+    fn up(tag: &str) -> Fleet {
+        let machine = Machine::up(tag);
+        let base = ports(4);
+        let ports: Vec<u16> = (base..base + 4).collect();
+        machine.write("/opt/my-app/server.js", SERVER_JS, 0o644);
+        machine.write("/etc/systemd/system/my-app@.service", TEMPLATE, 0o644);
+        for port in &ports {
+            machine.write(&format!("/etc/my-app/{port}.env"), "GREETING=hello\n", 0o640);
+        }
+        machine.sh("useradd --system --no-create-home --shell /usr/sbin/nologin nodeuser && chgrp nodeuser /etc/my-app/*.env");
+        machine.sh(&format!("systemctl daemon-reload && systemctl enable --now {}", fleet_units(&ports).join(" ")));
+        let fleet = Fleet { machine, ports };
+        for i in 0..4 {
+            fleet.wait_listening(i);
+        }
+        fleet
+    }
+
+    fn unit(&self, i: usize) -> String {
+        format!("my-app@{}.service", self.ports[i])
+    }
+
+    fn subject(&self, i: usize) -> String {
+        format!("unit:{}", self.unit(i))
+    }
+
+    fn wait_listening(&self, i: usize) {
+        self.machine.wait_for(
+            &format!("exec 3<>/dev/tcp/127.0.0.1/{}", self.ports[i]),
+            Duration::from_secs(15),
+        );
+    }
+
+    /// Checks, reboots, checks again; asserts the predictions held. Returns both reports.
+    fn check_reboot_check(&self) -> (Value, Value) {
+        let (_, before) = self.machine.check_json(&[]);
+        self.machine.reboot();
+        // Node units are Type=simple: active as soon as started; give crashing ones time to fail.
+        self.machine.wait_for("! systemctl list-jobs --no-legend | grep -q .", Duration::from_secs(30));
+        let (_, after) = self.machine.check_json(&[]);
+        assert_predictions_held(&before, &after);
+        (before, after)
+    }
+}
+
+fn fleet_units(ports: &[u16]) -> Vec<String> {
+    ports.iter().map(|p| format!("my-app@{p}.service")).collect()
+}
+
+/// Every unit bootproof judged before the reboot: predicted up iff no boot-critical
+/// invariant failed; after the reboot it must be active exactly when predicted.
+fn assert_predictions_held(before: &Value, after: &Value) {
+    let mut predicted: BTreeMap<String, bool> = BTreeMap::new();
+    for result in before["results"].as_array().into_iter().flatten() {
+        let subject = result["subject"].as_str().unwrap_or("");
+        let check = result["check"].as_str().unwrap_or("");
+        // Instances and plain units; a template subject (`name@.service`) is not a unit that runs.
+        if !subject.starts_with("unit:") || subject.ends_with("@.service") || check != "supervisor.active" {
+            continue;
+        }
+        let all = statuses(before, subject);
+        let up = BOOT_CRITICAL.iter().all(|c| matches!(all.get(*c).map(String::as_str), Some("pass") | Some("skip")));
+        predicted.insert(subject.to_owned(), up);
+    }
+    assert!(!predicted.is_empty(), "bootproof judged no unit before the reboot:\n{before:#}");
+    let mut wrong = Vec::new();
+    for (subject, up) in &predicted {
+        let active = statuses(after, subject).get("supervisor.active").is_some_and(|s| s == "pass");
+        if active != *up {
+            wrong.push(format!("{subject}: predicted {}, after the reboot {}", if *up { "up" } else { "down" }, if active { "up" } else { "down" }));
+        }
+    }
+    assert!(wrong.is_empty(), "predictions that did not hold:\n{}\n--- before\n{before:#}\n--- after\n{after:#}", wrong.join("\n"));
+}
+
+#[track_caller]
+fn assert_status(report: &Value, subject: &str, check: &str, expected: &str) {
+    let found = finding(report, subject, check);
+    assert_eq!(found["status"], expected, "{check} on {subject}: {found:#}");
+}
+
+#[test]
+fn lab_template_all_good_passes_before_and_after_reboot() {
+    if !lab_required() {
+        return;
+    }
+    let fleet = Fleet::up("good");
+    let (code, before) = fleet.machine.check_json(&[]);
+    assert_eq!(before["summary"]["fail"], 0, "no failure on a good host:\n{before:#}");
+    assert_eq!(code, 0);
+    for i in 0..4 {
+        for (check, status) in statuses(&before, &fleet.subject(i)) {
+            assert_eq!(status, "pass", "{check} on {}:\n{before:#}", fleet.subject(i));
+        }
+    }
+    assert_status(&before, "unit:my-app@.service", "unit.instances", "pass");
+    let (_, after) = fleet.check_reboot_check();
+    assert_eq!(after["summary"]["fail"], 0, "all back after the reboot:\n{after:#}");
+    assert_ne!(before["host"]["boot_id"], after["host"]["boot_id"]);
+    for i in 0..4 {
+        fleet.wait_listening(i);
+    }
+}
+
+#[test]
+fn lab_instance_not_enabled_is_predicted_lost() {
+    if !lab_required() {
+        return;
+    }
+    let fleet = Fleet::up("disabled");
+    fleet.machine.sh(&format!("systemctl disable {}", fleet.unit(1)));
+    let (before, after) = fleet.check_reboot_check();
+    let enabled = finding(&before, &fleet.subject(1), "supervisor.enabled");
+    assert_eq!(enabled["status"], "fail");
+    assert!(enabled["message"].as_str().unwrap_or("").contains("disabled"), "{enabled:#}");
+    assert_eq!(enabled["remediation"], format!("sudo systemctl enable {}", fleet.unit(1)));
+    assert_status(&before, "unit:my-app@.service", "unit.instances", "fail");
+    assert_status(&before, &fleet.subject(0), "supervisor.enabled", "pass");
+    assert_ne!(statuses(&after, &fleet.subject(1)).get("supervisor.active").map(String::as_str), Some("pass"));
+}
+
+#[test]
+fn lab_instance_enabled_runtime_is_predicted_lost() {
+    if !lab_required() {
+        return;
+    }
+    let fleet = Fleet::up("runtime");
+    fleet.machine.sh(&format!("systemctl disable {u} && systemctl enable --runtime {u}", u = fleet.unit(2)));
+    let (before, after) = fleet.check_reboot_check();
+    let enabled = finding(&before, &fleet.subject(2), "supervisor.enabled");
+    assert_eq!(enabled["status"], "fail");
+    assert!(
+        enabled["message"].as_str().unwrap_or("").contains("enabled only until the next reboot"),
+        "{enabled:#}"
+    );
+    assert_status(&before, &fleet.subject(2), "supervisor.active", "pass");
+    assert_ne!(statuses(&after, &fleet.subject(2)).get("supervisor.active").map(String::as_str), Some("pass"));
+}
+
+#[test]
+fn lab_missing_environment_file_is_predicted_lost() {
+    if !lab_required() {
+        return;
+    }
+    let fleet = Fleet::up("envfile");
+    fleet.machine.sh(&format!("rm /etc/my-app/{}.env", fleet.ports[3]));
+    let (before, after) = fleet.check_reboot_check();
+    let env = finding(&before, &fleet.subject(3), "unit.env-files");
+    assert_eq!(env["status"], "fail", "{env:#}");
+    assert!(env["message"].as_str().unwrap_or("").contains(&format!("/etc/my-app/{}.env", fleet.ports[3])));
+    // Running until the reboot: the file was there when it started.
+    assert_status(&before, &fleet.subject(3), "supervisor.active", "pass");
+    assert_status(&after, &fleet.subject(3), "supervisor.active", "fail");
+    assert_status(&after, "host", "host.state", "fail");
+}
+
+#[test]
+fn lab_user_naming_a_missing_account_is_predicted_lost() {
+    if !lab_required() {
+        return;
+    }
+    let fleet = Fleet::up("user");
+    let unit = fleet.unit(1);
+    fleet.machine.write(&format!("/etc/systemd/system/{unit}.d/user.conf"), "[Service]\nUser=ghostuser\n", 0o644);
+    fleet.machine.sh("systemctl daemon-reload");
+    let (before, after) = fleet.check_reboot_check();
+    let user = finding(&before, &fleet.subject(1), "unit.user");
+    assert_eq!(user["status"], "fail", "{user:#}");
+    assert!(user["message"].as_str().unwrap_or("").contains("ghostuser"));
+    assert_status(&after, &fleet.subject(1), "supervisor.active", "fail");
+}
+
+#[test]
+fn lab_node_binary_gone_is_predicted_lost() {
+    if !lab_required() {
+        return;
+    }
+    let fleet = Fleet::up("nodegone");
+    let unit = fleet.unit(0);
+    fleet.machine.sh("mkdir -p /opt/node-v20/bin && cp /usr/bin/node /opt/node-v20/bin/node");
+    fleet.machine.write(
+        &format!("/etc/systemd/system/{unit}.d/node.conf"),
+        &format!("[Service]\nExecStart=\nExecStart=/opt/node-v20/bin/node /opt/my-app/server.js {}\n", fleet.ports[0]),
+        0o644,
+    );
+    fleet.machine.sh(&format!("systemctl daemon-reload && systemctl restart {unit}"));
+    fleet.wait_listening(0);
+    // An upgrade removes the old node while the app keeps running from memory.
+    fleet.machine.sh("rm -r /opt/node-v20");
+    let (before, after) = fleet.check_reboot_check();
+    let exec = finding(&before, &fleet.subject(0), "unit.exec");
+    assert_eq!(exec["status"], "fail", "{exec:#}");
+    assert!(exec["message"].as_str().unwrap_or("").contains("/opt/node-v20/bin/node does not exist"), "{exec:#}");
+    assert_status(&before, &fleet.subject(0), "supervisor.active", "pass");
+    assert_status(&after, &fleet.subject(0), "supervisor.active", "fail");
+}
+
+#[test]
+fn lab_restart_no_fails_the_policy_but_still_comes_back() {
+    if !lab_required() {
+        return;
+    }
+    let fleet = Fleet::up("restartno");
+    let unit = fleet.unit(2);
+    fleet.machine.write(&format!("/etc/systemd/system/{unit}.d/restart.conf"), "[Service]\nRestart=no\n", 0o644);
+    fleet.machine.sh("systemctl daemon-reload");
+    let (before, after) = fleet.check_reboot_check();
+    let restart = finding(&before, &fleet.subject(2), "unit.restart-policy");
+    assert_eq!(restart["status"], "fail", "{restart:#}");
+    assert!(restart["remediation"].as_str().unwrap_or("").contains("Restart=on-failure"));
+    assert_status(&before, &fleet.subject(2), "unit.start-limit", "skip");
+    // Restart=no does not stop a unit from starting at boot: bootproof must not say it does.
+    assert_status(&after, &fleet.subject(2), "supervisor.active", "pass");
+    fleet.wait_listening(2);
+}

@@ -1,0 +1,7 @@
+//! One integration test binary: the harness, command-line behaviour on this host, and
+//! the reboot-lab scenarios that run bootproof against real systemd and reboot it.
+
+mod harness;
+
+mod cli;
+mod lab_units;
