@@ -1,8 +1,11 @@
 //! The report model and its renderers. Renderers are pure: `&Report` in, text out.
 
+pub(crate) mod group;
 pub(crate) mod human;
 pub(crate) mod json;
 pub(crate) mod junit;
 pub(crate) mod model;
+#[cfg(test)]
+pub(crate) mod sample;
 
 pub(crate) use model::*;
