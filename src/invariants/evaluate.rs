@@ -1,8 +1,8 @@
 //! Runs every invariant over one `Facts` value.
 
 use crate::facts::Facts;
-use crate::invariants::{host, process, unit};
-use crate::report::Finding;
+use crate::invariants::{BOOT_CRITICAL, host, process, unit};
+use crate::report::{Finding, Status, Subject};
 
 /// Judges `facts`: the host, every node service unit, every node template.
 pub(crate) fn evaluate(facts: &Facts) -> Vec<Finding> {
@@ -11,8 +11,17 @@ pub(crate) fn evaluate(facts: &Facts) -> Vec<Finding> {
         findings.extend(unit::judge(unit, &facts.host));
         findings.extend(process::judge(unit));
     }
-    for template in &facts.templates {
-        findings.push(host::instances(template, facts));
-    }
+    let template_findings: Vec<Finding> =
+        facts.templates.iter().map(|template| host::instances(template, facts, &findings)).collect();
+    findings.extend(template_findings);
     findings
+}
+
+/// Whether `subject` will be running after the next boot, as the findings predict: no
+/// boot-critical invariant failed, warned or could not be checked for it.
+pub(crate) fn comes_back(findings: &[Finding], subject: &Subject) -> bool {
+    findings
+        .iter()
+        .filter(|f| &f.subject == subject && BOOT_CRITICAL.contains(&f.check))
+        .all(|f| matches!(f.status, Status::Pass | Status::Skip))
 }

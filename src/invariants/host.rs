@@ -1,7 +1,8 @@
 //! Invariants of the host and of template units as a whole.
 
 use crate::facts::{Fact, Facts, HostFacts, TemplateFacts};
-use crate::invariants::{CheckId, fix, unit};
+use crate::invariants::evaluate::comes_back;
+use crate::invariants::{CheckId, fix};
 use crate::report::{Finding, Subject};
 
 /// `host.state`: systemd is running, not degraded.
@@ -37,8 +38,9 @@ pub(crate) fn state(host: &HostFacts) -> Finding {
     finding.evidence("system_state", host.system_state.ok()).evidence("failed_units", failed)
 }
 
-/// `unit.instances`: every known instance of a template comes back at boot and runs now.
-pub(crate) fn instances(template: &TemplateFacts, facts: &Facts) -> Finding {
+/// `unit.instances`: every known instance of a template comes back at boot and runs now,
+/// judged from the instances' own findings so "comes back" means the same everywhere.
+pub(crate) fn instances(template: &TemplateFacts, facts: &Facts, findings: &[Finding]) -> Finding {
     let check = CheckId::UnitInstances;
     let subject = Subject::Unit(template.name.clone());
     let units: Vec<_> = facts.units.iter().filter(|u| u.template.as_deref() == Some(template.name.as_str())).collect();
@@ -56,30 +58,80 @@ pub(crate) fn instances(template: &TemplateFacts, facts: &Facts) -> Finding {
     let mut lost = Vec::new();
     let mut down = Vec::new();
     for unit in &units {
-        if !unit::starts_at_boot(unit, &facts.host) {
+        if !comes_back(findings, &Subject::Unit(unit.name.clone())) {
             lost.push(unit.name.as_str());
         } else if unit.active_state != "active" {
             down.push(unit.name.as_str());
         }
     }
     let finding = if lost.is_empty() && down.is_empty() {
-        Finding::pass(check, &subject, format!("all {} instances start at boot and are active", units.len()))
+        Finding::pass(check, &subject, format!("all {} instances come back after a reboot and are active", units.len()))
     } else {
         let mut parts = Vec::new();
         if !lost.is_empty() {
-            parts.push(format!("{} will not start at boot ({})", lost.len(), lost.join(", ")));
+            parts.push(format!("{} will not come back after a reboot ({})", lost.len(), lost.join(", ")));
         }
         if !down.is_empty() {
             parts.push(format!("{} not running now ({})", down.len(), down.join(", ")));
         }
-        let mut targets = lost.clone();
-        targets.extend(&down);
+        // Enabling fixes the instances that are only not enabled or not running; the others
+        // carry their own findings (a missing account, binary or file) to fix first.
+        let not_enabled = |name: &&str| {
+            findings.iter().any(|f| {
+                f.subject == Subject::Unit((*name).to_owned())
+                    && f.check == CheckId::SupervisorEnabled
+                    && f.status != crate::report::Status::Pass
+            })
+        };
+        let mut enable: Vec<&str> = lost.iter().copied().filter(not_enabled).collect();
+        enable.extend(&down);
+        let others: Vec<&str> = lost.iter().copied().filter(|name| !not_enabled(name)).collect();
+        let remediation = match (enable.is_empty(), others.is_empty()) {
+            (false, true) => fix::systemctl("enable --now", &enable),
+            (true, _) => format!("fix the findings of {} (listed under each unit)", others.join(", ")),
+            (false, false) => format!(
+                "{}; and fix the findings of {}",
+                fix::systemctl("enable --now", &enable),
+                others.join(", ")
+            ),
+        };
         Finding::violated(
             check,
             &subject,
             format!("{} of {} instances: {}", lost.len() + down.len(), units.len(), parts.join("; ")),
-            fix::systemctl("enable --now", &targets),
+            remediation,
         )
     };
     finding.evidence("instances", names).evidence("not_at_boot", lost).evidence("not_running", down)
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::invariants::evaluate;
+    use crate::invariants::fixtures::{all_good, assert_finding, defects, on_unit};
+    use crate::report::{Status, Subject};
+
+    #[test]
+    fn a_failed_unit_degrades_the_host() {
+        let findings = evaluate(&defects());
+        let host = findings.iter().find(|f| f.subject == Subject::Host).expect("host finding");
+        assert_finding(host, Status::Fail, "api@39408.service");
+        let good = evaluate(&all_good());
+        assert_finding(good.iter().find(|f| f.subject == Subject::Host).expect("host finding"), Status::Pass, "running");
+    }
+
+    #[test]
+    fn instances_that_will_not_come_back_are_named() {
+        let findings = evaluate(&defects());
+        let f = on_unit(&findings, "my-app@.service", "unit.instances");
+        assert_finding(f, Status::Fail, "3 of 4 instances");
+        for lost in ["my-app@39401.service", "my-app@39402.service", "my-app@39403.service"] {
+            assert!(f.message.contains(lost), "{f:#?}");
+        }
+        assert!(!f.message.contains("my-app@39400.service"));
+        assert_eq!(
+            f.remediation.as_deref(),
+            Some("sudo systemctl enable --now my-app@39401.service my-app@39402.service; and fix the findings of my-app@39403.service")
+        );
+    }
 }

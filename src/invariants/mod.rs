@@ -4,6 +4,8 @@
 pub(crate) mod catalogue;
 pub(crate) mod evaluate;
 pub(crate) mod finding;
+#[cfg(test)]
+pub(crate) mod fixtures;
 pub(crate) mod fix;
 pub(crate) mod host;
 pub(crate) mod process;

@@ -106,13 +106,6 @@ fn wanted_at_boot<'a>(unit: &'a UnitFacts, host: &HostFacts) -> Option<Vec<&'a s
     )
 }
 
-/// Whether systemd will start this unit on the next boot, judged from its unit file state
-/// and who wants it. This is the prediction the reboot tests hold bootproof to.
-pub(crate) fn starts_at_boot(unit: &UnitFacts, host: &HostFacts) -> bool {
-    let persistent = matches!(unit.unit_file_state.as_str(), "enabled" | "static" | "generated" | "indirect" | "alias");
-    persistent && unit.load_state == "loaded" && wanted_at_boot(unit, host).is_some_and(|by| !by.is_empty())
-}
-
 fn enabled(unit: &UnitFacts, host: &HostFacts, subject: &Subject) -> Finding {
     let check = CheckId::SupervisorEnabled;
     let name = unit.name.as_str();
@@ -523,6 +516,135 @@ fn env_files(unit: &UnitFacts, service: &ServiceFacts, subject: &Subject) -> Fin
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::invariants::evaluate;
+    use crate::invariants::fixtures::{all_good, assert_finding, defects, on_unit};
+    use crate::report::Status;
+
+    #[test]
+    fn a_good_template_host_passes_every_unit_invariant() {
+        let findings = evaluate(&all_good());
+        let units: Vec<_> = findings.iter().filter(|f| matches!(f.subject, Subject::Unit(_))).collect();
+        assert_eq!(units.len(), 4 * 11 + 1, "eleven invariants per instance plus the template");
+        for finding in units {
+            assert_eq!(finding.status, Status::Pass, "{finding:#?}");
+            assert!(finding.remediation.is_none());
+        }
+    }
+
+    #[test]
+    fn registered_names_the_unit_file() {
+        let findings = evaluate(&defects());
+        let f = on_unit(&findings, "my-app@39400.service", "supervisor.registered");
+        assert_finding(f, Status::Pass, "/etc/systemd/system/my-app@.service");
+    }
+
+    #[test]
+    fn a_disabled_instance_is_not_enabled_for_boot() {
+        let findings = evaluate(&defects());
+        let f = on_unit(&findings, "my-app@39401.service", "supervisor.enabled");
+        assert_finding(f, Status::Fail, "disabled: nothing starts it at boot");
+        assert_eq!(f.remediation.as_deref(), Some("sudo systemctl enable my-app@39401.service"));
+    }
+
+    #[test]
+    fn a_runtime_enabled_instance_is_lost_at_reboot() {
+        let findings = evaluate(&defects());
+        let f = on_unit(&findings, "my-app@39402.service", "supervisor.enabled");
+        assert_finding(f, Status::Fail, "enabled only until the next reboot");
+        assert_eq!(f.remediation.as_deref(), Some("sudo systemctl enable my-app@39402.service"));
+    }
+
+    #[test]
+    fn an_enabled_instance_is_wanted_by_a_boot_target() {
+        let findings = evaluate(&defects());
+        let f = on_unit(&findings, "my-app@39400.service", "supervisor.enabled");
+        assert_finding(f, Status::Pass, "multi-user.target");
+    }
+
+    #[test]
+    fn a_failed_unit_is_not_active() {
+        let findings = evaluate(&defects());
+        assert_finding(on_unit(&findings, "api@39408.service", "supervisor.active"), Status::Fail, "failed");
+        assert_finding(on_unit(&findings, "my-app@39401.service", "supervisor.active"), Status::Pass, "active (running)");
+    }
+
+    #[test]
+    fn a_missing_account_fails_unit_user() {
+        let findings = evaluate(&defects());
+        let f = on_unit(&findings, "api@39408.service", "unit.user");
+        assert_finding(f, Status::Fail, "User=ghostuser names no account");
+        assert!(f.remediation.as_deref().is_some_and(|r| r.contains("useradd") && r.contains("ghostuser")));
+        assert_finding(on_unit(&findings, "legacy.service", "unit.user"), Status::Pass, "root");
+    }
+
+    #[test]
+    fn a_removed_node_fails_unit_exec_and_env_resolution_passes() {
+        let findings = evaluate(&defects());
+        assert_finding(on_unit(&findings, "api@39408.service", "unit.exec"), Status::Fail, "/opt/node-v20/bin/node does not exist");
+        assert_finding(
+            on_unit(&findings, "legacy.service", "unit.exec"),
+            Status::Pass,
+            "/root/.nvm/versions/node/v20.11.1/bin/node",
+        );
+    }
+
+    #[test]
+    fn restart_no_fails_the_policy_and_skips_the_start_limit() {
+        let findings = evaluate(&defects());
+        let f = on_unit(&findings, "api@39408.service", "unit.restart-policy");
+        assert_finding(f, Status::Fail, "Restart=no");
+        assert!(f.remediation.as_deref().is_some_and(|r| r.contains("api@.service.d") && r.contains("Restart=on-failure")));
+        assert_eq!(on_unit(&findings, "api@39408.service", "unit.start-limit").status, Status::Skip);
+    }
+
+    #[test]
+    fn start_limit_off_warns_and_the_article_setting_passes() {
+        let findings = evaluate(&defects());
+        assert_finding(on_unit(&findings, "legacy.service", "unit.start-limit"), Status::Warn, "StartLimitIntervalSec=0");
+        assert_finding(on_unit(&findings, "my-app@39400.service", "unit.start-limit"), Status::Pass, "3 starts within 1m");
+    }
+
+    #[test]
+    fn a_limit_that_can_never_trip_warns() {
+        let mut facts = all_good();
+        let unit = &mut facts.units[0];
+        unit.start_limit_burst = 5;
+        unit.start_limit_interval_usec = 10_000_000;
+        if let crate::facts::Fact::Ok(service) = &mut unit.service {
+            service.restart_usec = 5_000_000;
+        }
+        let name = unit.name.clone();
+        let findings = evaluate(&facts);
+        assert_finding(on_unit(&findings, &name, "unit.start-limit"), Status::Warn, "the limit never trips");
+    }
+
+    #[test]
+    fn memory_limits_are_read_from_memory_max() {
+        let findings = evaluate(&defects());
+        assert_finding(on_unit(&findings, "my-app@39400.service", "unit.memory-limit"), Status::Pass, "MemoryMax=1G");
+        assert_finding(on_unit(&findings, "legacy.service", "unit.memory-limit"), Status::Warn, "no MemoryMax");
+    }
+
+    #[test]
+    fn env_files_missing_fail_and_world_readable_warn() {
+        let findings = evaluate(&defects());
+        let f = on_unit(&findings, "my-app@39403.service", "unit.env-files");
+        assert_finding(f, Status::Fail, "/etc/my-app/39403.env does not exist");
+        assert!(f.remediation.as_deref().is_some_and(|r| r.contains("EnvironmentFile=-/etc/my-app/39403.env")));
+        assert_finding(on_unit(&findings, "legacy.service", "unit.env-files"), Status::Warn, "readable by every user");
+        assert_eq!(on_unit(&findings, "api@39408.service", "unit.env-files").status, Status::Skip);
+    }
+
+    #[test]
+    fn unreadable_service_properties_are_errors_not_passes() {
+        let mut facts = all_good();
+        facts.units[0].service = crate::facts::Fact::Error("access denied".into());
+        let name = facts.units[0].name.clone();
+        let findings = evaluate(&facts);
+        for check in ["unit.user", "unit.exec", "unit.env-files", "process.not-root"] {
+            assert_finding(on_unit(&findings, &name, check), Status::Error, "access denied");
+        }
+    }
 
     #[test]
     fn execute_permission_follows_owner_group_other() {

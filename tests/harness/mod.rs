@@ -126,6 +126,9 @@ pub fn ports(count: u16) -> u16 {
     base + NEXT.fetch_add(count, Ordering::SeqCst)
 }
 
+/// Where the harness installs bootproof inside a machine.
+pub const MACHINE_BOOTPROOF: &str = "/usr/local/bin/bootproof";
+
 /// A running lab machine; powered off when dropped, also when the test panics.
 pub struct Machine {
     name: String,
@@ -144,6 +147,11 @@ impl Machine {
         let machine = Machine { name };
         let out = lab(&["up", &machine.name]);
         assert!(out.status.success(), "ci/lab up failed: {}", String::from_utf8_lossy(&out.stderr));
+        // Copy the binary in: the overlay may keep showing an older build of a file that
+        // changed on the host after the machine booted.
+        let binary = std::fs::read(bootproof_bin()).expect("the built bootproof");
+        machine.write(MACHINE_BOOTPROOF, "", 0o755);
+        std::fs::write(format!("{}{MACHINE_BOOTPROOF}", machine.root()), binary).expect("copy bootproof into the machine");
         machine
     }
 
@@ -174,10 +182,15 @@ impl Machine {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
+    /// Where the machine's root filesystem is seen from the host (changes on reboot).
+    pub fn root(&self) -> String {
+        String::from_utf8_lossy(&lab(&["root", &self.name]).stdout).trim().to_owned()
+    }
+
     /// Writes a file inside the machine (parents created), with `mode`.
     pub fn write(&self, path: &str, contents: &str, mode: u32) {
         use std::os::unix::fs::PermissionsExt;
-        let root = String::from_utf8_lossy(&lab(&["root", &self.name]).stdout).trim().to_owned();
+        let root = self.root();
         let target = PathBuf::from(format!("{root}{path}"));
         if let Some(parent) = target.parent() {
             std::fs::create_dir_all(parent).expect("parent directory in the machine");
@@ -188,8 +201,7 @@ impl Machine {
 
     /// Runs bootproof inside the machine.
     pub fn bootproof(&self, args: &[&str]) -> Output {
-        let bin = bootproof_bin();
-        let mut argv = vec!["/usr/bin/env", "NO_COLOR=1", bin.to_str().expect("utf-8 path")];
+        let mut argv = vec!["/usr/bin/env", "NO_COLOR=1", MACHINE_BOOTPROOF];
         argv.extend_from_slice(args);
         self.exec(&argv)
     }
