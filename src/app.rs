@@ -176,7 +176,8 @@ fn explain(id: Option<CheckId>) -> String {
             invariants::Severity::Fail => "fail",
             invariants::Severity::Warn => "warn",
         };
-        format!("{:<24} {severity}  {}\n", id.as_str(), id.summary())
+        let planned = if id.is_checked() { "" } else { " (not checked by this version yet)" };
+        format!("{:<24} {severity}  {}{planned}\n", id.as_str(), id.summary())
     };
     match id {
         Some(id) => line(id),
