@@ -145,6 +145,42 @@ pub(crate) fn unit_files(unit_path: &[String], suffix: &str) -> Vec<UnitFile> {
     found
 }
 
+/// The unit files ending in `suffix` that a mask (a link to /dev/null, higher in the
+/// unit path) hides: the file systemd would load if the mask went away. A masked unit
+/// is still the operator's service; what it runs can only be read from this file.
+pub(crate) fn masked_unit_files(unit_path: &[String], suffix: &str) -> Vec<UnitFile> {
+    let mut masked = std::collections::HashSet::new();
+    let mut seen = std::collections::HashSet::new();
+    let mut found = Vec::new();
+    for dir in unit_path {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            continue;
+        };
+        let mut names: Vec<String> = entries
+            .flatten()
+            .filter_map(|entry| entry.file_name().into_string().ok())
+            .filter(|name| name.ends_with(suffix))
+            .collect();
+        names.sort();
+        for name in names {
+            let path = format!("{}/{name}", dir.trim_end_matches('/'));
+            let is_mask =
+                std::fs::read_link(&path).is_ok_and(|target| target == Path::new("/dev/null"));
+            if !seen.insert(name.clone()) {
+                // Below the first entry of this name: the file a mask hides, if it is one.
+                if masked.remove(&name) && !is_mask {
+                    found.push(UnitFile { name, path });
+                }
+                continue;
+            }
+            if is_mask {
+                masked.insert(name);
+            }
+        }
+    }
+    found
+}
+
 /// Whether a path is a regular file with an execute bit set: what `env`'s PATH
 /// search (execvp) would run.
 pub(crate) fn is_executable_file(path: &Path) -> bool {

@@ -20,11 +20,13 @@ use zbus::wire::OwnedObjectPath;
 use super::files::{self, SYSTEMD_DEFAULT_PATH};
 use super::model::{
     Account, EnvironmentFile, ExecCommand, FACTS_SCHEMA, Fact, Facts, HostFacts, ProcessFacts,
-    RuntimeFacts, ServiceFacts, TemplateFacts, UnitFacts,
+    RuntimeFacts, ServiceFacts, StartCondition, TemplateFacts, UnitFacts,
 };
 use super::node::{self, ExecKind, Locate, RuntimeUse};
 use super::procfs::{self, BootClock};
-use super::systemd::{ExecLine, ServiceProperties, Systemd, SystemdError, UnitProperties};
+use super::systemd::{
+    ConditionLine, ExecLine, ServiceProperties, Systemd, SystemdError, UnitProperties,
+};
 
 /// zbus's system bus address when `DBUS_SYSTEM_BUS_ADDRESS` is not set.
 const DEFAULT_SYSTEM_BUS: &str = "unix:path=/var/run/dbus/system_bus_socket";
@@ -136,7 +138,11 @@ pub(crate) async fn gather() -> Result<Facts, GatherError> {
         discover_and_gather(&systemd),
     )
     .await;
-    let (units, templates) = services?;
+    let (mut units, templates) = services?;
+    let chains = boot_chains(&systemd, &units, &host.boot_targets).await;
+    for (unit, chain) in units.iter_mut().zip(chains) {
+        unit.boot_chain = chain;
+    }
     Ok(Facts {
         schema: FACTS_SCHEMA.to_owned(),
         gathered_at: humantime::format_rfc3339_seconds(SystemTime::now()).to_string(),
@@ -215,6 +221,106 @@ async fn boot_targets(
         level = next;
     }
     Ok(order)
+}
+
+/// How far up `boot_chains` walks from a node unit before giving up: deeper chains of
+/// services wanting services are not something operators build.
+const BOOT_CHAIN_DEPTH: usize = 8;
+
+/// For each unit, the chain by which a boot target pulls it in (see
+/// `UnitFacts::boot_chain`): walks up the units that want, require, uphold or bind
+/// each one, breadth-first, one concurrent round of calls per level for all units at
+/// once, at most [`BOOT_CHAIN_DEPTH`] levels.
+async fn boot_chains(
+    systemd: &Systemd,
+    units: &[UnitFacts],
+    boot_targets: &Fact<Vec<String>>,
+) -> Vec<Fact<Vec<String>>> {
+    let boot_targets: HashSet<&str> = match boot_targets {
+        Fact::Ok(targets) => targets.iter().map(String::as_str).collect(),
+        Fact::Error(reason) => {
+            let reason = format!("the boot targets could not be read: {reason}");
+            return units.iter().map(|_| Fact::Error(reason.clone())).collect();
+        }
+    };
+    // name → the units that pull it in; fetched level by level for every unit at once.
+    let mut pulled_from: HashMap<String, Result<Vec<String>, String>> = HashMap::new();
+    let mut level: Vec<String> = units.iter().map(|unit| unit.name.clone()).collect();
+    for _ in 0..BOOT_CHAIN_DEPTH {
+        level.retain(|name| {
+            !boot_targets.contains(name.as_str()) && !pulled_from.contains_key(name)
+        });
+        level.sort();
+        level.dedup();
+        if level.is_empty() {
+            break;
+        }
+        let replies = join_all(level.iter().map(|name| systemd.pulled_in_from(name))).await;
+        let mut next = Vec::new();
+        for (name, reply) in level.drain(..).zip(replies) {
+            let reply = reply.map_err(|err| err.to_string());
+            if let Ok(from) = &reply {
+                next.extend(from.iter().cloned());
+            }
+            pulled_from.insert(name, reply);
+        }
+        level = next;
+    }
+    units
+        .iter()
+        .map(|unit| chain_to(&unit.name, &pulled_from, &boot_targets))
+        .collect()
+}
+
+/// The shortest chain from a boot target down to (not including) `unit` through
+/// `pulled_from`, as [`boot_chains`] describes it; empty when there is none. An error
+/// only when no chain was found and some link on the way could not be read.
+fn chain_to(
+    unit: &str,
+    pulled_from: &HashMap<String, Result<Vec<String>, String>>,
+    boot_targets: &HashSet<&str>,
+) -> Fact<Vec<String>> {
+    // Breadth-first upwards; `below[x]` is the unit x pulls in on the way to `unit`.
+    let mut below: HashMap<&str, &str> = HashMap::new();
+    let mut level = vec![unit];
+    let mut unreadable = None;
+    while !level.is_empty() {
+        let mut next = Vec::new();
+        for name in level {
+            let from = match pulled_from.get(name) {
+                Some(Ok(from)) => from,
+                Some(Err(reason)) => {
+                    unreadable.get_or_insert_with(|| {
+                        format!("cannot read what pulls in {name}: {reason}")
+                    });
+                    continue;
+                }
+                // Beyond the depth walked.
+                None => continue,
+            };
+            for wanter in from {
+                if wanter == unit || below.contains_key(wanter.as_str()) {
+                    continue;
+                }
+                below.insert(wanter, name);
+                if boot_targets.contains(wanter.as_str()) {
+                    let mut chain = vec![wanter.clone()];
+                    let mut at = name;
+                    while at != unit {
+                        chain.push(at.to_owned());
+                        at = below.get(at).copied().unwrap_or(unit);
+                    }
+                    return Fact::Ok(chain);
+                }
+                next.push(wanter.as_str());
+            }
+        }
+        level = next;
+    }
+    match unreadable {
+        Some(reason) => Fact::Error(reason),
+        None => Fact::Ok(Vec::new()),
+    }
 }
 
 /// A unit to gather, as discovery found it.
@@ -325,6 +431,16 @@ async fn discover_and_gather(
         if is_template {
             template_files.push(file);
         } else {
+            to_load.push(file.name);
+        }
+    }
+    // Masked units: what they would run is in the file the mask hides. Loading them
+    // (LoadState=masked) lets the invariants say so instead of leaving them out.
+    for file in files::masked_unit_files(&unit_path, ".service") {
+        if file.name.ends_with("@.service") || to_load.contains(&file.name) {
+            continue;
+        }
+        if files::read_unit_text(&file.path).is_ok_and(|text| shebangs.file_runs_node(&text)) {
             to_load.push(file.name);
         }
     }
@@ -467,12 +583,16 @@ impl LocalReader {
                 instance,
                 load_state: unit.load_state,
                 load_error: unit.load_error,
+                fragment_file: unit.fragment_path.as_deref().map(files::stat_file),
                 fragment_path: unit.fragment_path,
                 drop_in_paths: unit.drop_in_paths,
                 need_daemon_reload: unit.need_daemon_reload,
                 unit_file_state: unit.unit_file_state,
                 wanted_by: unit.wanted_by,
                 required_by: unit.required_by,
+                // Filled in once every unit is known (see `boot_chains`).
+                boot_chain: Fact::Ok(Vec::new()),
+                conditions: unit.conditions.iter().map(start_condition).collect(),
                 active_state: unit.active_state,
                 sub_state: unit.sub_state,
                 active_since: usec_to_rfc3339(unit.active_enter_usec),
@@ -489,11 +609,14 @@ impl LocalReader {
                 load_state: "error".to_owned(),
                 load_error: Some(format!("cannot read unit properties: {err}")),
                 fragment_path: None,
+                fragment_file: None,
                 drop_in_paths: Vec::new(),
                 need_daemon_reload: false,
                 unit_file_state: String::new(),
                 wanted_by: Vec::new(),
                 required_by: Vec::new(),
+                boot_chain: Fact::Ok(Vec::new()),
+                conditions: Vec::new(),
                 active_state: String::new(),
                 sub_state: String::new(),
                 active_since: None,
@@ -511,18 +634,14 @@ impl LocalReader {
         shebangs: &mut Shebangs,
     ) -> ServiceFacts {
         let search_path = unit_search_path(&service.environment);
-        let exec_start = service
-            .exec_start
-            .iter()
-            .map(|line| ExecCommand {
-                path: line.path.clone(),
-                argv: line.argv.clone(),
-                binary: files::stat_file(&line.path),
-                runtime: shebangs
-                    .runtime_of(&line.path, &line.argv)
-                    .map(|runtime| runtime_facts(&runtime, &search_path)),
-            })
-            .collect();
+        let commands = |lines: &[ExecLine], shebangs: &mut Shebangs| -> Vec<ExecCommand> {
+            lines
+                .iter()
+                .map(|line| exec_command(line, &search_path, shebangs))
+                .collect()
+        };
+        let exec_start = commands(&service.exec_start, shebangs);
+        let exec_start_pre = commands(&service.exec_start_pre, shebangs);
         let environment_files = service
             .environment_files
             .iter()
@@ -540,6 +659,7 @@ impl LocalReader {
             group: service.group,
             dynamic_user: service.dynamic_user,
             exec_start,
+            exec_start_pre,
             environment: service.environment,
             environment_files,
             working_directory: service.working_directory,
@@ -583,6 +703,53 @@ impl LocalReader {
             }
         }
         Fact::Ok(processes)
+    }
+}
+
+/// One command with what its binary and runtime are. A bare name (`ExecStart=node app.js`)
+/// is what systemd finds on its own search path when it starts the unit (not the unit's
+/// `Environment=PATH`); the runtime is then judged at the path found.
+fn exec_command(line: &ExecLine, search_path: &str, shebangs: &mut Shebangs) -> ExecCommand {
+    let binary_path = if line.path.contains('/') {
+        line.path.clone()
+    } else {
+        files::find_on_path(&line.path, SYSTEMD_DEFAULT_PATH, files::is_executable_file)
+            .unwrap_or_else(|| line.path.clone())
+    };
+    ExecCommand {
+        path: line.path.clone(),
+        argv: line.argv.clone(),
+        ignore_failure: line.ignore_failure,
+        binary: files::stat_file(&binary_path),
+        runtime: shebangs
+            .runtime_of(&binary_path, &line.argv)
+            .map(|runtime| runtime_facts(&runtime, search_path)),
+    }
+}
+
+/// The path conditions bootproof can tell the outcome of from a `stat`.
+const PATH_CONDITIONS: [&str; 4] = [
+    "PathExists",
+    "PathIsDirectory",
+    "FileNotEmpty",
+    "FileIsExecutable",
+];
+
+/// A condition as gathered: path conditions get what is at their path.
+fn start_condition(line: &ConditionLine) -> StartCondition {
+    let test = line
+        .kind
+        .strip_prefix("Condition")
+        .or_else(|| line.kind.strip_prefix("Assert"))
+        .unwrap_or_default();
+    StartCondition {
+        kind: line.kind.clone(),
+        trigger: line.trigger,
+        negate: line.negate,
+        parameter: line.parameter.clone(),
+        file: PATH_CONDITIONS
+            .contains(&test)
+            .then(|| files::stat_file(&line.parameter)),
     }
 }
 
@@ -667,6 +834,42 @@ mod tests {
             "PATH=/home/u/.nvm/bin:/usr/bin".to_owned(),
         ];
         assert_eq!(unit_search_path(&env), "/home/u/.nvm/bin:/usr/bin");
+    }
+
+    #[test]
+    fn boot_chains_go_through_services() {
+        let pulled_from: HashMap<String, Result<Vec<String>, String>> = HashMap::from([
+            (
+                "sidecar.service".to_owned(),
+                Ok(vec!["frontdoor.service".to_owned()]),
+            ),
+            (
+                "frontdoor.service".to_owned(),
+                Ok(vec!["multi-user.target".to_owned()]),
+            ),
+            ("manual.service".to_owned(), Ok(Vec::new())),
+            (
+                "hidden.service".to_owned(),
+                Ok(vec!["locked.service".to_owned()]),
+            ),
+            ("locked.service".to_owned(), Err("access denied".to_owned())),
+        ]);
+        let targets = HashSet::from(["graphical.target", "multi-user.target"]);
+        assert_eq!(
+            chain_to("sidecar.service", &pulled_from, &targets),
+            Fact::Ok(vec![
+                "multi-user.target".to_owned(),
+                "frontdoor.service".to_owned()
+            ])
+        );
+        assert_eq!(
+            chain_to("manual.service", &pulled_from, &targets),
+            Fact::Ok(Vec::new())
+        );
+        assert!(matches!(
+            chain_to("hidden.service", &pulled_from, &targets),
+            Fact::Error(reason) if reason.contains("locked.service")
+        ));
     }
 
     #[test]

@@ -87,6 +87,10 @@ pub(crate) struct UnitFacts {
     pub(crate) load_error: Option<String>,
     /// `FragmentPath`: the unit file systemd loaded.
     pub(crate) fragment_path: Option<String>,
+    /// What is at `fragment_path` now: the file the next boot loads (it may have
+    /// changed or gone since systemd loaded it).
+    #[serde(default)]
+    pub(crate) fragment_file: Option<FileFacts>,
     /// Drop-ins applied on top of the fragment.
     pub(crate) drop_in_paths: Vec<String>,
     /// `NeedDaemonReload`: the file changed on disk since systemd loaded it.
@@ -97,6 +101,15 @@ pub(crate) struct UnitFacts {
     pub(crate) wanted_by: Vec<String>,
     /// `RequiredBy`: units that require this one.
     pub(crate) required_by: Vec<String>,
+    /// How the default target pulls this unit in at boot: the units from a boot target
+    /// down to the one that wants this unit (`multi-user.target`, `frontdoor.service`),
+    /// following `WantedBy`/`RequiredBy`/`UpheldBy`/`BoundBy` through services too.
+    /// Empty when no such chain was found.
+    #[serde(default = "chain_not_gathered")]
+    pub(crate) boot_chain: Fact<Vec<String>>,
+    /// `Condition…=` and `Assert…=` settings, with what their paths point at.
+    #[serde(default)]
+    pub(crate) conditions: Vec<StartCondition>,
     /// `ActiveState`: `active`, `inactive`, `failed`, `activating`, …
     pub(crate) active_state: String,
     /// `SubState`: `running`, `dead`, `auto-restart`, …
@@ -109,6 +122,27 @@ pub(crate) struct UnitFacts {
     pub(crate) start_limit_interval_usec: u64,
     /// The service side of the unit.
     pub(crate) service: Fact<ServiceFacts>,
+}
+
+/// What a facts file written before `boot_chain` existed says of it.
+fn chain_not_gathered() -> Fact<Vec<String>> {
+    Fact::Error("not in this facts file (written by an older bootproof)".to_owned())
+}
+
+/// One `Condition…=` or `Assert…=` setting of a unit. systemd skips the unit (a condition)
+/// or fails it (an assertion) when it does not hold at start.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub(crate) struct StartCondition {
+    /// The setting: `ConditionPathExists`, `AssertFileNotEmpty`, …
+    pub(crate) kind: String,
+    /// Written with `|`: a triggering condition (one of them holding is enough).
+    pub(crate) trigger: bool,
+    /// Written with `!`: holds when the test is false.
+    pub(crate) negate: bool,
+    /// The value as written (a path for the path conditions).
+    pub(crate) parameter: String,
+    /// For path conditions, what is at the path now.
+    pub(crate) file: Option<FileFacts>,
 }
 
 /// Properties of the `org.freedesktop.systemd1.Service` interface, and what they point at.
@@ -124,6 +158,10 @@ pub(crate) struct ServiceFacts {
     pub(crate) account: Fact<Option<Account>>,
     /// `ExecStart=` commands with what their binaries point at.
     pub(crate) exec_start: Vec<ExecCommand>,
+    /// `ExecStartPre=` commands: run before ExecStart, the unit fails when one fails
+    /// (unless it ignores failure).
+    #[serde(default)]
+    pub(crate) exec_start_pre: Vec<ExecCommand>,
     /// `Environment=` assignments, `NAME=value`.
     pub(crate) environment: Vec<String>,
     /// `EnvironmentFile=` entries.
@@ -172,7 +210,10 @@ pub(crate) struct ExecCommand {
     pub(crate) path: String,
     /// Its argument vector, `argv[0]` included.
     pub(crate) argv: Vec<String>,
-    /// What is at `path`.
+    /// Written with `-`: systemd ignores its failure.
+    #[serde(default)]
+    pub(crate) ignore_failure: bool,
+    /// What is at `path`; for a bare name (`node`), what systemd's search path finds.
     pub(crate) binary: FileFacts,
     /// The JavaScript runtime this command relies on (node itself, what `env` finds on
     /// PATH, or a script's `#!` interpreter); `None` when it runs no node/nodejs/bun we can see.

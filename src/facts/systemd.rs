@@ -102,6 +102,21 @@ pub(crate) struct UnitProperties {
     pub(crate) start_limit_burst: u32,
     /// `StartLimitIntervalUSec`.
     pub(crate) start_limit_interval_usec: u64,
+    /// `Conditions` then `Asserts`.
+    pub(crate) conditions: Vec<ConditionLine>,
+}
+
+/// One entry of `Conditions`/`Asserts` (`a(sbbsi)`: type, trigger, negate, parameter, state).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct ConditionLine {
+    /// `ConditionPathExists`, `AssertPathIsDirectory`, …
+    pub(crate) kind: String,
+    /// Written with `|`.
+    pub(crate) trigger: bool,
+    /// Written with `!`.
+    pub(crate) negate: bool,
+    /// The value.
+    pub(crate) parameter: String,
 }
 
 /// The `org.freedesktop.systemd1.Service` properties bootproof uses.
@@ -115,6 +130,8 @@ pub(crate) struct ServiceProperties {
     pub(crate) dynamic_user: bool,
     /// `ExecStart`.
     pub(crate) exec_start: Vec<ExecLine>,
+    /// `ExecStartPre`.
+    pub(crate) exec_start_pre: Vec<ExecLine>,
     /// `Environment`.
     pub(crate) environment: Vec<String>,
     /// `EnvironmentFiles`: path and whether it is optional (`-`).
@@ -299,6 +316,21 @@ impl Systemd {
         Ok(names)
     }
 
+    /// The units that pull `name` in: its `WantedBy`, `RequiredBy`, `UpheldBy` and
+    /// `BoundBy`. The last two are read when this systemd has them (`UpheldBy` is 249+).
+    pub(crate) async fn pulled_in_from(&self, name: &str) -> Result<Vec<String>, SystemdError> {
+        let path = self.load_unit(name).await?;
+        let props = self.all_properties(&path, UNIT).await?;
+        let mut names = as_strings("WantedBy", get(&props, "WantedBy")?)?;
+        names.extend(as_strings("RequiredBy", get(&props, "RequiredBy")?)?);
+        for optional in ["UpheldBy", "BoundBy"] {
+            if let Ok(value) = get(&props, optional) {
+                names.extend(as_strings(optional, value)?);
+            }
+        }
+        Ok(names)
+    }
+
     /// Both property sets of a service unit, fetched concurrently.
     pub(crate) async fn service_unit(
         &self,
@@ -476,6 +508,26 @@ fn as_exec_lines(name: &'static str, value: &Variant<'_>) -> Result<Vec<ExecLine
         .collect()
 }
 
+/// Decodes `Conditions`/`Asserts` (`a(sbbsi)`); the last evaluation's state is not kept:
+/// it describes the last start, not the next boot.
+fn as_conditions(
+    name: &'static str,
+    value: &Variant<'_>,
+) -> Result<Vec<ConditionLine>, SystemdError> {
+    array_items(name, value)?
+        .iter()
+        .map(|item| {
+            let fields = struct_fields(name, item)?;
+            Ok(ConditionLine {
+                kind: as_string(name, field(name, fields, 0)?)?,
+                trigger: as_bool(name, field(name, fields, 1)?)?,
+                negate: as_bool(name, field(name, fields, 2)?)?,
+                parameter: as_string(name, field(name, fields, 3)?)?,
+            })
+        })
+        .collect()
+}
+
 /// Decodes `EnvironmentFiles` (`a(sb)`): path and whether it is optional.
 fn as_environment_files(
     name: &'static str,
@@ -533,6 +585,11 @@ impl UnitProperties {
                 "StartLimitIntervalUSec",
                 get(props, "StartLimitIntervalUSec")?,
             )?,
+            conditions: {
+                let mut all = as_conditions("Conditions", get(props, "Conditions")?)?;
+                all.extend(as_conditions("Asserts", get(props, "Asserts")?)?);
+                all
+            },
         })
     }
 }
@@ -545,6 +602,7 @@ impl ServiceProperties {
             group: as_string("Group", get(props, "Group")?)?,
             dynamic_user: as_bool("DynamicUser", get(props, "DynamicUser")?)?,
             exec_start: as_exec_lines("ExecStart", get(props, "ExecStart")?)?,
+            exec_start_pre: as_exec_lines("ExecStartPre", get(props, "ExecStartPre")?)?,
             environment: as_strings("Environment", get(props, "Environment")?)?,
             environment_files: as_environment_files(
                 "EnvironmentFiles",
@@ -602,6 +660,20 @@ mod tests {
         );
         put("StartLimitBurst", Variant::from(3u32));
         put("StartLimitIntervalUSec", Variant::from(60_000_000u64));
+        put(
+            "Conditions",
+            Variant::from(vec![(
+                "ConditionPathExists".to_owned(),
+                false,
+                true,
+                "/etc/my-app/disabled".to_owned(),
+                0i32,
+            )]),
+        );
+        put(
+            "Asserts",
+            Variant::from(Vec::<(String, bool, bool, String, i32)>::new()),
+        );
         props
     }
 
@@ -619,6 +691,15 @@ mod tests {
         );
         assert_eq!(unit.wanted_by, vec!["multi-user.target"]);
         assert_eq!(unit.start_limit_burst, 3);
+        assert_eq!(
+            unit.conditions,
+            vec![ConditionLine {
+                kind: "ConditionPathExists".into(),
+                trigger: false,
+                negate: true,
+                parameter: "/etc/my-app/disabled".into(),
+            }]
+        );
     }
 
     #[test]
