@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use crate::facts::{Account, ExecCommand, FileFacts, FileStat, HostFacts, ServiceFacts, UnitFacts};
+use crate::facts::{Account, ExecCommand, FileFacts, FileStat, HostFacts, ServiceFacts, StartCondition, UnitFacts};
 use crate::invariants::{CheckId, fix};
 use crate::report::{Finding, Subject};
 
@@ -50,12 +50,29 @@ fn registered(unit: &UnitFacts, subject: &Subject) -> Finding {
     let check = CheckId::SupervisorRegistered;
     let name = unit.name.as_str();
     let finding = match (unit.load_state.as_str(), &unit.fragment_path) {
-        ("loaded", Some(path)) if unit.need_daemon_reload => Finding::violated(
-            check,
-            subject,
-            format!("{path} changed on disk since systemd loaded it: what runs now is not what the next boot runs"),
-            "sudo systemctl daemon-reload",
-        ),
+        // The next boot loads the file as it is on disk: it matters whether it is still there.
+        ("loaded", Some(path)) if unit.need_daemon_reload => match unit.fragment_file.as_ref().map(|f| &f.stat) {
+            Some(crate::facts::Fact::Ok(Some(_))) => Finding::pass(
+                check,
+                subject,
+                format!("loaded from {path}, which changed on disk since (daemon-reload pending); the next boot loads it as it is now"),
+            ),
+            Some(crate::facts::Fact::Ok(None)) => Finding::violated(
+                check,
+                subject,
+                format!("{path} was removed after systemd loaded it: the next boot has no unit file to start"),
+                format!("restore {path}, or if the removal was meant: sudo systemctl disable {name} && sudo systemctl daemon-reload"),
+            ),
+            Some(crate::facts::Fact::Error(reason)) => {
+                Finding::error(check, subject, format!("{path} changed on disk since systemd loaded it and cannot be read: {reason}"))
+            }
+            None => Finding::violated(
+                check,
+                subject,
+                format!("{path} changed on disk since systemd loaded it: what runs now is not what the next boot runs"),
+                "sudo systemctl daemon-reload",
+            ),
+        },
         ("loaded", Some(path)) => Finding::pass(check, subject, format!("loaded from {path}")),
         ("loaded", None) => Finding::violated(
             check,
@@ -106,57 +123,138 @@ fn wanted_at_boot<'a>(unit: &'a UnitFacts, host: &HostFacts) -> Option<Vec<&'a s
     )
 }
 
+/// How the default target pulls the unit in at boot: `Ok(Some(chain))` from a boot target
+/// down to the unit's direct wanter, `Ok(None)` when nothing does, `Err` when it cannot be told.
+fn pulled_in_at_boot(unit: &UnitFacts, host: &HostFacts, default_target: &str) -> Result<Option<Vec<String>>, String> {
+    match &unit.boot_chain {
+        crate::facts::Fact::Ok(chain) if chain.is_empty() => Ok(None),
+        crate::facts::Fact::Ok(chain) => Ok(Some(chain.clone())),
+        // The walk failed somewhere; a boot target wanting the unit directly still settles it.
+        crate::facts::Fact::Error(reason) => match wanted_at_boot(unit, host) {
+            Some(by) if !by.is_empty() => Ok(Some(vec![by[0].to_owned()])),
+            Some(_) => Err(format!("what pulls it in at boot could not be read: {reason}")),
+            None => Err(format!("the targets {default_target} pulls in at boot could not be read")),
+        },
+    }
+}
+
+/// What a path condition says now: `Some(holds)`, or `None` when bootproof cannot tell.
+fn condition_holds(condition: &StartCondition) -> Option<bool> {
+    let stat = condition.file.as_ref()?.stat.ok()?;
+    let test = condition.kind.strip_prefix("Condition").or_else(|| condition.kind.strip_prefix("Assert"))?;
+    let result = match (test, stat) {
+        ("PathExists", stat) => stat.is_some(),
+        ("PathIsDirectory", stat) => stat.as_ref().is_some_and(|s| s.kind == "directory"),
+        ("FileNotEmpty", stat) => stat.as_ref().is_some_and(|s| s.kind == "file" && s.size > 0),
+        ("FileIsExecutable", stat) => stat.as_ref().is_some_and(|s| s.kind == "file" && s.mode & 0o111 != 0),
+        _ => return None,
+    };
+    Some(result != condition.negate)
+}
+
+/// The condition as written in the unit: `ConditionPathExists=!/etc/x`.
+fn written(condition: &StartCondition) -> String {
+    let trigger = if condition.trigger { "|" } else { "" };
+    let negate = if condition.negate { "!" } else { "" };
+    format!("{}={trigger}{negate}{}", condition.kind, condition.parameter)
+}
+
+/// The conditions that will stop systemd from starting the unit at boot, judged on the
+/// files as they are now: every plain one must hold, and one of the `|` ones if any.
+/// Conditions bootproof cannot evaluate are taken to hold.
+fn failing_conditions(unit: &UnitFacts) -> Vec<&StartCondition> {
+    let mut failing: Vec<&StartCondition> = unit
+        .conditions
+        .iter()
+        .filter(|c| !c.trigger && condition_holds(c) == Some(false))
+        .collect();
+    for prefix in ["Condition", "Assert"] {
+        let triggers: Vec<&StartCondition> =
+            unit.conditions.iter().filter(|c| c.trigger && c.kind.starts_with(prefix)).collect();
+        if !triggers.is_empty() && triggers.iter().all(|c| condition_holds(c) == Some(false)) {
+            failing.extend(triggers);
+        }
+    }
+    failing
+}
+
 fn enabled(unit: &UnitFacts, host: &HostFacts, subject: &Subject) -> Finding {
     let check = CheckId::SupervisorEnabled;
     let name = unit.name.as_str();
     let state = unit.unit_file_state.as_str();
     let default_target = host.default_target.ok().map_or("default.target", String::as_str);
     let enable = fix::systemctl("enable", &[name]);
-    let boot_wanters = wanted_at_boot(unit, host);
     let finding = match state {
-        "enabled" | "static" | "generated" | "indirect" | "alias" => match &boot_wanters {
-            None => Finding::error(
-                check,
-                subject,
-                format!("{state}, but the targets {default_target} pulls in at boot could not be read"),
-            ),
-            Some(by) if !by.is_empty() => Finding::pass(
-                check,
-                subject,
-                format!("{state}; wanted by {}, which {default_target} pulls in at boot", by.join(", ")),
-            ),
-            Some(_) if state == "enabled" => {
-                let wanted = if unit.wanted_by.is_empty() {
-                    "nothing".to_owned()
-                } else {
-                    unit.wanted_by.join(", ")
-                };
-                Finding::violated(
+        // Whatever its own state, a unit another pulled-in unit wants starts at boot.
+        "enabled" | "static" | "generated" | "indirect" | "alias" | "disabled" | "linked" => {
+            match pulled_in_at_boot(unit, host, default_target) {
+                Err(reason) => Finding::error(check, subject, format!("{state}, but {reason}")),
+                Ok(Some(chain)) => {
+                    let failing = failing_conditions(unit);
+                    if let Some(first) = failing.first() {
+                        let what = if first.kind.starts_with("Assert") {
+                            "systemd will fail the unit at boot"
+                        } else {
+                            "systemd will skip the unit at boot"
+                        };
+                        let all: Vec<String> = failing.iter().map(|c| written(c)).collect();
+                        Finding::violated(
+                            check,
+                            subject,
+                            format!("{state} and pulled in at boot, but {} does not hold now: {what}", all.join(", ")),
+                            format!(
+                                "if it should run, make {} hold (or drop the condition: sudo systemctl edit --full {})",
+                                first.parameter,
+                                edit_target(unit)
+                            ),
+                        )
+                    } else {
+                        Finding::pass(
+                            check,
+                            subject,
+                            format!("{state}; pulled in at boot by {} → {name}", chain.join(" → ")),
+                        )
+                    }
+                }
+                Ok(None) if state == "enabled" => {
+                    // A target nothing loads (a custom maintenance.target) is not loaded
+                    // either, so its wants do not show in WantedBy.
+                    let message = if unit.wanted_by.is_empty() {
+                        format!("enabled, but for a target {default_target} does not pull in at boot (no loaded unit wants it)")
+                    } else {
+                        format!(
+                            "enabled, but wanted by {}, which {default_target} does not pull in at boot",
+                            unit.wanted_by.join(", ")
+                        )
+                    };
+                    Finding::violated(
+                        check,
+                        subject,
+                        message,
+                        format!(
+                            "set WantedBy=multi-user.target in the [Install] section of {}, then sudo systemctl reenable {name}",
+                            edit_target(unit)
+                        ),
+                    )
+                }
+                Ok(None) if state == "static" => Finding::violated(
                     check,
                     subject,
-                    format!("enabled, but wanted by {wanted}, which {default_target} does not pull in at boot"),
+                    "static: the unit has no [Install] section and nothing pulls it in at boot",
                     format!(
-                        "set WantedBy=multi-user.target in the [Install] section of {}, then sudo systemctl reenable {name}",
+                        "add [Install] WantedBy=multi-user.target to {}, then {enable}",
                         edit_target(unit)
                     ),
-                )
-            }
-            Some(_) if state == "static" => Finding::violated(
-                check,
-                subject,
-                "static: the unit has no [Install] section and nothing pulls it in at boot",
-                format!(
-                    "add [Install] WantedBy=multi-user.target to {}, then {enable}",
-                    edit_target(unit)
                 ),
-            ),
-            Some(_) => Finding::violated(
-                check,
-                subject,
-                format!("{state}: nothing pulls it in at boot"),
-                enable,
-            ),
-        },
+                Ok(None) if state == "disabled" => {
+                    Finding::violated(check, subject, "disabled: nothing starts it at boot", enable)
+                }
+                Ok(None) if state == "linked" => {
+                    Finding::violated(check, subject, "linked but not enabled: nothing starts it at boot", enable)
+                }
+                Ok(None) => Finding::violated(check, subject, format!("{state}: nothing pulls it in at boot"), enable),
+            }
+        }
         "enabled-runtime" => Finding::violated(
             check,
             subject,
@@ -172,7 +270,6 @@ fn enabled(unit: &UnitFacts, host: &HostFacts, subject: &Subject) -> Finding {
                 unit.fragment_path.as_deref().unwrap_or("the unit file")
             ),
         ),
-        "linked" => Finding::violated(check, subject, "linked but not enabled: nothing starts it at boot", enable),
         "masked" | "masked-runtime" => Finding::violated(
             check,
             subject,
@@ -185,15 +282,20 @@ fn enabled(unit: &UnitFacts, host: &HostFacts, subject: &Subject) -> Finding {
             "transient (made with systemd-run): it does not exist after a reboot",
             format!("write a unit file /etc/systemd/system/{name} with [Install] WantedBy=multi-user.target, then {enable}"),
         ),
-        "disabled" => Finding::violated(check, subject, "disabled: nothing starts it at boot", enable),
         "" => Finding::violated(check, subject, "no unit file state: systemd does not know how to enable it", enable),
         other => Finding::violated(check, subject, format!("{other}: not enabled for boot"), enable),
     };
-    finding
+    let finding = finding
         .evidence("unit_file_state", state)
         .evidence("wanted_by", &unit.wanted_by)
         .evidence("required_by", &unit.required_by)
-        .evidence("boot_targets", host.boot_targets.ok())
+        .evidence("boot_chain", unit.boot_chain.ok())
+        .evidence("boot_targets", host.boot_targets.ok());
+    if unit.conditions.is_empty() {
+        finding
+    } else {
+        finding.evidence("conditions", unit.conditions.iter().map(written).collect::<Vec<_>>())
+    }
 }
 
 fn active(unit: &UnitFacts, subject: &Subject) -> Finding {
@@ -203,6 +305,15 @@ fn active(unit: &UnitFacts, subject: &Subject) -> Finding {
     let n_restarts = unit.service.ok().map_or(0, |s| s.n_restarts);
     let since = unit.active_since.as_deref().map(|t| format!(" since {t}")).unwrap_or_default();
     let finding = match (unit.active_state.as_str(), unit.sub_state.as_str()) {
+        ("active", sub) if main_pid > 0 && unit.need_daemon_reload => Finding::warn(
+            check,
+            subject,
+            format!(
+                "active ({sub}){since}, main pid {main_pid}, but from an older version of {}: the file changed on disk without a daemon-reload",
+                unit.fragment_path.as_deref().unwrap_or("its unit file")
+            ),
+            format!("sudo systemctl daemon-reload && sudo systemctl restart {name}"),
+        ),
         ("active", sub) if main_pid > 0 => {
             Finding::pass(check, subject, format!("active ({sub}){since}, main pid {main_pid}"))
         }
@@ -342,6 +453,14 @@ fn exec(unit: &UnitFacts, service: &ServiceFacts, subject: &Subject) -> Finding 
             Err(reason) => return Finding::error(check, subject, reason),
         }
     }
+    // A pre-step that cannot run fails the start, unless written with `-`.
+    let mut pre_problems = Vec::new();
+    for command in service.exec_start_pre.iter().filter(|c| !c.ignore_failure) {
+        match command_problems(command, account) {
+            Ok(found) => pre_problems.extend(found.into_iter().map(|p| format!("ExecStartPre: {p}"))),
+            Err(reason) => return Finding::error(check, subject, reason),
+        }
+    }
     let commands: Vec<String> = service.exec_start.iter().map(|c| c.argv.join(" ")).collect();
     let runtimes: Vec<&str> = service
         .exec_start
@@ -350,10 +469,8 @@ fn exec(unit: &UnitFacts, service: &ServiceFacts, subject: &Subject) -> Finding 
         .collect();
     let finding = if service.exec_start.is_empty() {
         Finding::violated(check, subject, "no ExecStart: nothing to run", format!("add ExecStart= to {}", edit_target(unit)))
-    } else if problems.is_empty() {
-        let runtime = runtimes.first().map(|r| format!(" (runtime {r})")).unwrap_or_default();
-        Finding::pass(check, subject, format!("{} exists and is executable{runtime}", service.exec_start[0].path))
-    } else {
+    } else if !problems.is_empty() {
+        problems.extend(pre_problems);
         Finding::violated(
             check,
             subject,
@@ -363,8 +480,31 @@ fn exec(unit: &UnitFacts, service: &ServiceFacts, subject: &Subject) -> Finding 
                 edit_target(unit)
             ),
         )
+    } else if !pre_problems.is_empty() {
+        Finding::violated(
+            check,
+            subject,
+            format!("{}: the unit will fail to start (203/EXEC)", pre_problems.join("; ")),
+            format!(
+                "install the missing program, or mark the step optional (ExecStartPre=-…): sudo systemctl edit --full {}",
+                edit_target(unit)
+            ),
+        )
+    } else {
+        let runtime = runtimes.first().map(|r| format!(" (runtime {r})")).unwrap_or_default();
+        Finding::pass(check, subject, format!("{} exists and is executable{runtime}", service.exec_start[0].binary.path))
     };
-    finding.evidence("exec_start", commands).evidence("runtime", runtimes)
+    let finding = finding.evidence("exec_start", commands).evidence("runtime", runtimes);
+    if service.exec_start_pre.is_empty() {
+        finding
+    } else {
+        let pre: Vec<String> = service
+            .exec_start_pre
+            .iter()
+            .map(|c| format!("{}{}", if c.ignore_failure { "-" } else { "" }, c.argv.join(" ")))
+            .collect();
+        finding.evidence("exec_start_pre", pre)
+    }
 }
 
 fn restart_policy(unit: &UnitFacts, service: &ServiceFacts, subject: &Subject) -> Finding {
@@ -653,6 +793,106 @@ mod tests {
         assert!(executable_by(&stat, Some(&account(0, 0))));
         assert!(executable_by(&stat, Some(&account(1000, 50))));
         assert!(!executable_by(&stat, Some(&account(1000, 1000))));
+    }
+
+    #[test]
+    fn a_static_unit_another_service_wants_at_boot_is_enabled_for_boot() {
+        let mut facts = all_good();
+        let unit = &mut facts.units[0];
+        unit.unit_file_state = "static".into();
+        unit.wanted_by = vec!["frontdoor.service".into()];
+        unit.boot_chain = crate::facts::Fact::Ok(vec!["multi-user.target".into(), "frontdoor.service".into()]);
+        let name = unit.name.clone();
+        let findings = evaluate(&facts);
+        assert_finding(
+            on_unit(&findings, &name, "supervisor.enabled"),
+            Status::Pass,
+            &format!("pulled in at boot by multi-user.target → frontdoor.service → {name}"),
+        );
+    }
+
+    #[test]
+    fn an_unreadable_chain_is_an_error_unless_a_boot_target_wants_the_unit() {
+        let mut facts = all_good();
+        facts.units[0].boot_chain = crate::facts::Fact::Error("access denied".into());
+        facts.units[1].boot_chain = crate::facts::Fact::Error("access denied".into());
+        facts.units[1].wanted_by = vec!["frontdoor.service".into()];
+        let (first, second) = (facts.units[0].name.clone(), facts.units[1].name.clone());
+        let findings = evaluate(&facts);
+        assert_finding(on_unit(&findings, &first, "supervisor.enabled"), Status::Pass, "multi-user.target");
+        assert_finding(on_unit(&findings, &second, "supervisor.enabled"), Status::Error, "access denied");
+    }
+
+    #[test]
+    fn a_false_path_condition_means_skipped_at_boot() {
+        let mut facts = all_good();
+        let condition = |negate, present: bool| StartCondition {
+            kind: "ConditionPathExists".into(),
+            trigger: false,
+            negate,
+            parameter: "/etc/my-app/enabled".into(),
+            file: Some(FileFacts {
+                path: "/etc/my-app/enabled".into(),
+                stat: crate::facts::Fact::Ok(present.then(|| FileStat {
+                    kind: "file".into(),
+                    mode: 0o644,
+                    uid: 0,
+                    gid: 0,
+                    size: 0,
+                    mtime: 0,
+                })),
+            }),
+        };
+        facts.units[0].conditions = vec![condition(false, false)];
+        facts.units[1].conditions = vec![condition(true, false)];
+        let (first, second) = (facts.units[0].name.clone(), facts.units[1].name.clone());
+        let findings = evaluate(&facts);
+        let f = on_unit(&findings, &first, "supervisor.enabled");
+        assert_finding(f, Status::Fail, "ConditionPathExists=/etc/my-app/enabled does not hold now: systemd will skip the unit at boot");
+        assert!(f.remediation.as_deref().is_some_and(|r| r.contains("/etc/my-app/enabled")));
+        assert_eq!(on_unit(&findings, &second, "supervisor.enabled").status, Status::Pass);
+    }
+
+    #[test]
+    fn a_pending_reload_of_a_file_still_on_disk_comes_back_but_warns() {
+        let mut facts = all_good();
+        facts.units[0].need_daemon_reload = true;
+        let name = facts.units[0].name.clone();
+        let findings = evaluate(&facts);
+        assert_finding(on_unit(&findings, &name, "supervisor.registered"), Status::Pass, "daemon-reload pending");
+        let f = on_unit(&findings, &name, "supervisor.active");
+        assert_finding(f, Status::Warn, "changed on disk without a daemon-reload");
+        facts.units[0].fragment_file = facts.units[0].fragment_path.as_deref().map(|path| FileFacts {
+            path: path.into(),
+            stat: crate::facts::Fact::Ok(None),
+        });
+        let findings = evaluate(&facts);
+        assert_finding(on_unit(&findings, &name, "supervisor.registered"), Status::Fail, "was removed");
+    }
+
+    #[test]
+    fn a_missing_exec_start_pre_fails_unless_ignored() {
+        let mut facts = all_good();
+        let missing = |ignore_failure| ExecCommand {
+            path: "/opt/migrate/bin/migrate".into(),
+            argv: vec!["/opt/migrate/bin/migrate".into()],
+            ignore_failure,
+            binary: FileFacts { path: "/opt/migrate/bin/migrate".into(), stat: crate::facts::Fact::Ok(None) },
+            runtime: None,
+        };
+        for (unit, ignore) in facts.units.iter_mut().zip([false, true]) {
+            if let crate::facts::Fact::Ok(service) = &mut unit.service {
+                service.exec_start_pre = vec![missing(ignore)];
+            }
+        }
+        let (first, second) = (facts.units[0].name.clone(), facts.units[1].name.clone());
+        let findings = evaluate(&facts);
+        assert_finding(
+            on_unit(&findings, &first, "unit.exec"),
+            Status::Fail,
+            "ExecStartPre: /opt/migrate/bin/migrate does not exist",
+        );
+        assert_eq!(on_unit(&findings, &second, "unit.exec").status, Status::Pass);
     }
 
     #[test]
