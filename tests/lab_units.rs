@@ -5,17 +5,11 @@
 //! asks bootproof before a real reboot, reboots, asks again, and holds every pre-reboot
 //! prediction to what the reboot actually did.
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::harness::{Machine, finding, lab_required, ports, statuses};
-
-/// Invariants whose failure means "this unit will not be running after the next boot";
-/// mirrors `BOOT_CRITICAL` in the catalogue.
-const BOOT_CRITICAL: &[&str] =
-    &["supervisor.registered", "supervisor.enabled", "unit.user", "unit.exec", "unit.env-files"];
+use crate::harness::{Machine, assert_predictions_held, finding, lab_required, ports, statuses};
 
 /// The app every instance runs.
 const SERVER_JS: &str = include_str!("lab/my-app/server.js");
@@ -78,32 +72,6 @@ impl Fleet {
 
 fn fleet_units(ports: &[u16]) -> Vec<String> {
     ports.iter().map(|p| format!("my-app@{p}.service")).collect()
-}
-
-/// Every unit bootproof judged before the reboot: predicted up iff no boot-critical
-/// invariant failed; after the reboot it must be active exactly when predicted.
-fn assert_predictions_held(before: &Value, after: &Value) {
-    let mut predicted: BTreeMap<String, bool> = BTreeMap::new();
-    for result in before["results"].as_array().into_iter().flatten() {
-        let subject = result["subject"].as_str().unwrap_or("");
-        let check = result["check"].as_str().unwrap_or("");
-        // Instances and plain units; a template subject (`name@.service`) is not a unit that runs.
-        if !subject.starts_with("unit:") || subject.ends_with("@.service") || check != "supervisor.active" {
-            continue;
-        }
-        let all = statuses(before, subject);
-        let up = BOOT_CRITICAL.iter().all(|c| matches!(all.get(*c).map(String::as_str), Some("pass") | Some("skip")));
-        predicted.insert(subject.to_owned(), up);
-    }
-    assert!(!predicted.is_empty(), "bootproof judged no unit before the reboot:\n{before:#}");
-    let mut wrong = Vec::new();
-    for (subject, up) in &predicted {
-        let active = statuses(after, subject).get("supervisor.active").is_some_and(|s| s == "pass");
-        if active != *up {
-            wrong.push(format!("{subject}: predicted {}, after the reboot {}", if *up { "up" } else { "down" }, if active { "up" } else { "down" }));
-        }
-    }
-    assert!(wrong.is_empty(), "predictions that did not hold:\n{}\n--- before\n{before:#}\n--- after\n{after:#}", wrong.join("\n"));
 }
 
 #[track_caller]

@@ -5,3 +5,4 @@ mod harness;
 
 mod cli;
 mod lab_units;
+mod lab_unseen;

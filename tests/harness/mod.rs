@@ -279,3 +279,36 @@ pub fn finding<'a>(report: &'a Value, subject: &str, check: &str) -> &'a Value {
         .find(|r| r["subject"] == subject && r["check"] == check)
         .unwrap_or_else(|| panic!("no {check} finding for {subject} in\n{report:#}"))
 }
+
+/// Invariants whose failure means "this unit will not be running after the next boot";
+/// mirrors `BOOT_CRITICAL` in the catalogue.
+pub const BOOT_CRITICAL: &[&str] =
+    &["supervisor.registered", "supervisor.enabled", "unit.user", "unit.exec", "unit.env-files"];
+
+/// Holds a pre-reboot report to a post-reboot one: every unit bootproof judged before the
+/// reboot is predicted up iff no boot-critical invariant failed (or warned, or could not
+/// be checked); after the reboot it must be active exactly when predicted.
+pub fn assert_predictions_held(before: &Value, after: &Value) {
+    let mut predicted: std::collections::BTreeMap<String, bool> = std::collections::BTreeMap::new();
+    for result in before["results"].as_array().into_iter().flatten() {
+        let subject = result["subject"].as_str().unwrap_or("");
+        let check = result["check"].as_str().unwrap_or("");
+        // Instances and plain units; a template subject (`name@.service`) is not a unit that runs.
+        if !subject.starts_with("unit:") || subject.ends_with("@.service") || check != "supervisor.active" {
+            continue;
+        }
+        let all = statuses(before, subject);
+        let up = BOOT_CRITICAL.iter().all(|c| matches!(all.get(*c).map(String::as_str), Some("pass") | Some("skip")));
+        predicted.insert(subject.to_owned(), up);
+    }
+    assert!(!predicted.is_empty(), "bootproof judged no unit before the reboot:\n{before:#}");
+    let mut wrong = Vec::new();
+    for (subject, up) in &predicted {
+        let active = statuses(after, subject).get("supervisor.active").is_some_and(|s| s == "pass");
+        if active != *up {
+            wrong.push(format!("{subject}: predicted {}, after the reboot {}", if *up { "up" } else { "down" }, if active { "up" } else { "down" }));
+        }
+    }
+    assert!(wrong.is_empty(), "predictions that did not hold:\n{}\n--- before\n{before:#}\n--- after\n{after:#}", wrong.join("\n"));
+}
+
