@@ -7,7 +7,8 @@ use std::process::ExitCode;
 use anyhow::Context;
 
 use crate::cli::{CheckArgs, Cli, Command, FactsArgs, Format};
-use crate::facts::{FACTS_SCHEMA, Facts};
+use crate::alert::state;
+use crate::facts::{BootRecord, FACTS_SCHEMA, Fact, Facts};
 use crate::invariants::{self, CheckId};
 use crate::report::{self, Finding, HostSummary, Report};
 use crate::exit;
@@ -62,11 +63,25 @@ pub(crate) fn run(cli: Cli) -> Result<ExitCode, AppError> {
 }
 
 fn check(args: &CheckArgs) -> Result<ExitCode, AppError> {
+    let live = args.facts.is_none();
+    let remember = live && !args.no_state;
     let facts = match &args.facts {
         Some(path) => load_facts(path)?,
-        None => gather_facts()?,
+        None => {
+            let mut facts = gather_facts()?;
+            if remember {
+                facts.previous_boot = remembered(&args.state, &facts);
+            }
+            facts
+        }
     };
     let findings = select(invariants::evaluate(&facts), &args.only, &args.skip);
+    if remember && let Some(record) = state::record(&facts) {
+        // The check's verdict does not depend on being able to remember it.
+        if let Err(err) = state::save(&args.state, record) {
+            eprintln!("bootproof: note: {err}");
+        }
+    }
     let report = Report::new(host_summary(&facts), findings);
     let text = match args.format {
         Format::Human => report::human::render(&report),
@@ -79,8 +94,24 @@ fn check(args: &CheckArgs) -> Result<ExitCode, AppError> {
     Ok(exit::for_status(report.summary.status, args.strict))
 }
 
+/// The last check of an earlier boot, from the state file. A corrupt file is moved aside
+/// (and said so); one that cannot be read becomes an error fact the report shows.
+fn remembered(path: &Path, facts: &Facts) -> Fact<Option<BootRecord>> {
+    match state::previous_boot(path, facts.host.boot_id.ok().map(String::as_str)) {
+        Ok(previous) => Fact::Ok(previous),
+        Err(err @ state::StateError::Corrupt { .. }) => {
+            eprintln!("bootproof: note: {err}");
+            Fact::Ok(None)
+        }
+        Err(err) => Fact::Error(err.to_string()),
+    }
+}
+
 fn facts(args: &FactsArgs) -> Result<ExitCode, AppError> {
-    let facts = gather_facts()?;
+    let mut facts = gather_facts()?;
+    if !args.no_state {
+        facts.previous_boot = remembered(&args.state, &facts);
+    }
     let mut text = serde_json::to_string_pretty(&facts).context("failed to serialise the facts").map_err(AppError::Usage)?;
     text.push('\n');
     emit(&text, args.output.as_deref(), false)?;

@@ -70,9 +70,17 @@ pub(crate) struct CheckArgs {
     /// Treat warnings as failures (exit 1).
     #[arg(long)]
     pub(crate) strict: bool,
-    /// Judge a facts file (from `bootproof facts`) instead of this host.
+    /// Judge a facts file (from `bootproof facts`) instead of this host (the state file is
+    /// neither read nor written).
     #[arg(long, value_name = "FILE")]
     pub(crate) facts: Option<PathBuf>,
+    /// bootproof's memory of the last check of each boot: after a reboot, units that ran
+    /// before and are gone now are named from it.
+    #[arg(long, value_name = "FILE", default_value = crate::alert::state::DEFAULT_STATE_FILE)]
+    pub(crate) state: PathBuf,
+    /// Neither read nor write the state file.
+    #[arg(long, conflicts_with = "state")]
+    pub(crate) no_state: bool,
 }
 
 /// Flags of `facts`.
@@ -81,6 +89,12 @@ pub(crate) struct FactsArgs {
     /// Write the facts to FILE instead of standard output.
     #[arg(short = 'o', long = "output", value_name = "FILE")]
     pub(crate) output: Option<PathBuf>,
+    /// The state file whose record of the previous boot goes into the facts (read only).
+    #[arg(long, value_name = "FILE", default_value = crate::alert::state::DEFAULT_STATE_FILE)]
+    pub(crate) state: PathBuf,
+    /// Leave the previous boot out.
+    #[arg(long, conflicts_with = "state")]
+    pub(crate) no_state: bool,
 }
 
 #[cfg(test)]

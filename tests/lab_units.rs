@@ -135,7 +135,12 @@ fn lab_instance_enabled_runtime_is_predicted_lost() {
         "{enabled:#}"
     );
     assert_status(&before, &fleet.subject(2), "supervisor.active", "pass");
-    assert_ne!(statuses(&after, &fleet.subject(2)).get("supervisor.active").map(String::as_str), Some("pass"));
+    // After the reboot systemd has forgotten the instance; bootproof's state file has not.
+    let gone = finding(&after, &fleet.subject(2), "supervisor.active");
+    assert_eq!(gone["status"], "fail", "{gone:#}");
+    assert!(gone["message"].as_str().unwrap_or("").contains("was running at the last check before this boot"), "{gone:#}");
+    let instances = finding(&after, "unit:my-app@.service", "unit.instances");
+    assert_eq!(instances["status"], "fail", "the template says an instance did not come back: {instances:#}");
 }
 
 #[test]

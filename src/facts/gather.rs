@@ -149,6 +149,8 @@ pub(crate) async fn gather() -> Result<Facts, GatherError> {
         host,
         units,
         templates,
+        // Filled in by the caller from the state file it was pointed at.
+        previous_boot: Fact::Ok(None),
     })
 }
 

@@ -51,6 +51,34 @@ pub(crate) struct Facts {
     pub(crate) units: Vec<UnitFacts>,
     /// Template units (`my-app@.service`) that run node, with the instances systemd knows of.
     pub(crate) templates: Vec<TemplateFacts>,
+    /// What the last check of an earlier boot saw (from bootproof's state file), so that
+    /// units that did not come back can be named even when systemd no longer knows them.
+    #[serde(default = "no_previous_boot")]
+    pub(crate) previous_boot: Fact<Option<BootRecord>>,
+}
+
+fn no_previous_boot() -> Fact<Option<BootRecord>> {
+    Fact::Ok(None)
+}
+
+/// One check's view of the node units, as the state file keeps it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub(crate) struct BootRecord {
+    /// The boot it was taken in.
+    pub(crate) boot_id: String,
+    /// When, RFC 3339 UTC.
+    pub(crate) checked_at: String,
+    /// Every node unit it saw.
+    pub(crate) units: Vec<SeenUnit>,
+}
+
+/// A unit as one check saw it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub(crate) struct SeenUnit {
+    /// Unit name.
+    pub(crate) name: String,
+    /// Whether it was active.
+    pub(crate) active: bool,
 }
 
 /// Identity and state of the host.

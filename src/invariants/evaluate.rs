@@ -11,6 +11,7 @@ pub(crate) fn evaluate(facts: &Facts) -> Vec<Finding> {
         findings.extend(unit::judge(unit, &facts.host));
         findings.extend(process::judge(unit));
     }
+    findings.extend(host::gone_since_last_boot(facts));
     let template_findings: Vec<Finding> =
         facts.templates.iter().map(|template| host::instances(template, facts, &findings)).collect();
     findings.extend(template_findings);

@@ -38,6 +38,44 @@ pub(crate) fn state(host: &HostFacts) -> Finding {
     finding.evidence("system_state", host.system_state.ok()).evidence("failed_units", failed)
 }
 
+/// Units that were running at the last check before this boot and that systemd does not
+/// even know now: nothing started them. Only bootproof's state file remembers them.
+pub(crate) fn gone_since_last_boot(facts: &Facts) -> Vec<Finding> {
+    let check = CheckId::SupervisorActive;
+    let previous = match &facts.previous_boot {
+        Fact::Ok(Some(previous)) => previous,
+        Fact::Ok(None) => return Vec::new(),
+        Fact::Error(reason) => {
+            return vec![Finding::error(check, &Subject::Host, format!("cannot tell what ran before this boot: {reason}"))];
+        }
+    };
+    gone(facts)
+        .map(|name| {
+            Finding::violated(
+                check,
+                &Subject::Unit(name.to_owned()),
+                format!(
+                    "was running at the last check before this boot ({}), and is not loaded now: nothing started it",
+                    previous.checked_at
+                ),
+                fix::systemctl("enable --now", &[name]),
+            )
+            .evidence("previous_boot_id", &previous.boot_id)
+            .evidence("previous_check", &previous.checked_at)
+        })
+        .collect()
+}
+
+/// Names of units active at the last check of the previous boot and unknown now.
+fn gone(facts: &Facts) -> impl Iterator<Item = &str> {
+    let previous = facts.previous_boot.ok().and_then(Option::as_ref);
+    previous
+        .into_iter()
+        .flat_map(|p| &p.units)
+        .filter(|seen| seen.active && !facts.units.iter().any(|u| u.name == seen.name))
+        .map(|seen| seen.name.as_str())
+}
+
 /// `unit.instances`: every known instance of a template comes back at boot and runs now,
 /// judged from the instances' own findings so "comes back" means the same everywhere.
 pub(crate) fn instances(template: &TemplateFacts, facts: &Facts, findings: &[Finding]) -> Finding {
@@ -45,7 +83,9 @@ pub(crate) fn instances(template: &TemplateFacts, facts: &Facts, findings: &[Fin
     let subject = Subject::Unit(template.name.clone());
     let units: Vec<_> = facts.units.iter().filter(|u| u.template.as_deref() == Some(template.name.as_str())).collect();
     let names: Vec<&str> = units.iter().map(|u| u.name.as_str()).collect();
-    if units.is_empty() {
+    let prefix = template.name.trim_end_matches(".service");
+    let gone: Vec<&str> = gone(facts).filter(|name| name.starts_with(prefix)).collect();
+    if units.is_empty() && gone.is_empty() {
         let example = template.name.replace("@.", "@INSTANCE.");
         return Finding::violated(
             check,
@@ -64,7 +104,7 @@ pub(crate) fn instances(template: &TemplateFacts, facts: &Facts, findings: &[Fin
             down.push(unit.name.as_str());
         }
     }
-    let finding = if lost.is_empty() && down.is_empty() {
+    let finding = if lost.is_empty() && down.is_empty() && gone.is_empty() {
         Finding::pass(check, &subject, format!("all {} instances come back after a reboot and are active", units.len()))
     } else {
         let mut parts = Vec::new();
@@ -73,6 +113,9 @@ pub(crate) fn instances(template: &TemplateFacts, facts: &Facts, findings: &[Fin
         }
         if !down.is_empty() {
             parts.push(format!("{} not running now ({})", down.len(), down.join(", ")));
+        }
+        if !gone.is_empty() {
+            parts.push(format!("{} did not come back after the reboot ({})", gone.len(), gone.join(", ")));
         }
         // Enabling fixes the instances that are only not enabled or not running; the others
         // carry their own findings (a missing account, binary or file) to fix first.
@@ -85,6 +128,7 @@ pub(crate) fn instances(template: &TemplateFacts, facts: &Facts, findings: &[Fin
         };
         let mut enable: Vec<&str> = lost.iter().copied().filter(not_enabled).collect();
         enable.extend(&down);
+        enable.extend(&gone);
         let others: Vec<&str> = lost.iter().copied().filter(|name| !not_enabled(name)).collect();
         let remediation = match (enable.is_empty(), others.is_empty()) {
             (false, true) => fix::systemctl("enable --now", &enable),
@@ -98,11 +142,20 @@ pub(crate) fn instances(template: &TemplateFacts, facts: &Facts, findings: &[Fin
         Finding::violated(
             check,
             &subject,
-            format!("{} of {} instances: {}", lost.len() + down.len(), units.len(), parts.join("; ")),
+            format!(
+                "{} of {} instances: {}",
+                lost.len() + down.len() + gone.len(),
+                units.len() + gone.len(),
+                parts.join("; ")
+            ),
             remediation,
         )
     };
-    finding.evidence("instances", names).evidence("not_at_boot", lost).evidence("not_running", down)
+    finding
+        .evidence("instances", names)
+        .evidence("not_at_boot", lost)
+        .evidence("not_running", down)
+        .evidence("gone_since_last_boot", gone)
 }
 
 #[cfg(test)]
@@ -118,6 +171,43 @@ mod tests {
         assert_finding(host, Status::Fail, "api@39408.service");
         let good = evaluate(&all_good());
         assert_finding(good.iter().find(|f| f.subject == Subject::Host).expect("host finding"), Status::Pass, "running");
+    }
+
+    /// The all-good host after a reboot that lost instance 39402, which the last check of
+    /// the previous boot saw running.
+    fn after_losing_39402() -> crate::facts::Facts {
+        let mut facts = all_good();
+        let seen: Vec<_> = facts
+            .units
+            .iter()
+            .map(|u| crate::facts::SeenUnit { name: u.name.clone(), active: true })
+            .collect();
+        facts.units.retain(|u| u.name != "my-app@39402.service");
+        facts.previous_boot = crate::facts::Fact::Ok(Some(crate::facts::BootRecord {
+            boot_id: "previous-boot".into(),
+            checked_at: "2026-11-21T06:00:00Z".into(),
+            units: seen,
+        }));
+        facts
+    }
+
+    #[test]
+    fn a_unit_gone_since_the_last_boot_is_named() {
+        let findings = evaluate(&after_losing_39402());
+        let f = on_unit(&findings, "my-app@39402.service", "supervisor.active");
+        assert_finding(f, Status::Fail, "was running at the last check before this boot (2026-11-21T06:00:00Z)");
+        assert_eq!(f.remediation.as_deref(), Some("sudo systemctl enable --now my-app@39402.service"));
+        let instances = on_unit(&findings, "my-app@.service", "unit.instances");
+        assert_finding(instances, Status::Fail, "1 did not come back after the reboot (my-app@39402.service)");
+        assert_finding(instances, Status::Fail, "1 of 4 instances");
+    }
+
+    #[test]
+    fn an_unreadable_state_file_is_an_error_not_a_pass() {
+        let mut facts = all_good();
+        facts.previous_boot = crate::facts::Fact::Error("permission denied".into());
+        let findings = evaluate(&facts);
+        assert!(findings.iter().any(|f| f.subject == Subject::Host && f.status == Status::Error && f.message.contains("permission denied")));
     }
 
     #[test]

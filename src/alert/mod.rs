@@ -1,0 +1,3 @@
+//! What bootproof remembers between runs: the state file.
+
+pub(crate) mod state;
