@@ -290,7 +290,7 @@ fn enabled(unit: &UnitFacts, host: &HostFacts, subject: &Subject) -> Finding {
         .evidence("wanted_by", &unit.wanted_by)
         .evidence("required_by", &unit.required_by)
         .evidence("boot_chain", unit.boot_chain.ok())
-        .evidence("boot_targets", host.boot_targets.ok());
+        .evidence("default_target", host.default_target.ok());
     if unit.conditions.is_empty() {
         finding
     } else {
@@ -378,7 +378,7 @@ fn user(unit: &UnitFacts, service: &ServiceFacts, subject: &Subject) -> Finding 
                 check,
                 subject,
                 format!("User={name} names no account on this host: systemd will refuse to start the unit (217/USER)"),
-                format!("sudo useradd --system --no-create-home --shell /usr/sbin/nologin {name}"),
+                create_account(name),
             ),
             crate::facts::Fact::Error(reason) => {
                 Finding::error(check, subject, format!("could not look up User={name}: {reason}"))
@@ -386,6 +386,16 @@ fn user(unit: &UnitFacts, service: &ServiceFacts, subject: &Subject) -> Finding 
         }
     };
     finding.evidence("user", name).evidence("dynamic_user", service.dynamic_user)
+}
+
+/// The command that creates the account `User=` names; a numeric `User=` is a uid, so the
+/// account gets that uid and a name made from it.
+fn create_account(user: &str) -> String {
+    if !user.is_empty() && user.bytes().all(|b| b.is_ascii_digit()) {
+        format!("sudo useradd --system --uid {user} --no-create-home --shell /usr/sbin/nologin app{user}")
+    } else {
+        format!("sudo useradd --system --no-create-home --shell /usr/sbin/nologin {user}")
+    }
 }
 
 /// Whether `account` may execute a file with this stat (root: any execute bit).
@@ -893,6 +903,12 @@ mod tests {
             "ExecStartPre: /opt/migrate/bin/migrate does not exist",
         );
         assert_eq!(on_unit(&findings, &second, "unit.exec").status, Status::Pass);
+    }
+
+    #[test]
+    fn a_numeric_user_gets_an_account_with_that_uid() {
+        assert_eq!(create_account("4242"), "sudo useradd --system --uid 4242 --no-create-home --shell /usr/sbin/nologin app4242");
+        assert!(create_account("nodeuser").ends_with(" nodeuser"));
     }
 
     #[test]
