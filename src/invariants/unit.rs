@@ -611,7 +611,7 @@ fn memory_limit(unit: &UnitFacts, service: &ServiceFacts, subject: &Subject) -> 
 /// `1G`, `512M`, `1536K`: the largest unit that divides the value exactly, as systemd writes it.
 fn human_bytes(bytes: u64) -> String {
     for (suffix, size) in [("T", 1u64 << 40), ("G", 1 << 30), ("M", 1 << 20), ("K", 1 << 10)] {
-        if bytes >= size && bytes % size == 0 {
+        if bytes >= size && bytes.is_multiple_of(size) {
             return format!("{}{suffix}", bytes / size);
         }
     }
