@@ -4,6 +4,7 @@
 
 mod alert;
 mod app;
+mod config;
 mod cli;
 mod exit;
 mod facts;

@@ -151,6 +151,7 @@ pub(crate) async fn gather() -> Result<Facts, GatherError> {
         templates,
         // Filled in by the caller from the state file it was pointed at.
         previous_boot: Fact::Ok(None),
+        pm2: Vec::new(),
     })
 }
 

@@ -55,6 +55,9 @@ pub(crate) struct Facts {
     /// units that did not come back can be named even when systemd no longer knows them.
     #[serde(default = "no_previous_boot")]
     pub(crate) previous_boot: Fact<Option<BootRecord>>,
+    /// PM2 homes (PM2_HOME directories) found on the host, with their daemons and dumps.
+    #[serde(default)]
+    pub(crate) pm2: Vec<Pm2Home>,
 }
 
 fn no_previous_boot() -> Fact<Option<BootRecord>> {
@@ -328,4 +331,146 @@ pub(crate) struct TemplateFacts {
     pub(crate) unit_file_state: String,
     /// Instances systemd has loaded or has enabled links for: `my-app@3000.service`, …
     pub(crate) instances: Vec<String>,
+}
+
+/// One PM2 home (a PM2_HOME directory): its supervisor units, saved dump and live daemon.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub(crate) struct Pm2Home {
+    /// The PM2_HOME directory, e.g. `/root/.pm2`.
+    pub(crate) home: String,
+    /// How it was found: `unit pm2-root.service`, `daemon pid 123`, `home directory`, `check file`.
+    pub(crate) found_by: Vec<String>,
+    /// The directory itself; its owner is the account PM2 runs as.
+    pub(crate) dir: FileFacts,
+    /// The account owning the directory, when it resolves.
+    pub(crate) owner: Option<Account>,
+    /// Units whose `Environment=PM2_HOME=` is this home, or that run `pm2 resurrect` for
+    /// it (`pm2-<user>.service` written by `pm2 startup`).
+    pub(crate) units: Vec<UnitFacts>,
+    /// `dump.pm2`: what `pm2 resurrect` brings back at boot.
+    pub(crate) dump: DumpFacts,
+    /// `dump.pm2.bak`: the previous dump `pm2 save` keeps.
+    pub(crate) dump_backup: DumpFacts,
+    /// The live daemon, if any.
+    pub(crate) daemon: DaemonFacts,
+    /// Installed PM2 modules (`pm2-logrotate`, …) from `module_conf.json` and `modules/`.
+    pub(crate) modules: Fact<Vec<String>>,
+    /// The pm2 command line tool an operator would run for this home (for remediations):
+    /// found next to the daemon's node, or in /usr/local/bin, /usr/bin.
+    pub(crate) pm2_cli: Option<String>,
+}
+
+/// A saved dump file (`dump.pm2` or `dump.pm2.bak`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub(crate) struct DumpFacts {
+    /// Absolute path.
+    pub(crate) file: FileFacts,
+    /// The apps it holds, or why it could not be parsed (truncated, not JSON, not an array,
+    /// too large, …). Empty when the file does not exist.
+    pub(crate) apps: Fact<Vec<SavedApp>>,
+}
+
+/// One app as `pm2 save` wrote it. Fields vary by PM2 version: all optional.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub(crate) struct SavedApp {
+    /// `name`.
+    pub(crate) name: String,
+    /// `status` when saved: `online`, `stopped`, `errored`, …
+    pub(crate) status: Option<String>,
+    /// `exec_mode`: `fork_mode` or `cluster_mode`.
+    pub(crate) exec_mode: Option<String>,
+    /// `instances` as saved (a number; `max`/`-1` normalised to what PM2 stored).
+    pub(crate) instances: Option<i64>,
+    /// `pm_exec_path`: the script.
+    pub(crate) script: Option<String>,
+    /// `exec_interpreter`: `node`, a path, `none`, …
+    pub(crate) interpreter: Option<String>,
+    /// `max_memory_restart` in bytes.
+    pub(crate) max_memory_restart: Option<u64>,
+    /// `pmx_module`: a PM2 module rather than an app.
+    pub(crate) is_module: bool,
+    /// Names (never values) of the environment variables saved with the app.
+    pub(crate) env_keys: Vec<String>,
+}
+
+/// The PM2 daemon ("God Daemon") of a home.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub(crate) struct DaemonFacts {
+    /// `pm2.pid`: the pid the daemon wrote; `Ok(None)` when the file does not exist.
+    pub(crate) pid_file: Fact<Option<u32>>,
+    /// The running daemon process (`PM2 vX: God Daemon (<home>)`), if one runs.
+    pub(crate) process: Option<ProcessFacts>,
+    /// The daemon's version from its process title, e.g. `7.0.4`.
+    pub(crate) version: Option<String>,
+    /// What the daemon answered on `rpc.sock` to `getMonitorData`.
+    pub(crate) rpc: Fact<RpcAnswer>,
+    /// Apps as /proc shows them when the socket could not be used: from `pids/*.pid`.
+    pub(crate) fallback_apps: Vec<FallbackApp>,
+}
+
+/// The outcome of asking the daemon over `rpc.sock`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", tag = "outcome")]
+pub(crate) enum RpcAnswer {
+    /// No socket file, or nothing listening on it: no daemon runs.
+    NotRunning {
+        /// `no socket file` or `connection refused`.
+        reason: String,
+    },
+    /// The socket accepted but did not answer in time.
+    NoAnswer {
+        /// How long bootproof waited, in milliseconds.
+        waited_ms: u64,
+    },
+    /// The daemon answered with its process list.
+    Apps {
+        /// One entry per process (cluster instances are separate entries).
+        apps: Vec<LiveApp>,
+    },
+}
+
+/// One process as the live daemon reports it (`pm2 jlist` shape).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub(crate) struct LiveApp {
+    /// `name`.
+    pub(crate) name: String,
+    /// `pm_id`.
+    pub(crate) pm_id: i64,
+    /// `pid`; 0 when not running.
+    pub(crate) pid: u32,
+    /// `pm2_env.status`: `online`, `stopped`, `errored`, `launching`, `waiting restart`, …
+    pub(crate) status: String,
+    /// `pm2_env.restart_time`: restarts since the app was started.
+    pub(crate) restart_time: u64,
+    /// `pm2_env.unstable_restarts`: restarts that happened before `min_uptime`.
+    pub(crate) unstable_restarts: u64,
+    /// `pm2_env.pm_uptime`: when the current process started, ms since the epoch.
+    pub(crate) started_at_ms: Option<u64>,
+    /// `pm2_env.exec_mode`.
+    pub(crate) exec_mode: Option<String>,
+    /// `pm2_env.pm_exec_path`.
+    pub(crate) script: Option<String>,
+    /// `pm2_env.max_memory_restart` in bytes.
+    pub(crate) max_memory_restart: Option<u64>,
+    /// `pm2_env.node_version`.
+    pub(crate) node_version: Option<String>,
+    /// `pm2_env.pmx_module`: a PM2 module rather than an app.
+    pub(crate) is_module: bool,
+    /// `monit.memory` in bytes.
+    pub(crate) memory: Option<u64>,
+    /// The process as /proc shows it (uid, exe, …), when it runs.
+    pub(crate) process: Option<ProcessFacts>,
+}
+
+/// An app process found through `pids/<name>-<id>.pid` when the daemon could not be asked.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub(crate) struct FallbackApp {
+    /// App name from the pid file's name.
+    pub(crate) name: String,
+    /// pm_id from the pid file's name.
+    pub(crate) pm_id: i64,
+    /// The pid written in the file.
+    pub(crate) pid: u32,
+    /// The process, if it still runs.
+    pub(crate) process: Option<ProcessFacts>,
 }
