@@ -8,6 +8,7 @@ pub(crate) mod finding;
 pub(crate) mod fixtures;
 pub(crate) mod fix;
 pub(crate) mod host;
+pub(crate) mod pm2;
 pub(crate) mod process;
 pub(crate) mod unit;
 

@@ -46,7 +46,7 @@ pub(crate) fn human_usec(usec: u64) -> String {
     humantime::format_duration(Duration::from_micros(usec)).to_string()
 }
 
-fn registered(unit: &UnitFacts, subject: &Subject) -> Finding {
+pub(crate) fn registered(unit: &UnitFacts, subject: &Subject) -> Finding {
     let check = CheckId::SupervisorRegistered;
     let name = unit.name.as_str();
     let finding = match (unit.load_state.as_str(), &unit.fragment_path) {
@@ -178,7 +178,7 @@ fn failing_conditions(unit: &UnitFacts) -> Vec<&StartCondition> {
     failing
 }
 
-fn enabled(unit: &UnitFacts, host: &HostFacts, subject: &Subject) -> Finding {
+pub(crate) fn enabled(unit: &UnitFacts, host: &HostFacts, subject: &Subject) -> Finding {
     let check = CheckId::SupervisorEnabled;
     let name = unit.name.as_str();
     let state = unit.unit_file_state.as_str();
@@ -355,7 +355,7 @@ fn active(unit: &UnitFacts, subject: &Subject) -> Finding {
         .evidence("n_restarts", n_restarts)
 }
 
-fn user(unit: &UnitFacts, service: &ServiceFacts, subject: &Subject) -> Finding {
+pub(crate) fn user(unit: &UnitFacts, service: &ServiceFacts, subject: &Subject) -> Finding {
     let check = CheckId::UnitUser;
     let name = service.user.as_str();
     let finding = if service.dynamic_user {
@@ -453,7 +453,7 @@ fn command_problems(command: &ExecCommand, account: Option<&Account>) -> Result<
     Ok(problems)
 }
 
-fn exec(unit: &UnitFacts, service: &ServiceFacts, subject: &Subject) -> Finding {
+pub(crate) fn exec(unit: &UnitFacts, service: &ServiceFacts, subject: &Subject) -> Finding {
     let check = CheckId::UnitExec;
     let account = service.account.ok().and_then(Option::as_ref);
     let mut problems = Vec::new();
