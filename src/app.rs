@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 
-use crate::cli::{CheckArgs, Cli, Command, FactsArgs, Format};
+use crate::cli::{CheckArgs, Cli, Command, FactsArgs, Format, PlanArgs, PlanFormat};
 use crate::alert::state;
 use crate::facts::{BootRecord, FACTS_SCHEMA, Fact, Facts};
 use crate::invariants::{self, CheckId};
@@ -42,6 +42,7 @@ impl AppError {
 pub(crate) fn run(cli: Cli) -> Result<ExitCode, AppError> {
     match cli.command {
         Command::Check(args) => check(&args),
+        Command::Plan(args) => plan(&args),
         Command::Facts(args) => facts(&args),
         Command::Explain { id } => {
             write_stdout(explain(id).as_bytes())?;
@@ -92,6 +93,29 @@ fn check(args: &CheckArgs) -> Result<ExitCode, AppError> {
     };
     emit(&text, args.output.as_deref(), args.format == Format::Human)?;
     Ok(exit::for_status(report.summary.status, args.strict))
+}
+
+/// `bootproof plan`: the boot chain, judged by the same invariants as `check`. Exits like
+/// `check` does, so a CI gate can run either.
+fn plan(args: &PlanArgs) -> Result<ExitCode, AppError> {
+    let facts = match &args.facts {
+        Some(path) => load_facts(path)?,
+        None => gather_facts()?,
+    };
+    let findings = invariants::evaluate(&facts);
+    let plan = report::plan::build(&facts, &findings);
+    let text = match args.format {
+        PlanFormat::Human => report::plan::render(&plan),
+        PlanFormat::Json => {
+            let mut text = serde_json::to_string_pretty(&plan).context("failed to serialise the plan").map_err(AppError::Usage)?;
+            text.push('\n');
+            text
+        }
+    };
+    emit(&text, args.output.as_deref(), args.format == PlanFormat::Human)?;
+    let lost = plan.units.iter().any(|u| !u.verdict.comes_back)
+        || plan.pm2.iter().any(|h| !h.daemon.comes_back || h.apps.iter().any(|a| !a.verdict.comes_back));
+    Ok(ExitCode::from(if lost { exit::FAILED } else { exit::OK }))
 }
 
 /// The last check of an earlier boot, from the state file. A corrupt file is moved aside

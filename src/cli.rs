@@ -25,6 +25,9 @@ pub(crate) enum Command {
     /// Check the host now and report every invariant.
     #[command(after_help = crate::exit::HELP)]
     Check(CheckArgs),
+    /// Draw the boot chain: what starts each service at boot, and what will not come back.
+    #[command(after_help = crate::exit::HELP)]
+    Plan(PlanArgs),
     /// Print the gathered facts as JSON (input for `check --facts`).
     Facts(FactsArgs),
     /// Explain an invariant: what it holds, and its default severity; without an id, list them all.
@@ -81,6 +84,29 @@ pub(crate) struct CheckArgs {
     /// Neither read nor write the state file.
     #[arg(long, conflicts_with = "state")]
     pub(crate) no_state: bool,
+}
+
+/// Output formats of `plan`.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+pub(crate) enum PlanFormat {
+    /// The chain as a tree, with a fix under every broken link.
+    Human,
+    /// The same as data (schema bootproof/plan/v1).
+    Json,
+}
+
+/// Flags of `plan`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct PlanArgs {
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = PlanFormat::Human)]
+    pub(crate) format: PlanFormat,
+    /// Write the plan to FILE instead of standard output.
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    pub(crate) output: Option<PathBuf>,
+    /// Draw the plan of a facts file (from `bootproof facts`) instead of this host.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) facts: Option<PathBuf>,
 }
 
 /// Flags of `facts`.

@@ -219,3 +219,19 @@ fn lab_restart_no_fails_the_policy_but_still_comes_back() {
     assert_status(&after, &fleet.subject(2), "supervisor.active", "pass");
     fleet.wait_listening(2);
 }
+
+#[test]
+fn lab_world_readable_environment_file_warns_but_comes_back() {
+    if !lab_required() {
+        return;
+    }
+    let fleet = Fleet::up("envmode");
+    fleet.machine.sh(&format!("chmod 644 /etc/my-app/{}.env", fleet.ports[1]));
+    let (before, after) = fleet.check_reboot_check();
+    let env = finding(&before, &fleet.subject(1), "unit.env-files");
+    assert_eq!(env["status"], "warn", "{env:#}");
+    assert!(env["message"].as_str().unwrap_or("").contains("readable by every user"), "{env:#}");
+    assert_eq!(env["remediation"], format!("sudo chmod o-rwx /etc/my-app/{}.env", fleet.ports[1]));
+    // A risk, not a unit that stays down: the prediction says it comes back, and it does.
+    assert_status(&after, &fleet.subject(1), "supervisor.active", "pass");
+}

@@ -19,10 +19,17 @@ pub(crate) fn evaluate(facts: &Facts) -> Vec<Finding> {
 }
 
 /// Whether `subject` will be running after the next boot, as the findings predict: no
-/// boot-critical invariant failed, warned or could not be checked for it.
+/// boot-critical invariant failed or could not be checked for it. A warning on one (a
+/// world-readable EnvironmentFile) is a risk, not a unit that stays down. Judged on the
+/// findings as the invariants wrote them, before check-file severity overrides.
 pub(crate) fn comes_back(findings: &[Finding], subject: &Subject) -> bool {
+    boot_blocker(findings, subject).is_none()
+}
+
+/// The first boot-critical finding of `subject` that keeps it from coming back.
+pub(crate) fn boot_blocker<'a>(findings: &'a [Finding], subject: &Subject) -> Option<&'a Finding> {
     findings
         .iter()
         .filter(|f| &f.subject == subject && BOOT_CRITICAL.contains(&f.check))
-        .all(|f| matches!(f.status, Status::Pass | Status::Skip))
+        .find(|f| matches!(f.status, Status::Fail | Status::Error))
 }

@@ -320,7 +320,7 @@ fn dump_fresh(ctx: &Context, subject: &Subject) -> Finding {
     }
     let stale: Vec<&str> = saved
         .iter()
-        .filter(|s| !running.get(s.name.as_str()).is_some_and(|n| *n > 0))
+        .filter(|s| running.get(s.name.as_str()).is_none_or(|n| *n == 0))
         .map(|s| s.name.as_str())
         .collect::<std::collections::BTreeSet<_>>()
         .into_iter()

@@ -5,6 +5,7 @@ pub(crate) mod human;
 pub(crate) mod json;
 pub(crate) mod junit;
 pub(crate) mod model;
+pub(crate) mod plan;
 #[cfg(test)]
 pub(crate) mod sample;
 
