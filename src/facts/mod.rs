@@ -9,6 +9,7 @@ pub(crate) mod gather;
 pub(crate) mod model;
 pub(crate) mod node;
 pub(crate) mod procfs;
+pub(crate) mod sockets;
 pub(crate) mod systemd;
 
 pub(crate) use model::*;
