@@ -8,6 +8,7 @@ use anyhow::Context;
 
 use crate::cli::{CheckArgs, Cli, Command, FactsArgs, Format};
 use crate::alert::state;
+use crate::config::{self, CheckConfig};
 use crate::facts::{BootRecord, FACTS_SCHEMA, Fact, Facts};
 use crate::invariants::{self, CheckId};
 use crate::report::{self, Finding, HostSummary, Report};
@@ -64,6 +65,10 @@ pub(crate) fn run(cli: Cli) -> Result<ExitCode, AppError> {
 
 fn check(args: &CheckArgs) -> Result<ExitCode, AppError> {
     let live = args.facts.is_none();
+    // Read before anything is gathered: a broken check file is reported at once, bus or not.
+    // A facts file is another host's (or another time's): this host's default check file
+    // does not apply to it, only one named with --config.
+    let config = check_config(args.config.as_deref(), live)?;
     let remember = live && !args.no_state;
     let facts = match &args.facts {
         Some(path) => load_facts(path)?,
@@ -75,7 +80,8 @@ fn check(args: &CheckArgs) -> Result<ExitCode, AppError> {
             facts
         }
     };
-    let findings = select(invariants::evaluate(&facts), &args.only, &args.skip);
+    let findings = invariants::severity::apply(invariants::evaluate(&facts, &config), &config.severity);
+    let findings = select(findings, &args.only, &args.skip);
     if remember && let Some(record) = state::record(&facts) {
         // The check's verdict does not depend on being able to remember it.
         if let Err(err) = state::save(&args.state, record) {
@@ -108,6 +114,8 @@ fn remembered(path: &Path, facts: &Facts) -> Fact<Option<BootRecord>> {
 }
 
 fn facts(args: &FactsArgs) -> Result<ExitCode, AppError> {
+    // The PM2 gatherer looks in the check file's homes too; a broken file stops here.
+    let _config = check_config(args.config.as_deref(), true)?;
     let mut facts = gather_facts()?;
     if !args.no_state {
         facts.previous_boot = remembered(&args.state, &facts);
@@ -116,6 +124,15 @@ fn facts(args: &FactsArgs) -> Result<ExitCode, AppError> {
     text.push('\n');
     emit(&text, args.output.as_deref(), false)?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The check file named with `--config`, else the default one when `use_default` (a
+/// missing default file is no check file). Any error in it is a usage error (exit 2).
+fn check_config(path: Option<&Path>, use_default: bool) -> Result<CheckConfig, AppError> {
+    if path.is_none() && !use_default {
+        return Ok(CheckConfig::default());
+    }
+    config::load(path).map_err(|err| AppError::Usage(err.into()))
 }
 
 /// Keeps the findings `--only`/`--skip` ask for.

@@ -4,5 +4,5 @@ pub(crate) mod load;
 pub(crate) mod model;
 pub(crate) mod template;
 
-pub(crate) use load::{ConfigError, load};
+pub(crate) use load::load;
 pub(crate) use model::*;
