@@ -711,3 +711,50 @@ dump_max_age = "30d"
         assert_eq!(err.to_string(), "failed to read the check file /nonexistent/bootproof.toml");
     }
 }
+
+/// The ready check files in `checks/` load, and say what their comments say.
+#[cfg(test)]
+mod ready_check_files {
+    use super::*;
+
+    fn load_ready(name: &str, text: &str) -> CheckConfig {
+        parse(text, name).unwrap_or_else(|err| panic!("checks/{name} does not load: {err}"))
+    }
+
+    #[test]
+    fn pm2_fork_root() {
+        let config = load_ready("pm2-fork-root.toml", include_str!("../../checks/pm2-fork-root.toml"));
+        assert_eq!(config.pm2[0].home, "/root/.pm2");
+        assert_eq!(config.pm2[0].apps.get("api"), Some(&1));
+        assert_eq!(config.units[0].name, "pm2-root.service");
+        assert_eq!(config.health.len(), 1);
+        assert_eq!(config.severity.get(&CheckId::ProcessNotRoot), Some(&SeverityOverride::Warn));
+        assert_eq!(config.thresholds.dump_max_age, Some(30 * 86_400));
+    }
+
+    #[test]
+    fn pm2_cluster_deploy() {
+        let config = load_ready("pm2-cluster-deploy.toml", include_str!("../../checks/pm2-cluster-deploy.toml"));
+        assert_eq!(config.pm2[0].home, "/home/deploy/.pm2");
+        assert_eq!(config.pm2[0].apps.get("api"), Some(&2));
+        assert_eq!(config.units[0].name, "pm2-deploy.service");
+        assert_eq!(config.health[0].json.get("status"), Some(&serde_json::json!("ok")));
+    }
+
+    #[test]
+    fn systemd_templates_nginx() {
+        let config = load_ready("systemd-templates-nginx.toml", include_str!("../../checks/systemd-templates-nginx.toml"));
+        assert_eq!(config.units.len(), 4);
+        assert!(config.units.iter().all(|u| u.template.as_deref() == Some("my-app@.service")));
+        let urls: Vec<_> = config.health.iter().map(|h| h.url.as_str()).collect();
+        assert_eq!(urls, [
+            "http://127.0.0.1:3000/health",
+            "http://127.0.0.1:3001/health",
+            "http://127.0.0.1:3002/health",
+            "http://127.0.0.1:3003/health",
+            "http://127.0.0.1/health",
+        ]);
+        assert_eq!(config.health[4].host.as_deref(), Some("app.example.com"));
+        assert_eq!(config.health[3].unit.as_deref(), Some("my-app@3003.service"));
+    }
+}

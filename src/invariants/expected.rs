@@ -88,9 +88,11 @@ pub(crate) fn expected_instances<'a>(expected: &'a [ExpectedUnit], template: &'a
     expected.iter().filter(move |u| u.template.as_deref() == Some(template)).map(|u| u.name.as_str())
 }
 
-/// Expected units that are not among the gathered ones.
+/// Expected units that are not among the gathered ones (node services, and the units
+/// that start a PM2 home).
 fn absent<'a>(facts: &'a Facts, expected: &'a [ExpectedUnit]) -> impl Iterator<Item = &'a ExpectedUnit> {
-    expected.iter().filter(|e| !facts.units.iter().any(|u| u.name == e.name))
+    let known = facts.units.iter().chain(facts.pm2.iter().flat_map(|home| &home.units));
+    expected.iter().filter(move |e| !known.clone().any(|u| u.name == e.name))
 }
 
 /// Whether systemd has the template's file (discovery found it).
