@@ -45,7 +45,11 @@ pub(crate) fn run(cli: Cli) -> Result<ExitCode, AppError> {
         Command::Check(args) => check(&args),
         Command::Facts(args) => facts(&args),
         Command::Explain { id } => {
-            write_stdout(explain(id).as_bytes())?;
+            let text = match id {
+                Some(id) => report::explain::entry(id),
+                None => report::explain::catalogue(),
+            };
+            write_stdout(text.as_bytes())?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Completions { shell } => {
@@ -215,20 +219,4 @@ fn write_stdout(bytes: &[u8]) -> Result<(), AppError> {
     out.write_all(bytes)?;
     out.flush()?;
     Ok(())
-}
-
-/// `bootproof explain`: one invariant, or the catalogue.
-fn explain(id: Option<CheckId>) -> String {
-    let line = |id: CheckId| {
-        let severity = match id.default_severity() {
-            invariants::Severity::Fail => "fail",
-            invariants::Severity::Warn => "warn",
-        };
-        let planned = if id.is_checked() { "" } else { " (not checked by this version yet)" };
-        format!("{:<24} {severity}  {}{planned}\n", id.as_str(), id.summary())
-    };
-    match id {
-        Some(id) => line(id),
-        None => CheckId::ALL.iter().map(|&id| line(id)).collect(),
-    }
 }

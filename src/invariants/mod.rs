@@ -5,6 +5,7 @@
 pub(crate) mod catalogue;
 pub(crate) mod evaluate;
 pub(crate) mod expected;
+pub(crate) mod explain;
 pub(crate) mod finding;
 #[cfg(test)]
 pub(crate) mod fixtures;
