@@ -118,7 +118,9 @@ fn remembered(path: &Path, facts: &Facts) -> Fact<Option<BootRecord>> {
 }
 
 fn facts(args: &FactsArgs) -> Result<ExitCode, AppError> {
-    // The PM2 gatherer looks in the check file's homes too; a broken file stops here.
+    // Read (and so validated) before gathering, like `check` does. Its PM2 homes are for
+    // the PM2 gatherer to look in besides the discovered ones; `gather` does not take
+    // them yet.
     let _config = check_config(args.config.as_deref(), true)?;
     let mut facts = gather_facts()?;
     if !args.no_state {

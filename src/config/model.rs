@@ -1,7 +1,6 @@
 //! The check file, resolved: what the operator declared beyond discovery. Loading and
 //! validation (with key, line and column in every error) live beside this in `load.rs`,
-//! template ranges in `template.rs`;
-//! everything downstream sees only these types.
+//! template ranges in `template.rs`; everything downstream sees only these types.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
