@@ -8,6 +8,7 @@ use anyhow::Context;
 
 use crate::cli::{CheckArgs, Cli, Command, FactsArgs, Format, PlanArgs, PlanFormat};
 use crate::alert::state;
+use crate::config::{self, CheckConfig};
 use crate::facts::{BootRecord, FACTS_SCHEMA, Fact, Facts};
 use crate::invariants::{self, CheckId};
 use crate::report::{self, Finding, HostSummary, Report};
@@ -45,7 +46,11 @@ pub(crate) fn run(cli: Cli) -> Result<ExitCode, AppError> {
         Command::Plan(args) => plan(&args),
         Command::Facts(args) => facts(&args),
         Command::Explain { id } => {
-            write_stdout(explain(id).as_bytes())?;
+            let text = match id {
+                Some(id) => report::explain::entry(id),
+                None => report::explain::catalogue(),
+            };
+            write_stdout(text.as_bytes())?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Completions { shell } => {
@@ -65,6 +70,10 @@ pub(crate) fn run(cli: Cli) -> Result<ExitCode, AppError> {
 
 fn check(args: &CheckArgs) -> Result<ExitCode, AppError> {
     let live = args.facts.is_none();
+    // Read before anything is gathered: a broken check file is reported at once, bus or not.
+    // A facts file is another host's (or another time's): this host's default check file
+    // does not apply to it, only one named with --config.
+    let config = check_config(args.config.as_deref(), live)?;
     let remember = live && !args.no_state;
     let facts = match &args.facts {
         Some(path) => load_facts(path)?,
@@ -76,7 +85,8 @@ fn check(args: &CheckArgs) -> Result<ExitCode, AppError> {
             facts
         }
     };
-    let findings = select(invariants::evaluate(&facts), &args.only, &args.skip);
+    let findings = invariants::severity::apply(invariants::evaluate(&facts, &config), &config.severity);
+    let findings = select(findings, &args.only, &args.skip);
     if remember && let Some(record) = state::record(&facts) {
         // The check's verdict does not depend on being able to remember it.
         if let Err(err) = state::save(&args.state, record) {
@@ -132,6 +142,10 @@ fn remembered(path: &Path, facts: &Facts) -> Fact<Option<BootRecord>> {
 }
 
 fn facts(args: &FactsArgs) -> Result<ExitCode, AppError> {
+    // Read (and so validated) before gathering, like `check` does. Its PM2 homes are for
+    // the PM2 gatherer to look in besides the discovered ones; `gather` does not take
+    // them yet.
+    let _config = check_config(args.config.as_deref(), true)?;
     let mut facts = gather_facts()?;
     if !args.no_state {
         facts.previous_boot = remembered(&args.state, &facts);
@@ -140,6 +154,15 @@ fn facts(args: &FactsArgs) -> Result<ExitCode, AppError> {
     text.push('\n');
     emit(&text, args.output.as_deref(), false)?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The check file named with `--config`, else the default one when `use_default` (a
+/// missing default file is no check file). Any error in it is a usage error (exit 2).
+fn check_config(path: Option<&Path>, use_default: bool) -> Result<CheckConfig, AppError> {
+    if path.is_none() && !use_default {
+        return Ok(CheckConfig::default());
+    }
+    config::load(path).map_err(|err| AppError::Usage(err.into()))
 }
 
 /// Keeps the findings `--only`/`--skip` ask for.
@@ -222,20 +245,4 @@ fn write_stdout(bytes: &[u8]) -> Result<(), AppError> {
     out.write_all(bytes)?;
     out.flush()?;
     Ok(())
-}
-
-/// `bootproof explain`: one invariant, or the catalogue.
-fn explain(id: Option<CheckId>) -> String {
-    let line = |id: CheckId| {
-        let severity = match id.default_severity() {
-            invariants::Severity::Fail => "fail",
-            invariants::Severity::Warn => "warn",
-        };
-        let planned = if id.is_checked() { "" } else { " (not checked by this version yet)" };
-        format!("{:<24} {severity}  {}{planned}\n", id.as_str(), id.summary())
-    };
-    match id {
-        Some(id) => line(id),
-        None => CheckId::ALL.iter().map(|&id| line(id)).collect(),
-    }
 }

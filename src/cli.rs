@@ -30,7 +30,8 @@ pub(crate) enum Command {
     Plan(PlanArgs),
     /// Print the gathered facts as JSON (input for `check --facts`).
     Facts(FactsArgs),
-    /// Explain an invariant: what it holds, and its default severity; without an id, list them all.
+    /// Explain an invariant: why it exists, what it reads and how to fix it; without an id,
+    /// list them all.
     Explain {
         /// Invariant id, e.g. supervisor.enabled.
         id: Option<CheckId>,
@@ -58,6 +59,11 @@ pub(crate) enum Format {
 /// Flags of `check`.
 #[derive(Debug, clap::Args)]
 pub(crate) struct CheckArgs {
+    /// The check file: expected PM2 apps, units and instance ranges, health endpoints,
+    /// thresholds, severity overrides [default: /etc/bootproof/bootproof.toml when it
+    /// exists; with --facts, none unless given].
+    #[arg(long, value_name = "FILE")]
+    pub(crate) config: Option<PathBuf>,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Human)]
     pub(crate) format: Format,
@@ -112,6 +118,10 @@ pub(crate) struct PlanArgs {
 /// Flags of `facts`.
 #[derive(Debug, clap::Args)]
 pub(crate) struct FactsArgs {
+    /// The check file whose PM2 homes are gathered besides the discovered ones
+    /// [default: /etc/bootproof/bootproof.toml when it exists].
+    #[arg(long, value_name = "FILE")]
+    pub(crate) config: Option<PathBuf>,
     /// Write the facts to FILE instead of standard output.
     #[arg(short = 'o', long = "output", value_name = "FILE")]
     pub(crate) output: Option<PathBuf>,

@@ -96,3 +96,132 @@ fn broken_pipe_is_not_an_error() {
     assert!(out.stderr.is_empty(), "nothing on stderr: {}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(out.status.code(), Some(1), "the verdict still decides the exit code");
 }
+
+/// Runs `check` on the captured defects host with `toml` as the check file.
+fn check_with_config(toml: &str, extra: &[&str]) -> (std::process::Output, TempDir) {
+    let dir = TempDir::new("config");
+    let path = dir.path().join("bootproof.toml");
+    std::fs::write(&path, toml).expect("write");
+    let facts = repo().join("tests/facts/template-defects.json");
+    let mut args = vec!["check", "--config", path.to_str().expect("utf-8"), "--facts", facts.to_str().expect("utf-8")];
+    args.extend(extra);
+    (run_here(&args, &[]), dir)
+}
+
+#[test]
+fn broken_check_file_exits_2_naming_file_key_line_and_column() {
+    // (what is wrong, the file, what stderr must say, where)
+    let cases = [
+        ("syntax error", "[[unit]]\nname = \"api.service\nhealth = 1\n", "invalid TOML", "bootproof.toml:2:"),
+        (
+            "unknown key",
+            "[[unit]]\nname = \"my-app@{3000..3003}.service\"\nhelth = \"http://127.0.0.1:{i}/health\"\n",
+            "unknown key \"helth\" in [[unit]]",
+            "bootproof.toml:3:1; expected one of: name, health",
+        ),
+        (
+            "wrong type",
+            "[[health]]\nurl = \"http://127.0.0.1:8080/healthz\"\nstatus = \"200\"\n",
+            "wrong type for key \"status\" in [[health]]",
+            "bootproof.toml:3:10",
+        ),
+        (
+            "bad duration",
+            "[[health]]\nurl = \"http://127.0.0.1:8080/healthz\"\ntimeout = \"2 fortnights\"\n",
+            "bad duration \"2 fortnights\" for key \"timeout\" in [[health]]",
+            "bootproof.toml:3:11",
+        ),
+        (
+            "descending range",
+            "[[unit]]\nname = \"my-app@{3003..3000}.service\"\n",
+            "the range counts down; write {3000..3003}",
+            "bootproof.toml:2:16",
+        ),
+        (
+            "range of letters",
+            "[[unit]]\nname = \"my-app@{a..b}.service\"\n",
+            "{a..b} is not a range of whole numbers",
+            "bootproof.toml:2:16",
+        ),
+        (
+            "range too large",
+            "[[unit]]\nname = \"my-app@{1..2000}.service\"\n",
+            "2000 instances, more than the 1000",
+            "bootproof.toml:2:16",
+        ),
+        (
+            "unknown invariant id",
+            "[severity]\n\"process.not-rot\" = \"warn\"\n",
+            "unknown invariant id \"process.not-rot\" in [severity]",
+            "bootproof.toml:2:1",
+        ),
+        (
+            "bad severity",
+            "[severity]\n\"process.not-root\" = \"ignore\"\n",
+            "bad severity \"ignore\" for \"process.not-root\" in [severity]",
+            "bootproof.toml:2:22; expected one of: fail, warn, off",
+        ),
+    ];
+    for (kind, toml, message, place) in cases {
+        let (out, _dir) = check_with_config(toml, &[]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{kind}: exit code; stderr: {stderr}");
+        assert!(stderr.contains(message), "{kind}: message {message:?} in {stderr}");
+        assert!(stderr.contains(place), "{kind}: place {place:?} in {stderr}");
+        assert!(stderr.starts_with("bootproof: "), "{kind}: {stderr}");
+        assert_eq!(stderr.trim().lines().count(), 1, "{kind}: one line: {stderr}");
+        assert!(out.stdout.is_empty(), "{kind}: no report on stdout");
+    }
+}
+
+#[test]
+fn missing_check_file_given_with_config_exits_2() {
+    let facts = repo().join("tests/facts/template-defects.json");
+    let out = run_here(
+        &["check", "--config", "/nonexistent/bootproof.toml", "--facts", facts.to_str().expect("utf-8")],
+        &[],
+    );
+    assert_exit(&out, 2);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("failed to read the check file /nonexistent/bootproof.toml"), "{stderr}");
+}
+
+#[test]
+fn severity_overrides_change_the_exit_code() {
+    // Every invariant that fails on the defects host, turned off or down to a warning.
+    let lenient = r#"
+[severity]
+"host.state" = "off"
+"supervisor.enabled" = "warn"
+"supervisor.active" = "warn"
+"unit.user" = "warn"
+"unit.exec" = "warn"
+"unit.restart-policy" = "warn"
+"unit.instances" = "off"
+"unit.env-files" = "off"
+"#;
+    let (out, _dir) = check_with_config(lenient, &["--format", "json"]);
+    assert_exit(&out, 0);
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("a JSON report");
+    let results = report["results"].as_array().expect("results");
+    assert!(results.iter().all(|r| r["check"] != "unit.env-files"), "off drops the invariant");
+    let user = results.iter().find(|r| r["check"] == "unit.user" && r["status"] == "warn").expect("unit.user warns");
+    assert_eq!(user["evidence"]["severity"], "warn (set by the check file)");
+    let (out, _dir) = check_with_config(lenient, &["--strict"]);
+    assert_exit(&out, 1);
+    let (out, _dir) = check_with_config(&lenient.replace("\"unit.env-files\" = \"off\"\n", ""), &[]);
+    assert_exit(&out, 1);
+}
+
+#[test]
+fn an_expected_unit_the_host_does_not_have_fails_the_check() {
+    let dir = TempDir::new("expected");
+    let path = dir.path().join("bootproof.toml");
+    std::fs::write(&path, "[[unit]]\nname = \"payments.service\"\n").expect("write");
+    let good = repo().join("tests/facts/template-all-good.json");
+    let out = run_here(&["check", "--config", path.to_str().expect("utf-8"), "--facts", good.to_str().expect("utf-8")], &[]);
+    assert_exit(&out, 1);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("unit:payments.service"), "{stdout}");
+    assert!(stdout.contains("expected by the check file but systemd has no such unit"), "{stdout}");
+}

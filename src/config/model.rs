@@ -1,6 +1,6 @@
 //! The check file, resolved: what the operator declared beyond discovery. Loading and
-//! validation (with key, line and column in every error) live beside this in `load.rs`;
-//! everything downstream sees only these types.
+//! validation (with key, line and column in every error) live beside this in `load.rs`,
+//! template ranges in `template.rs`; everything downstream sees only these types.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -40,7 +40,8 @@ pub(crate) struct ExpectedPm2 {
 pub(crate) struct ExpectedUnit {
     /// Full unit name: `my-app@3000.service`.
     pub(crate) name: String,
-    /// For an instance from a template range, the template: `my-app@.service`.
+    /// For an instance of a template (from a range or named singly), the template:
+    /// `my-app@.service`.
     pub(crate) template: Option<String>,
 }
 
@@ -71,7 +72,8 @@ pub(crate) struct HealthSpec {
 /// Thresholds, each with the default an operator would expect.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub(crate) struct Thresholds {
-    /// A dump older than this is reported by `pm2.dump-fresh` even when it matches.
+    /// A dump older than this many seconds is reported by `pm2.dump-fresh` even when it
+    /// matches (written `dump_max_age = "30d"`).
     pub(crate) dump_max_age: Option<u64>,
 }
 

@@ -1,19 +1,27 @@
 //! Runs every invariant over one `Facts` value.
 
+use crate::config::CheckConfig;
 use crate::facts::Facts;
-use crate::invariants::{BOOT_CRITICAL, host, process, unit};
+use crate::invariants::{BOOT_CRITICAL, expected, host, process, unit};
 use crate::report::{Finding, Status, Subject};
 
-/// Judges `facts`: the host, every node service unit, every node template.
-pub(crate) fn evaluate(facts: &Facts) -> Vec<Finding> {
+/// Judges `facts` against what discovery found and what the check file expects: the host,
+/// every node service unit, every node template, every expected unit. Severity overrides
+/// are not applied here (see [`super::severity::apply`]): "comes back" is judged on the
+/// findings as the invariants wrote them.
+pub(crate) fn evaluate(facts: &Facts, config: &CheckConfig) -> Vec<Finding> {
     let mut findings = vec![host::state(&facts.host)];
     for unit in &facts.units {
         findings.extend(unit::judge(unit, &facts.host));
         findings.extend(process::judge(unit));
     }
     findings.extend(host::gone_since_last_boot(facts));
-    let template_findings: Vec<Finding> =
-        facts.templates.iter().map(|template| host::instances(template, facts, &findings)).collect();
+    findings.extend(expected::missing_units(facts, config));
+    let template_findings: Vec<Finding> = facts
+        .templates
+        .iter()
+        .map(|template| host::instances(template, facts, &config.units, &findings))
+        .collect();
     findings.extend(template_findings);
     findings
 }

@@ -1,7 +1,9 @@
 //! Invariants of the host and of template units as a whole.
 
+use crate::config::ExpectedUnit;
 use crate::facts::{Fact, Facts, HostFacts, TemplateFacts};
 use crate::invariants::evaluate::comes_back;
+use crate::invariants::expected::expected_instances;
 use crate::invariants::{CheckId, fix};
 use crate::report::{Finding, Subject};
 
@@ -78,14 +80,19 @@ fn gone(facts: &Facts) -> impl Iterator<Item = &str> {
 
 /// `unit.instances`: every known instance of a template comes back at boot and runs now,
 /// judged from the instances' own findings so "comes back" means the same everywhere.
-pub(crate) fn instances(template: &TemplateFacts, facts: &Facts, findings: &[Finding]) -> Finding {
+/// Instances the check file expects and systemd does not know (nothing enables or runs
+/// them) count as not coming back.
+pub(crate) fn instances(template: &TemplateFacts, facts: &Facts, expected: &[ExpectedUnit], findings: &[Finding]) -> Finding {
     let check = CheckId::UnitInstances;
     let subject = Subject::Unit(template.name.clone());
     let units: Vec<_> = facts.units.iter().filter(|u| u.template.as_deref() == Some(template.name.as_str())).collect();
     let names: Vec<&str> = units.iter().map(|u| u.name.as_str()).collect();
     let prefix = template.name.trim_end_matches(".service");
     let gone: Vec<&str> = gone(facts).filter(|name| name.starts_with(prefix)).collect();
-    if units.is_empty() && gone.is_empty() {
+    let absent: Vec<&str> = expected_instances(expected, &template.name)
+        .filter(|name| !names.contains(name) && !gone.contains(name))
+        .collect();
+    if units.is_empty() && gone.is_empty() && absent.is_empty() {
         let example = template.name.replace("@.", "@INSTANCE.");
         return Finding::violated(
             check,
@@ -104,7 +111,7 @@ pub(crate) fn instances(template: &TemplateFacts, facts: &Facts, findings: &[Fin
             down.push(unit.name.as_str());
         }
     }
-    let finding = if lost.is_empty() && down.is_empty() && gone.is_empty() {
+    let finding = if lost.is_empty() && down.is_empty() && gone.is_empty() && absent.is_empty() {
         Finding::pass(check, &subject, format!("all {} instances come back after a reboot and are active", units.len()))
     } else {
         let mut parts = Vec::new();
@@ -116,6 +123,13 @@ pub(crate) fn instances(template: &TemplateFacts, facts: &Facts, findings: &[Fin
         }
         if !gone.is_empty() {
             parts.push(format!("{} did not come back after the reboot ({})", gone.len(), gone.join(", ")));
+        }
+        if !absent.is_empty() {
+            parts.push(format!(
+                "{} expected by the check file, neither enabled nor running ({})",
+                absent.len(),
+                absent.join(", ")
+            ));
         }
         // Enabling fixes the instances that are only not enabled or not running; the others
         // carry their own findings (a missing account, binary or file) to fix first.
@@ -129,6 +143,7 @@ pub(crate) fn instances(template: &TemplateFacts, facts: &Facts, findings: &[Fin
         let mut enable: Vec<&str> = lost.iter().copied().filter(not_enabled).collect();
         enable.extend(&down);
         enable.extend(&gone);
+        enable.extend(&absent);
         let others: Vec<&str> = lost.iter().copied().filter(|name| !not_enabled(name)).collect();
         let remediation = match (enable.is_empty(), others.is_empty()) {
             (false, true) => fix::systemctl("enable --now", &enable),
@@ -144,8 +159,8 @@ pub(crate) fn instances(template: &TemplateFacts, facts: &Facts, findings: &[Fin
             &subject,
             format!(
                 "{} of {} instances: {}",
-                lost.len() + down.len() + gone.len(),
-                units.len() + gone.len(),
+                lost.len() + down.len() + gone.len() + absent.len(),
+                units.len() + gone.len() + absent.len(),
                 parts.join("; ")
             ),
             remediation,
@@ -156,20 +171,22 @@ pub(crate) fn instances(template: &TemplateFacts, facts: &Facts, findings: &[Fin
         .evidence("not_at_boot", lost)
         .evidence("not_running", down)
         .evidence("gone_since_last_boot", gone)
+        .evidence("expected_not_known", absent)
 }
 
 #[cfg(test)]
 mod tests {
+    use crate::config::CheckConfig;
     use crate::invariants::evaluate;
     use crate::invariants::fixtures::{all_good, assert_finding, defects, on_unit};
     use crate::report::{Status, Subject};
 
     #[test]
     fn a_failed_unit_degrades_the_host() {
-        let findings = evaluate(&defects());
+        let findings = evaluate(&defects(), &CheckConfig::default());
         let host = findings.iter().find(|f| f.subject == Subject::Host).expect("host finding");
         assert_finding(host, Status::Fail, "api@39408.service");
-        let good = evaluate(&all_good());
+        let good = evaluate(&all_good(), &CheckConfig::default());
         assert_finding(good.iter().find(|f| f.subject == Subject::Host).expect("host finding"), Status::Pass, "running");
     }
 
@@ -193,7 +210,7 @@ mod tests {
 
     #[test]
     fn a_unit_gone_since_the_last_boot_is_named() {
-        let findings = evaluate(&after_losing_39402());
+        let findings = evaluate(&after_losing_39402(), &CheckConfig::default());
         let f = on_unit(&findings, "my-app@39402.service", "supervisor.active");
         assert_finding(f, Status::Fail, "was running at the last check before this boot (2026-11-21T06:00:00Z)");
         assert_eq!(f.remediation.as_deref(), Some("sudo systemctl enable --now my-app@39402.service"));
@@ -206,13 +223,13 @@ mod tests {
     fn an_unreadable_state_file_is_an_error_not_a_pass() {
         let mut facts = all_good();
         facts.previous_boot = crate::facts::Fact::Error("permission denied".into());
-        let findings = evaluate(&facts);
+        let findings = evaluate(&facts, &CheckConfig::default());
         assert!(findings.iter().any(|f| f.subject == Subject::Host && f.status == Status::Error && f.message.contains("permission denied")));
     }
 
     #[test]
     fn instances_that_will_not_come_back_are_named() {
-        let findings = evaluate(&defects());
+        let findings = evaluate(&defects(), &CheckConfig::default());
         let f = on_unit(&findings, "my-app@.service", "unit.instances");
         assert_finding(f, Status::Fail, "3 of 4 instances");
         for lost in ["my-app@39401.service", "my-app@39402.service", "my-app@39403.service"] {

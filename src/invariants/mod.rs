@@ -1,8 +1,11 @@
-//! Invariants: pure functions that judge [`Facts`](crate::facts::Facts) and return findings.
-//! No I/O here: everything an invariant needs is in the facts.
+//! Invariants: pure functions that judge [`Facts`](crate::facts::Facts) against the check
+//! file's expectations and return findings. No I/O here: everything an invariant needs is
+//! in the facts and the resolved [`CheckConfig`](crate::config::CheckConfig).
 
 pub(crate) mod catalogue;
 pub(crate) mod evaluate;
+pub(crate) mod expected;
+pub(crate) mod explain;
 pub(crate) mod finding;
 #[cfg(test)]
 pub(crate) mod fixtures;
@@ -10,6 +13,7 @@ pub(crate) mod fix;
 pub(crate) mod host;
 pub(crate) mod pm2;
 pub(crate) mod process;
+pub(crate) mod severity;
 pub(crate) mod unit;
 
 pub(crate) use catalogue::*;

@@ -134,20 +134,21 @@ fn node_runtime(unit: &UnitFacts, service: &ServiceFacts, subject: &Subject) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::CheckConfig;
     use crate::invariants::evaluate;
     use crate::invariants::fixtures::{assert_finding, defects, on_unit};
     use crate::report::Status;
 
     #[test]
     fn a_root_process_warns_and_a_service_user_passes() {
-        let findings = evaluate(&defects());
+        let findings = evaluate(&defects(), &CheckConfig::default());
         assert_finding(on_unit(&findings, "legacy.service", "process.not-root"), Status::Warn, "runs as root");
         assert_finding(on_unit(&findings, "my-app@39400.service", "process.not-root"), Status::Pass, "nodeuser");
     }
 
     #[test]
     fn node_from_nvm_warns_naming_the_binary() {
-        let findings = evaluate(&defects());
+        let findings = evaluate(&defects(), &CheckConfig::default());
         let f = on_unit(&findings, "legacy.service", "process.node-runtime");
         assert_finding(f, Status::Warn, "/root/.nvm/versions/node/v20.11.1/bin/node");
         assert_finding(on_unit(&findings, "my-app@39400.service", "process.node-runtime"), Status::Pass, "/usr/bin/node");

@@ -666,13 +666,14 @@ fn env_files(unit: &UnitFacts, service: &ServiceFacts, subject: &Subject) -> Fin
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::CheckConfig;
     use crate::invariants::evaluate;
     use crate::invariants::fixtures::{all_good, assert_finding, defects, on_unit};
     use crate::report::Status;
 
     #[test]
     fn a_good_template_host_passes_every_unit_invariant() {
-        let findings = evaluate(&all_good());
+        let findings = evaluate(&all_good(), &CheckConfig::default());
         let units: Vec<_> = findings.iter().filter(|f| matches!(f.subject, Subject::Unit(_))).collect();
         assert_eq!(units.len(), 4 * 11 + 1, "eleven invariants per instance plus the template");
         for finding in units {
@@ -683,14 +684,14 @@ mod tests {
 
     #[test]
     fn registered_names_the_unit_file() {
-        let findings = evaluate(&defects());
+        let findings = evaluate(&defects(), &CheckConfig::default());
         let f = on_unit(&findings, "my-app@39400.service", "supervisor.registered");
         assert_finding(f, Status::Pass, "/etc/systemd/system/my-app@.service");
     }
 
     #[test]
     fn a_disabled_instance_is_not_enabled_for_boot() {
-        let findings = evaluate(&defects());
+        let findings = evaluate(&defects(), &CheckConfig::default());
         let f = on_unit(&findings, "my-app@39401.service", "supervisor.enabled");
         assert_finding(f, Status::Fail, "disabled: nothing starts it at boot");
         assert_eq!(f.remediation.as_deref(), Some("sudo systemctl enable my-app@39401.service"));
@@ -698,7 +699,7 @@ mod tests {
 
     #[test]
     fn a_runtime_enabled_instance_is_lost_at_reboot() {
-        let findings = evaluate(&defects());
+        let findings = evaluate(&defects(), &CheckConfig::default());
         let f = on_unit(&findings, "my-app@39402.service", "supervisor.enabled");
         assert_finding(f, Status::Fail, "enabled only until the next reboot");
         assert_eq!(f.remediation.as_deref(), Some("sudo systemctl enable my-app@39402.service"));
@@ -706,21 +707,21 @@ mod tests {
 
     #[test]
     fn an_enabled_instance_is_wanted_by_a_boot_target() {
-        let findings = evaluate(&defects());
+        let findings = evaluate(&defects(), &CheckConfig::default());
         let f = on_unit(&findings, "my-app@39400.service", "supervisor.enabled");
         assert_finding(f, Status::Pass, "multi-user.target");
     }
 
     #[test]
     fn a_failed_unit_is_not_active() {
-        let findings = evaluate(&defects());
+        let findings = evaluate(&defects(), &CheckConfig::default());
         assert_finding(on_unit(&findings, "api@39408.service", "supervisor.active"), Status::Fail, "failed");
         assert_finding(on_unit(&findings, "my-app@39401.service", "supervisor.active"), Status::Pass, "active (running)");
     }
 
     #[test]
     fn a_missing_account_fails_unit_user() {
-        let findings = evaluate(&defects());
+        let findings = evaluate(&defects(), &CheckConfig::default());
         let f = on_unit(&findings, "api@39408.service", "unit.user");
         assert_finding(f, Status::Fail, "User=ghostuser names no account");
         assert!(f.remediation.as_deref().is_some_and(|r| r.contains("useradd") && r.contains("ghostuser")));
@@ -729,7 +730,7 @@ mod tests {
 
     #[test]
     fn a_removed_node_fails_unit_exec_and_env_resolution_passes() {
-        let findings = evaluate(&defects());
+        let findings = evaluate(&defects(), &CheckConfig::default());
         assert_finding(on_unit(&findings, "api@39408.service", "unit.exec"), Status::Fail, "/opt/node-v20/bin/node does not exist");
         assert_finding(
             on_unit(&findings, "legacy.service", "unit.exec"),
@@ -740,7 +741,7 @@ mod tests {
 
     #[test]
     fn restart_no_fails_the_policy_and_skips_the_start_limit() {
-        let findings = evaluate(&defects());
+        let findings = evaluate(&defects(), &CheckConfig::default());
         let f = on_unit(&findings, "api@39408.service", "unit.restart-policy");
         assert_finding(f, Status::Fail, "Restart=no");
         assert!(f.remediation.as_deref().is_some_and(|r| r.contains("api@.service.d") && r.contains("Restart=on-failure")));
@@ -749,7 +750,7 @@ mod tests {
 
     #[test]
     fn start_limit_off_warns_and_the_article_setting_passes() {
-        let findings = evaluate(&defects());
+        let findings = evaluate(&defects(), &CheckConfig::default());
         assert_finding(on_unit(&findings, "legacy.service", "unit.start-limit"), Status::Warn, "StartLimitIntervalSec=0");
         assert_finding(on_unit(&findings, "my-app@39400.service", "unit.start-limit"), Status::Pass, "3 starts within 1m");
     }
@@ -764,20 +765,20 @@ mod tests {
             service.restart_usec = 5_000_000;
         }
         let name = unit.name.clone();
-        let findings = evaluate(&facts);
+        let findings = evaluate(&facts, &CheckConfig::default());
         assert_finding(on_unit(&findings, &name, "unit.start-limit"), Status::Warn, "the limit never trips");
     }
 
     #[test]
     fn memory_limits_are_read_from_memory_max() {
-        let findings = evaluate(&defects());
+        let findings = evaluate(&defects(), &CheckConfig::default());
         assert_finding(on_unit(&findings, "my-app@39400.service", "unit.memory-limit"), Status::Pass, "MemoryMax=1G");
         assert_finding(on_unit(&findings, "legacy.service", "unit.memory-limit"), Status::Warn, "no MemoryMax");
     }
 
     #[test]
     fn env_files_missing_fail_and_world_readable_warn() {
-        let findings = evaluate(&defects());
+        let findings = evaluate(&defects(), &CheckConfig::default());
         let f = on_unit(&findings, "my-app@39403.service", "unit.env-files");
         assert_finding(f, Status::Fail, "/etc/my-app/39403.env does not exist");
         assert!(f.remediation.as_deref().is_some_and(|r| r.contains("EnvironmentFile=-/etc/my-app/39403.env")));
@@ -790,7 +791,7 @@ mod tests {
         let mut facts = all_good();
         facts.units[0].service = crate::facts::Fact::Error("access denied".into());
         let name = facts.units[0].name.clone();
-        let findings = evaluate(&facts);
+        let findings = evaluate(&facts, &CheckConfig::default());
         for check in ["unit.user", "unit.exec", "unit.env-files", "process.not-root"] {
             assert_finding(on_unit(&findings, &name, check), Status::Error, "access denied");
         }
@@ -813,7 +814,7 @@ mod tests {
         unit.wanted_by = vec!["frontdoor.service".into()];
         unit.boot_chain = crate::facts::Fact::Ok(vec!["multi-user.target".into(), "frontdoor.service".into()]);
         let name = unit.name.clone();
-        let findings = evaluate(&facts);
+        let findings = evaluate(&facts, &CheckConfig::default());
         assert_finding(
             on_unit(&findings, &name, "supervisor.enabled"),
             Status::Pass,
@@ -828,7 +829,7 @@ mod tests {
         facts.units[1].boot_chain = crate::facts::Fact::Error("access denied".into());
         facts.units[1].wanted_by = vec!["frontdoor.service".into()];
         let (first, second) = (facts.units[0].name.clone(), facts.units[1].name.clone());
-        let findings = evaluate(&facts);
+        let findings = evaluate(&facts, &CheckConfig::default());
         assert_finding(on_unit(&findings, &first, "supervisor.enabled"), Status::Pass, "multi-user.target");
         assert_finding(on_unit(&findings, &second, "supervisor.enabled"), Status::Error, "access denied");
     }
@@ -856,7 +857,7 @@ mod tests {
         facts.units[0].conditions = vec![condition(false, false)];
         facts.units[1].conditions = vec![condition(true, false)];
         let (first, second) = (facts.units[0].name.clone(), facts.units[1].name.clone());
-        let findings = evaluate(&facts);
+        let findings = evaluate(&facts, &CheckConfig::default());
         let f = on_unit(&findings, &first, "supervisor.enabled");
         assert_finding(f, Status::Fail, "ConditionPathExists=/etc/my-app/enabled does not hold now: systemd will skip the unit at boot");
         assert!(f.remediation.as_deref().is_some_and(|r| r.contains("/etc/my-app/enabled")));
@@ -868,7 +869,7 @@ mod tests {
         let mut facts = all_good();
         facts.units[0].need_daemon_reload = true;
         let name = facts.units[0].name.clone();
-        let findings = evaluate(&facts);
+        let findings = evaluate(&facts, &CheckConfig::default());
         assert_finding(on_unit(&findings, &name, "supervisor.registered"), Status::Pass, "daemon-reload pending");
         let f = on_unit(&findings, &name, "supervisor.active");
         assert_finding(f, Status::Warn, "changed on disk without a daemon-reload");
@@ -876,7 +877,7 @@ mod tests {
             path: path.into(),
             stat: crate::facts::Fact::Ok(None),
         });
-        let findings = evaluate(&facts);
+        let findings = evaluate(&facts, &CheckConfig::default());
         assert_finding(on_unit(&findings, &name, "supervisor.registered"), Status::Fail, "was removed");
     }
 
@@ -896,7 +897,7 @@ mod tests {
             }
         }
         let (first, second) = (facts.units[0].name.clone(), facts.units[1].name.clone());
-        let findings = evaluate(&facts);
+        let findings = evaluate(&facts, &CheckConfig::default());
         assert_finding(
             on_unit(&findings, &first, "unit.exec"),
             Status::Fail,

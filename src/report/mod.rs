@@ -1,5 +1,7 @@
-//! The report model and its renderers. Renderers are pure: `&Report` in, text out.
+//! The report model and its renderers. Renderers are pure: `&Report` in, text out
+//! (`explain` renders the invariant catalogue the same way).
 
+pub(crate) mod explain;
 pub(crate) mod group;
 pub(crate) mod human;
 pub(crate) mod json;
