@@ -108,11 +108,13 @@ fn check(args: &CheckArgs) -> Result<ExitCode, AppError> {
 /// `bootproof plan`: the boot chain, judged by the same invariants as `check`. Exits like
 /// `check` does, so a CI gate can run either.
 fn plan(args: &PlanArgs) -> Result<ExitCode, AppError> {
+    let config = check_config(args.config.as_deref(), args.facts.is_none())?;
     let facts = match &args.facts {
         Some(path) => load_facts(path)?,
         None => gather_facts()?,
     };
-    let findings = invariants::evaluate(&facts);
+    // Severity overrides change what fails, not what comes back: plan judges the raw findings.
+    let findings = invariants::evaluate(&facts, &config);
     let plan = report::plan::build(&facts, &findings);
     let text = match args.format {
         PlanFormat::Human => report::plan::render(&plan),

@@ -113,6 +113,10 @@ pub(crate) struct PlanArgs {
     /// Draw the plan of a facts file (from `bootproof facts`) instead of this host.
     #[arg(long, value_name = "FILE")]
     pub(crate) facts: Option<PathBuf>,
+    /// The check file (default /etc/bootproof/bootproof.toml when it exists; with
+    /// --facts, only a file named here is read).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) config: Option<PathBuf>,
 }
 
 /// Flags of `facts`.

@@ -2,7 +2,7 @@
 
 use crate::config::CheckConfig;
 use crate::facts::Facts;
-use crate::invariants::{BOOT_CRITICAL, expected, host, process, unit};
+use crate::invariants::{BOOT_CRITICAL, expected, host, pm2, process, unit};
 use crate::report::{Finding, Status, Subject};
 
 /// Judges `facts` against what discovery found and what the check file expects: the host,
@@ -14,6 +14,13 @@ pub(crate) fn evaluate(facts: &Facts, config: &CheckConfig) -> Vec<Finding> {
     for unit in &facts.units {
         findings.extend(unit::judge(unit, &facts.host));
         findings.extend(process::judge(unit));
+    }
+    let now_ms = humantime::parse_rfc3339(&facts.gathered_at)
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+    for home in &facts.pm2 {
+        findings.extend(pm2::judge(home, &facts.host, config, now_ms));
     }
     findings.extend(host::gone_since_last_boot(facts));
     findings.extend(expected::missing_units(facts, config));

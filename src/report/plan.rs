@@ -249,7 +249,7 @@ mod tests {
     #[test]
     fn plan_of_the_defects_host() {
         let facts = defects();
-        let plan = build(&facts, &evaluate(&facts));
+        let plan = build(&facts, &evaluate(&facts, &crate::config::CheckConfig::default()));
         let lost: Vec<&str> = plan.units.iter().filter(|u| !u.verdict.comes_back).map(|u| u.name.as_str()).collect();
         assert_eq!(lost, ["api@39408.service", "my-app@39401.service", "my-app@39402.service", "my-app@39403.service"]);
         insta::assert_snapshot!(anstream::adapter::strip_str(&render(&plan)).to_string());
@@ -258,7 +258,7 @@ mod tests {
     #[test]
     fn plan_of_a_good_host_says_everything_comes_back() {
         let facts = all_good();
-        let plan = build(&facts, &evaluate(&facts));
+        let plan = build(&facts, &evaluate(&facts, &crate::config::CheckConfig::default()));
         assert!(plan.units.iter().all(|u| u.verdict.comes_back));
         let json = serde_json::to_value(&plan).expect("plan serialises");
         assert_eq!(json["schema"], PLAN_SCHEMA);
