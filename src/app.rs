@@ -68,7 +68,7 @@ fn check(args: &CheckArgs) -> Result<ExitCode, AppError> {
     let facts = match &args.facts {
         Some(path) => load_facts(path)?,
         None => {
-            let mut facts = gather_facts()?;
+            let mut facts = gather_facts(&args.pm2_homes, false)?;
             if remember {
                 facts.previous_boot = remembered(&args.state, &facts);
             }
@@ -108,7 +108,7 @@ fn remembered(path: &Path, facts: &Facts) -> Fact<Option<BootRecord>> {
 }
 
 fn facts(args: &FactsArgs) -> Result<ExitCode, AppError> {
-    let mut facts = gather_facts()?;
+    let mut facts = gather_facts(&args.pm2_homes, args.without_systemd)?;
     if !args.no_state {
         facts.previous_boot = remembered(&args.state, &facts);
     }
@@ -136,14 +136,19 @@ fn host_summary(facts: &Facts) -> HostSummary {
     }
 }
 
-fn gather_facts() -> Result<Facts, AppError> {
+/// Gathers the host's facts, with extra PM2 homes; `without_systemd` leaves out all
+/// systemd asks (see `gather_without_systemd`).
+fn gather_facts(pm2_homes: &[String], without_systemd: bool) -> Result<Facts, AppError> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("failed to start the async runtime")
         .map_err(AppError::CannotCheck)?;
+    if without_systemd {
+        return Ok(runtime.block_on(crate::facts::gather::gather_without_systemd(pm2_homes)));
+    }
     runtime
-        .block_on(crate::facts::gather::gather())
+        .block_on(crate::facts::gather::gather_with(pm2_homes))
         .map_err(|err| AppError::CannotCheck(err.into()))
 }
 
