@@ -6,3 +6,4 @@ mod harness;
 mod cli;
 mod lab_units;
 mod lab_unseen;
+mod pm2_native;
