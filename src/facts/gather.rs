@@ -23,7 +23,10 @@ use super::model::{
     RuntimeFacts, ServiceFacts, StartCondition, TemplateFacts, UnitFacts,
 };
 use super::node::{self, ExecKind, Locate, RuntimeUse};
-use super::pm2::{self, discover::{is_pm2_unit_name, runs_pm2_resurrect}};
+use super::pm2::{
+    self,
+    discover::{is_pm2_unit_name, runs_pm2_resurrect},
+};
 use super::procfs::{self, BootClock};
 use super::systemd::{
     ConditionLine, ExecLine, ServiceProperties, Systemd, SystemdError, UnitProperties,
@@ -108,7 +111,10 @@ fn bus_reason(err: &zbus::Error) -> String {
 }
 
 /// Discovers the node services and PM2 homes and gathers everything bootproof judges.
-#[allow(dead_code, reason = "the zero-configuration entry point; app passes the check file's homes")]
+#[allow(
+    dead_code,
+    reason = "the zero-configuration entry point; app passes the check file's homes"
+)]
 pub(crate) async fn gather() -> Result<Facts, GatherError> {
     gather_with(&[]).await
 }
@@ -413,7 +419,11 @@ fn unit_kind(name: &str, runs_node: bool, commands: &[(String, Vec<String>)]) ->
     if runs_node {
         return Some(UnitKind::Node);
     }
-    if is_pm2_unit_name(name) || commands.iter().any(|(path, argv)| runs_pm2_resurrect(path, argv)) {
+    if is_pm2_unit_name(name)
+        || commands
+            .iter()
+            .any(|(path, argv)| runs_pm2_resurrect(path, argv))
+    {
         return Some(UnitKind::Pm2);
     }
     None
@@ -610,7 +620,8 @@ async fn discover_and_gather(systemd: &Systemd) -> Result<Discovered, GatherErro
             };
             // The text looked like node (or pm2) but systemd's parse says otherwise (a
             // drop-in replaced ExecStart, say): not what the file suggested after all.
-            if loaded_ok && unit_kind(&candidate.name, runs_node, &commands) != Some(candidate.kind) {
+            if loaded_ok && unit_kind(&candidate.name, runs_node, &commands) != Some(candidate.kind)
+            {
                 continue;
             }
         }

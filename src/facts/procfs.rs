@@ -103,7 +103,10 @@ fn parse_cgroup(text: &str) -> Option<String> {
 /// arguments: a process that sets its title (PM2's daemon and apps do) overwrites argv
 /// in place and leaves the rest of the area as NUL padding.
 fn parse_cmdline(bytes: &[u8]) -> Vec<String> {
-    let end = bytes.iter().rposition(|b| *b != 0).map_or(0, |last| last + 1);
+    let end = bytes
+        .iter()
+        .rposition(|b| *b != 0)
+        .map_or(0, |last| last + 1);
     let bytes = &bytes[..end];
     if bytes.is_empty() {
         return Vec::new();

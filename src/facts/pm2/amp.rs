@@ -181,7 +181,10 @@ mod tests {
     #[test]
     fn wire_bytes_are_axons() -> Result<(), AmpError> {
         let bytes = encode(&[Arg::Str("ab".into()), Arg::Blob(vec![7])])?;
-        assert_eq!(bytes, [0x12, 0, 0, 0, 4, b's', b':', b'a', b'b', 0, 0, 0, 1, 7]);
+        assert_eq!(
+            bytes,
+            [0x12, 0, 0, 0, 4, b's', b':', b'a', b'b', 0, 0, 0, 1, 7]
+        );
         Ok(())
     }
 

@@ -55,7 +55,9 @@ fn title_of(cmdline: &[u8]) -> String {
 /// Reads at most `max` bytes of a file.
 fn read_bounded(path: &Path, max: u64) -> io::Result<Vec<u8>> {
     let mut bytes = Vec::new();
-    std::fs::File::open(path)?.take(max).read_to_end(&mut bytes)?;
+    std::fs::File::open(path)?
+        .take(max)
+        .read_to_end(&mut bytes)?;
     Ok(bytes)
 }
 
@@ -100,7 +102,11 @@ pub(crate) fn read_pid_file(path: &Path) -> Fact<Option<u32>> {
             }
         }
         Err(err) if err.kind() == io::ErrorKind::NotFound => Fact::Ok(None),
-        Err(err) => Fact::Error(format!("cannot read {}: {}", path.display(), os_message(&err))),
+        Err(err) => Fact::Error(format!(
+            "cannot read {}: {}",
+            path.display(),
+            os_message(&err)
+        )),
     }
 }
 
@@ -128,8 +134,15 @@ impl ProcessReader {
             return None;
         }
         let names = &mut self.names;
-        let mut resolve = |uid: u32| names.entry(uid).or_insert_with(|| files::user_name(uid)).clone();
-        procfs::read_process(pid, self.clock, &mut resolve).ok().flatten()
+        let mut resolve = |uid: u32| {
+            names
+                .entry(uid)
+                .or_insert_with(|| files::user_name(uid))
+                .clone()
+        };
+        procfs::read_process(pid, self.clock, &mut resolve)
+            .ok()
+            .flatten()
     }
 }
 
@@ -181,7 +194,11 @@ pub(crate) fn modules(home: &Path) -> Fact<Vec<String>> {
         },
         Err(err) if err.kind() == io::ErrorKind::NotFound => {}
         Err(err) => {
-            return Fact::Error(format!("cannot read {}: {}", conf.display(), os_message(&err)));
+            return Fact::Error(format!(
+                "cannot read {}: {}",
+                conf.display(),
+                os_message(&err)
+            ));
         }
     }
     let dir = home.join("modules");
@@ -193,7 +210,11 @@ pub(crate) fn modules(home: &Path) -> Fact<Vec<String>> {
         ),
         Err(err) if err.kind() == io::ErrorKind::NotFound => {}
         Err(err) => {
-            return Fact::Error(format!("cannot read {}: {}", dir.display(), os_message(&err)));
+            return Fact::Error(format!(
+                "cannot read {}: {}",
+                dir.display(),
+                os_message(&err)
+            ));
         }
     }
     names.sort();
@@ -209,7 +230,11 @@ const PM2_CLI_PLACES: [&str; 2] = ["/usr/local/bin/pm2", "/usr/bin/pm2"];
 pub(crate) fn pm2_cli(daemon: Option<&ProcessFacts>) -> Option<String> {
     let beside_node = daemon
         .and_then(|process| process.exe.ok())
-        .and_then(|exe| Path::new(exe.trim_end_matches(" (deleted)")).parent().map(|dir| dir.join("pm2")))
+        .and_then(|exe| {
+            Path::new(exe.trim_end_matches(" (deleted)"))
+                .parent()
+                .map(|dir| dir.join("pm2"))
+        })
         .map(|path| path.to_string_lossy().into_owned());
     beside_node
         .into_iter()
@@ -231,7 +256,10 @@ mod tests {
             parse_title("PM2 v5.3.0: God Daemon (/home/a b/.pm2)"),
             Some(("5.3.0".into(), Some("/home/a b/.pm2".into())))
         );
-        assert_eq!(parse_title("PM2 v0.14.7: God Daemon"), Some(("0.14.7".into(), None)));
+        assert_eq!(
+            parse_title("PM2 v0.14.7: God Daemon"),
+            Some(("0.14.7".into(), None))
+        );
         assert_eq!(parse_title("node /usr/bin/pm2 resurrect"), None);
         assert_eq!(
             title_of(b"PM2 v7.0.4: God Daemon (/tmp/x)\0\0\0\0"),
@@ -241,7 +269,10 @@ mod tests {
 
     #[test]
     fn pid_file_names() {
-        assert_eq!(parse_pid_file_name("api-worker-3.pid"), Some(("api-worker".into(), 3)));
+        assert_eq!(
+            parse_pid_file_name("api-worker-3.pid"),
+            Some(("api-worker".into(), 3))
+        );
         assert_eq!(parse_pid_file_name("web-0.pid"), Some(("web".into(), 0)));
         assert_eq!(parse_pid_file_name("web.pid"), None);
         assert_eq!(parse_pid_file_name("web-x.pid"), None);
@@ -267,12 +298,18 @@ mod tests {
     fn modules_from_conf_and_dir() -> io::Result<()> {
         let home = std::env::temp_dir().join(format!("bootproof-modules-{}", std::process::id()));
         std::fs::create_dir_all(home.join("modules/pm2-logrotate"))?;
-        std::fs::write(home.join("module_conf.json"), r#"{"pm2-logrotate": {"max_size": "10M"}, "pm2-server-monit": {}}"#)?;
+        std::fs::write(
+            home.join("module_conf.json"),
+            r#"{"pm2-logrotate": {"max_size": "10M"}, "pm2-server-monit": {}}"#,
+        )?;
         let found = modules(&home);
         std::fs::write(home.join("module_conf.json"), "[")?;
         let broken = modules(&home);
         std::fs::remove_dir_all(&home)?;
-        assert_eq!(found, Fact::Ok(vec!["pm2-logrotate".into(), "pm2-server-monit".into()]));
+        assert_eq!(
+            found,
+            Fact::Ok(vec!["pm2-logrotate".into(), "pm2-server-monit".into()])
+        );
         assert!(matches!(broken, Fact::Error(_)));
         Ok(())
     }

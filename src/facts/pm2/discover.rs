@@ -167,8 +167,14 @@ mod tests {
             "/usr/bin/node",
             &argv(&["node", "/usr/local/bin/pm2", "resurrect"])
         ));
-        assert!(runs_pm2_resurrect("/usr/bin/env", &argv(&["env", "pm2", "resurrect"])));
+        assert!(runs_pm2_resurrect(
+            "/usr/bin/env",
+            &argv(&["env", "pm2", "resurrect"])
+        ));
         assert!(!runs_pm2_resurrect("/usr/bin/pm2", &argv(&["pm2", "kill"])));
-        assert!(!runs_pm2_resurrect("/usr/bin/node", &argv(&["node", "resurrect.js"])));
+        assert!(!runs_pm2_resurrect(
+            "/usr/bin/node",
+            &argv(&["node", "resurrect.js"])
+        ));
     }
 }

@@ -275,8 +275,9 @@ pub(crate) fn memory_bytes(field: &str, value: &Value) -> Result<u64, String> {
             .as_u64()
             .or_else(|| number.as_f64().filter(|f| *f >= 0.0).map(|f| f as u64))
             .ok_or_else(|| format!("\"{field}\" is {number}, not a size")),
-        Value::String(text) => parse_size(text)
-            .ok_or_else(|| format!("\"{field}\" is {text:?}, not a size like 200M")),
+        Value::String(text) => {
+            parse_size(text).ok_or_else(|| format!("\"{field}\" is {text:?}, not a size like 200M"))
+        }
         other => Err(wrong_type(field, other, "a number or a string")),
     }
 }
@@ -454,10 +455,8 @@ mod tests {
     }
 
     fn temp_file(tag: &str, bytes: &[u8]) -> std::io::Result<String> {
-        let path = std::env::temp_dir().join(format!(
-            "bootproof-dump-{}-{tag}.pm2",
-            std::process::id()
-        ));
+        let path =
+            std::env::temp_dir().join(format!("bootproof-dump-{}-{tag}.pm2", std::process::id()));
         std::fs::write(&path, bytes)?;
         Ok(path.to_string_lossy().into_owned())
     }
@@ -494,10 +493,23 @@ mod tests {
         assert_eq!(api.exec_mode.as_deref(), Some("cluster_mode"));
         assert_eq!(api.max_memory_restart, Some(200 << 20));
         let worker = &apps[3];
-        for name in ["API_TOKEN", "DATABASE_URL", "GREETING", "HOME", "NODE_APP_INSTANCE"] {
-            assert!(worker.env_keys.iter().any(|k| k == name), "{name} in {:?}", worker.env_keys);
+        for name in [
+            "API_TOKEN",
+            "DATABASE_URL",
+            "GREETING",
+            "HOME",
+            "NODE_APP_INSTANCE",
+        ] {
+            assert!(
+                worker.env_keys.iter().any(|k| k == name),
+                "{name} in {:?}",
+                worker.env_keys
+            );
         }
-        assert!(!worker.env_keys.iter().any(|k| k == "worker"), "per-app section is no variable");
+        assert!(
+            !worker.env_keys.iter().any(|k| k == "worker"),
+            "per-app section is no variable"
+        );
         // Names only: no value of the fixture's environment survives into the facts.
         let facts = serde_json::to_string(&apps).unwrap_or_default();
         assert!(!facts.contains("not-a-real-secret") && !facts.contains("fixture-token"));
@@ -519,7 +531,9 @@ mod tests {
         assert_eq!(facts.apps, Fact::Ok(Vec::new()));
         assert_eq!(facts.file.stat, Fact::Ok(None));
         let real = read_dump(&fixture("dump.pm2"));
-        assert!(matches!(real.file.stat, Fact::Ok(Some(ref stat)) if stat.mtime > 0 && stat.mode != 0));
+        assert!(
+            matches!(real.file.stat, Fact::Ok(Some(ref stat)) if stat.mtime > 0 && stat.mode != 0)
+        );
     }
 
     #[test]
@@ -544,13 +558,26 @@ mod tests {
             (b"[\"api\"]", "a PM2 app"),
             (b"[{\"status\": \"online\"}]", "app 1 (no \"name\")"),
             (b"[{\"name\": 7}]", "\"name\" is a number"),
-            (b"[{\"name\": \"a\"}, {\"name\": \"b\", \"exec_mode\": 1}]", "app 2 (\"b\": \"exec_mode\" is a number"),
-            (b"[{\"name\": \"a\", \"env\": \"PATH=/bin\"}]", "\"env\" as an object"),
-            (b"[{\"name\": \"a\", \"instances\": \"lots\"}]", "not a count"),
+            (
+                b"[{\"name\": \"a\"}, {\"name\": \"b\", \"exec_mode\": 1}]",
+                "app 2 (\"b\": \"exec_mode\" is a number",
+            ),
+            (
+                b"[{\"name\": \"a\", \"env\": \"PATH=/bin\"}]",
+                "\"env\" as an object",
+            ),
+            (
+                b"[{\"name\": \"a\", \"instances\": \"lots\"}]",
+                "not a count",
+            ),
         ];
         for (n, (bytes, expected)) in cases.iter().enumerate() {
             let text = reason(bytes, &format!("bad-{n}"));
-            assert!(text.contains(expected), "{:?} → {text}", String::from_utf8_lossy(bytes));
+            assert!(
+                text.contains(expected),
+                "{:?} → {text}",
+                String::from_utf8_lossy(bytes)
+            );
         }
     }
 
@@ -584,7 +611,10 @@ mod tests {
         let result = read_apps(&path, DUMP_MAX);
         std::fs::remove_file(&path)?;
         assert!(started.elapsed() < Duration::from_millis(100));
-        assert!(matches!(result, Err(DumpError::TooLarge { .. })), "{result:?}");
+        assert!(
+            matches!(result, Err(DumpError::TooLarge { .. })),
+            "{result:?}"
+        );
         Ok(())
     }
 
@@ -619,7 +649,10 @@ mod tests {
         assert!(matches!(&parsed, Ok(apps) if apps.len() == count && apps[0].env_keys.len() == 50));
         assert!(parse_time < Duration::from_secs(5), "{parse_time:?}");
         assert!(matches!(refused, Err(DumpError::TooLarge { .. })));
-        assert!(matches!(&truncated, Err(err) if err.to_string().contains("truncated")), "{truncated:?}");
+        assert!(
+            matches!(&truncated, Err(err) if err.to_string().contains("truncated")),
+            "{truncated:?}"
+        );
         Ok(())
     }
 }

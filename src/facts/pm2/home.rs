@@ -36,7 +36,10 @@ pub(crate) async fn with_units(
     let mut missing = Homes::default();
     for (home, unit) in &unit_homes {
         let key = discover::home_key(home);
-        if !homes.iter().any(|known| discover::home_key(&known.home) == key) {
+        if !homes
+            .iter()
+            .any(|known| discover::home_key(&known.home) == key)
+        {
             missing.add(home, format!("unit {}", unit.name));
         }
     }

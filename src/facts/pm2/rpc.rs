@@ -18,10 +18,10 @@ use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::UnixStream;
 
-use super::amp::{self, Arg, Decoder};
-use super::dump;
 use super::super::files::os_message;
 use super::super::model::{Fact, LiveApp, RpcAnswer};
+use super::amp::{self, Arg, Decoder};
+use super::dump;
 
 /// How long one call may take, connect to reply. A healthy daemon answers in
 /// milliseconds; a daemon busy for longer than this is itself worth reporting.
@@ -140,10 +140,14 @@ async fn exchange(socket: &Path) -> Result<Vec<LiveApp>, RpcError> {
 /// The process list out of a reply message.
 pub(crate) fn apps_of_reply(message: &[Arg]) -> Result<Vec<LiveApp>, RpcError> {
     let Some(Arg::Json(Value::Object(body))) = message.first() else {
-        return Err(RpcError::Shape("the first argument is not a JSON object".into()));
+        return Err(RpcError::Shape(
+            "the first argument is not a JSON object".into(),
+        ));
     };
     if let Some(error) = body.get("error") {
-        let text = error.as_str().map_or_else(|| error.to_string(), str::to_owned);
+        let text = error
+            .as_str()
+            .map_or_else(|| error.to_string(), str::to_owned);
         return Err(RpcError::Daemon(text));
     }
     let Some(Value::Array(list)) = body
@@ -156,9 +160,8 @@ pub(crate) fn apps_of_reply(message: &[Arg]) -> Result<Vec<LiveApp>, RpcError> {
     list.iter()
         .enumerate()
         .map(|(index, item)| {
-            live_app(item).map_err(|problem| {
-                RpcError::Shape(format!("process {} ({problem})", index + 1))
-            })
+            live_app(item)
+                .map_err(|problem| RpcError::Shape(format!("process {} ({problem})", index + 1)))
         })
         .collect()
 }
@@ -237,20 +240,31 @@ mod tests {
         assert_eq!(app.started_at_ms, Some(1_700_000_000_000));
         assert_eq!(app.max_memory_restart, Some(200 << 20));
         assert_eq!(app.memory, Some(52_551_680));
-        assert!(!serde_json::to_string(&app).unwrap_or_default().contains("must-not-appear"));
+        assert!(
+            !serde_json::to_string(&app)
+                .unwrap_or_default()
+                .contains("must-not-appear")
+        );
         Ok(())
     }
 
     #[test]
     fn error_and_odd_replies() {
-        let error = [Arg::Json(json!({"error": "method \"x\" does not exist"})), Arg::Str("1:0".into())];
-        assert!(matches!(apps_of_reply(&error), Err(RpcError::Daemon(text)) if text.contains("does not exist")));
+        let error = [
+            Arg::Json(json!({"error": "method \"x\" does not exist"})),
+            Arg::Str("1:0".into()),
+        ];
+        assert!(
+            matches!(apps_of_reply(&error), Err(RpcError::Daemon(text)) if text.contains("does not exist"))
+        );
         let empty = [Arg::Json(json!({"args": [[]]})), Arg::Str("1:0".into())];
         assert!(matches!(apps_of_reply(&empty), Ok(apps) if apps.is_empty()));
         let odd = [Arg::Str("hello".into())];
         assert!(matches!(apps_of_reply(&odd), Err(RpcError::Shape(_))));
         let nameless = [Arg::Json(json!({"args": [[{"pm_id": 1}]]}))];
-        assert!(matches!(apps_of_reply(&nameless), Err(RpcError::Shape(text)) if text.contains("process 1")));
+        assert!(
+            matches!(apps_of_reply(&nameless), Err(RpcError::Shape(text)) if text.contains("process 1"))
+        );
     }
 
     fn socket_path(tag: &str) -> std::path::PathBuf {
@@ -258,13 +272,18 @@ mod tests {
     }
 
     fn runtime() -> io::Result<tokio::runtime::Runtime> {
-        tokio::runtime::Builder::new_current_thread().enable_all().build()
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
     }
 
     #[test]
     fn no_socket_file_is_not_running() -> io::Result<()> {
         let answer = runtime()?.block_on(monitor_data(&socket_path("missing"), RPC_TIMEOUT));
-        assert!(matches!(answer, Fact::Ok(RpcAnswer::NotRunning { ref reason }) if reason == "no socket file"), "{answer:?}");
+        assert!(
+            matches!(answer, Fact::Ok(RpcAnswer::NotRunning { ref reason }) if reason == "no socket file"),
+            "{answer:?}"
+        );
         Ok(())
     }
 
@@ -276,7 +295,10 @@ mod tests {
         drop(std::os::unix::net::UnixListener::bind(&path)?);
         let answer = runtime()?.block_on(monitor_data(&path, RPC_TIMEOUT));
         std::fs::remove_file(&path)?;
-        assert!(matches!(answer, Fact::Ok(RpcAnswer::NotRunning { ref reason }) if reason == "connection refused"), "{answer:?}");
+        assert!(
+            matches!(answer, Fact::Ok(RpcAnswer::NotRunning { ref reason }) if reason == "connection refused"),
+            "{answer:?}"
+        );
         Ok(())
     }
 
@@ -293,7 +315,10 @@ mod tests {
         let waited = started.elapsed();
         drop(listener);
         std::fs::remove_file(&path)?;
-        assert!(matches!(answer, Fact::Ok(RpcAnswer::NoAnswer { waited_ms }) if waited_ms >= 300), "{answer:?}");
+        assert!(
+            matches!(answer, Fact::Ok(RpcAnswer::NoAnswer { waited_ms }) if waited_ms >= 300),
+            "{answer:?}"
+        );
         assert!(waited < timeout + Duration::from_millis(500), "{waited:?}");
         Ok(())
     }
