@@ -78,7 +78,7 @@ fn check(args: &CheckArgs) -> Result<ExitCode, AppError> {
     let facts = match &args.facts {
         Some(path) => load_facts(path)?,
         None => {
-            let mut facts = gather_facts()?;
+            let mut facts = gather_facts(&pm2_homes(&config, &args.pm2_homes), false)?;
             if remember {
                 facts.previous_boot = remembered(&args.state, &facts);
             }
@@ -111,7 +111,7 @@ fn plan(args: &PlanArgs) -> Result<ExitCode, AppError> {
     let config = check_config(args.config.as_deref(), args.facts.is_none())?;
     let facts = match &args.facts {
         Some(path) => load_facts(path)?,
-        None => gather_facts()?,
+        None => gather_facts(&pm2_homes(&config, &[]), false)?,
     };
     // Severity overrides change what fails, not what comes back: plan judges the raw findings.
     let findings = invariants::evaluate(&facts, &config);
@@ -144,11 +144,11 @@ fn remembered(path: &Path, facts: &Facts) -> Fact<Option<BootRecord>> {
 }
 
 fn facts(args: &FactsArgs) -> Result<ExitCode, AppError> {
-    // Read (and so validated) before gathering, like `check` does. Its PM2 homes are for
-    // the PM2 gatherer to look in besides the discovered ones; `gather` does not take
-    // them yet.
-    let _config = check_config(args.config.as_deref(), true)?;
-    let mut facts = gather_facts()?;
+    // Read (and so validated) before gathering, like `check` does: its PM2 homes are
+    // looked in besides the discovered ones.
+    let config = check_config(args.config.as_deref(), true)?;
+    let homes = pm2_homes(&config, &args.pm2_homes);
+    let mut facts = gather_facts(&homes, args.without_systemd)?;
     if !args.no_state {
         facts.previous_boot = remembered(&args.state, &facts);
     }
@@ -165,6 +165,13 @@ fn check_config(path: Option<&Path>, use_default: bool) -> Result<CheckConfig, A
         return Ok(CheckConfig::default());
     }
     config::load(path).map_err(|err| AppError::Usage(err.into()))
+}
+
+/// PM2 homes to look in besides the discovered ones: the check file's, then the flag's.
+fn pm2_homes(config: &CheckConfig, extra: &[String]) -> Vec<String> {
+    let mut homes: Vec<String> = config.pm2.iter().map(|p| p.home.clone()).collect();
+    homes.extend(extra.iter().cloned());
+    homes
 }
 
 /// Keeps the findings `--only`/`--skip` ask for.
@@ -185,14 +192,19 @@ fn host_summary(facts: &Facts) -> HostSummary {
     }
 }
 
-fn gather_facts() -> Result<Facts, AppError> {
+/// Gathers the host's facts, with extra PM2 homes; `without_systemd` leaves out all
+/// systemd asks (see `gather_without_systemd`).
+fn gather_facts(pm2_homes: &[String], without_systemd: bool) -> Result<Facts, AppError> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("failed to start the async runtime")
         .map_err(AppError::CannotCheck)?;
+    if without_systemd {
+        return Ok(runtime.block_on(crate::facts::gather::gather_without_systemd(pm2_homes)));
+    }
     runtime
-        .block_on(crate::facts::gather::gather())
+        .block_on(crate::facts::gather::gather_with(pm2_homes))
         .map_err(|err| AppError::CannotCheck(err.into()))
 }
 

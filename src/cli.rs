@@ -90,6 +90,10 @@ pub(crate) struct CheckArgs {
     /// Neither read nor write the state file.
     #[arg(long, conflicts_with = "state")]
     pub(crate) no_state: bool,
+    /// Also gather this PM2 home (PM2_HOME directory), as the check file's `[[pm2]] home`
+    /// will; hidden until the check file carries it.
+    #[arg(long = "pm2-home", value_name = "DIR", hide = true)]
+    pub(crate) pm2_homes: Vec<String>,
 }
 
 /// Output formats of `plan`.
@@ -135,6 +139,13 @@ pub(crate) struct FactsArgs {
     /// Leave the previous boot out.
     #[arg(long, conflicts_with = "state")]
     pub(crate) no_state: bool,
+    /// Also gather this PM2 home (PM2_HOME directory); hidden, as on `check`.
+    #[arg(long = "pm2-home", value_name = "DIR", hide = true)]
+    pub(crate) pm2_homes: Vec<String>,
+    /// Gather only what needs no systemd (PM2 homes, host identity): for tests on hosts
+    /// without systemd.
+    #[arg(long, hide = true)]
+    pub(crate) without_systemd: bool,
 }
 
 #[cfg(test)]

@@ -23,6 +23,10 @@ use super::model::{
     RuntimeFacts, ServiceFacts, StartCondition, TemplateFacts, UnitFacts,
 };
 use super::node::{self, ExecKind, Locate, RuntimeUse};
+use super::pm2::{
+    self,
+    discover::{is_pm2_unit_name, runs_pm2_resurrect},
+};
 use super::procfs::{self, BootClock};
 use super::systemd::{
     ConditionLine, ExecLine, ServiceProperties, Systemd, SystemdError, UnitProperties,
@@ -106,8 +110,18 @@ fn bus_reason(err: &zbus::Error) -> String {
     }
 }
 
-/// Discovers the node services and gathers everything bootproof judges.
+/// Discovers the node services and PM2 homes and gathers everything bootproof judges.
+#[allow(
+    dead_code,
+    reason = "the zero-configuration entry point; app passes the check file's homes"
+)]
 pub(crate) async fn gather() -> Result<Facts, GatherError> {
+    gather_with(&[]).await
+}
+
+/// [`gather`], with PM2 homes the caller names (the check file's `[[pm2]] home`s)
+/// gathered even when nothing else points at them.
+pub(crate) async fn gather_with(extra_pm2_homes: &[String]) -> Result<Facts, GatherError> {
     let address =
         std::env::var("DBUS_SYSTEM_BUS_ADDRESS").unwrap_or_else(|_| DEFAULT_SYSTEM_BUS.to_owned());
     let systemd = Systemd::connect()
@@ -133,16 +147,28 @@ pub(crate) async fn gather() -> Result<Facts, GatherError> {
             },
             pid1: procfs::pid1_name(),
         })?;
-    let (host, services) = join(
-        host_facts(&systemd, system_state),
-        discover_and_gather(&systemd),
+    // PM2 homes found without systemd are gathered (their daemons asked) meanwhile.
+    let ((host, services), (pm2_homes, daemons)) = join(
+        join(
+            host_facts(&systemd, system_state),
+            discover_and_gather(&systemd),
+        ),
+        pm2::home::gather_local(extra_pm2_homes),
     )
     .await;
-    let (mut units, templates) = services?;
+    let Discovered {
+        mut units,
+        templates,
+        mut pm2_units,
+    } = services?;
+    let split = units.len();
+    units.append(&mut pm2_units);
     let chains = boot_chains(&systemd, &units, &host.boot_targets).await;
     for (unit, chain) in units.iter_mut().zip(chains) {
         unit.boot_chain = chain;
     }
+    let pm2_units = units.split_off(split);
+    let pm2 = pm2::home::with_units(pm2_homes, &daemons, pm2_units).await;
     Ok(Facts {
         schema: FACTS_SCHEMA.to_owned(),
         gathered_at: humantime::format_rfc3339_seconds(SystemTime::now()).to_string(),
@@ -151,8 +177,35 @@ pub(crate) async fn gather() -> Result<Facts, GatherError> {
         templates,
         // Filled in by the caller from the state file it was pointed at.
         previous_boot: Fact::Ok(None),
-        pm2: Vec::new(),
+        pm2,
     })
+}
+
+/// Only what needs no systemd: host identity from /proc and the PM2 homes found without
+/// units. For hosts (and tests) where systemd cannot be asked; everything systemd
+/// would have said is an error fact saying so.
+pub(crate) async fn gather_without_systemd(extra_pm2_homes: &[String]) -> Facts {
+    fn not_asked<T>() -> Fact<T> {
+        Fact::Error("not gathered: systemd was not asked".to_owned())
+    }
+    let (pm2_homes, daemons) = pm2::home::gather_local(extra_pm2_homes).await;
+    Facts {
+        schema: FACTS_SCHEMA.to_owned(),
+        gathered_at: humantime::format_rfc3339_seconds(SystemTime::now()).to_string(),
+        host: HostFacts {
+            hostname: procfs::hostname(),
+            boot_id: procfs::boot_id(),
+            booted_at: not_asked(),
+            system_state: not_asked(),
+            failed_units: not_asked(),
+            default_target: not_asked(),
+            boot_targets: not_asked(),
+        },
+        units: Vec::new(),
+        templates: Vec::new(),
+        previous_boot: Fact::Ok(None),
+        pm2: pm2::home::with_units(pm2_homes, &daemons, Vec::new()).await,
+    }
 }
 
 /// RFC 3339 UTC for a systemd timestamp (µs since the epoch); `None` for 0 (never).
@@ -333,8 +386,63 @@ struct Candidate {
     /// Its object, from `ListUnitsByPatterns` or `LoadUnit` (never built from the name).
     path: OwnedObjectPath,
     /// Found by reading its file rather than from systemd's parsed ExecStart: keep it
-    /// even when it fails to load, drop it when the loaded ExecStart runs no node.
+    /// even when it fails to load, drop it when the loaded unit turns out not to be
+    /// what its file suggested.
     from_file_text: bool,
+    /// A node service or a PM2 supervisor.
+    kind: UnitKind,
+}
+
+/// What discovery is looking for in a unit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum UnitKind {
+    /// A service whose ExecStart runs node/nodejs/bun.
+    Node,
+    /// A PM2 supervisor: `pm2-<user>.service`, or any unit running `pm2 resurrect`.
+    /// Not a node service (see `node`): it starts the daemon and exits.
+    Pm2,
+}
+
+/// What discovery found.
+struct Discovered {
+    /// Node services.
+    units: Vec<UnitFacts>,
+    /// Node templates.
+    templates: Vec<TemplateFacts>,
+    /// PM2 supervisor units, gathered like the node services.
+    pm2_units: Vec<UnitFacts>,
+}
+
+/// Which kind of unit the commands make this, if any. Node wins: a `pm2-*` unit that
+/// runs `pm2-runtime` or node directly is a node service.
+fn unit_kind(name: &str, runs_node: bool, commands: &[(String, Vec<String>)]) -> Option<UnitKind> {
+    if runs_node {
+        return Some(UnitKind::Node);
+    }
+    if is_pm2_unit_name(name)
+        || commands
+            .iter()
+            .any(|(path, argv)| runs_pm2_resurrect(path, argv))
+    {
+        return Some(UnitKind::Pm2);
+    }
+    None
+}
+
+/// The (path, argv) pairs of parsed ExecStart lines.
+fn command_pairs(lines: &[ExecLine]) -> Vec<(String, Vec<String>)> {
+    lines
+        .iter()
+        .map(|line| (line.path.clone(), line.argv.clone()))
+        .collect()
+}
+
+/// The (path, argv) pairs of a unit file's own ExecStart lines.
+fn file_command_pairs(text: &str) -> Vec<(String, Vec<String>)> {
+    node::unit_file_exec_starts(text)
+        .into_iter()
+        .filter_map(|argv| Some((argv.first()?.clone(), argv)))
+        .collect()
 }
 
 /// Reads scripts' `#!` lines once per run.
@@ -383,10 +491,9 @@ impl Shebangs {
     }
 }
 
-/// Discovers node services and templates, then gathers each service's facts.
-async fn discover_and_gather(
-    systemd: &Systemd,
-) -> Result<(Vec<UnitFacts>, Vec<TemplateFacts>), GatherError> {
+/// Discovers node services, templates and PM2 supervisor units, then gathers each
+/// unit's facts.
+async fn discover_and_gather(systemd: &Systemd) -> Result<Discovered, GatherError> {
     let (listed, unit_path) = join(systemd.list_units(&["*.service"]), systemd.unit_path()).await;
     let listed = listed.map_err(|source| GatherError::Discover {
         what: "service units",
@@ -406,12 +513,18 @@ async fn discover_and_gather(
     let exec_starts = join_all(loaded.iter().map(|unit| systemd.exec_start(&unit.path))).await;
     let mut candidates: Vec<Candidate> = Vec::new();
     for (unit, exec_start) in loaded.iter().zip(exec_starts) {
-        // A service whose ExecStart cannot be read cannot be told to run node.
-        if exec_start.is_ok_and(|lines| shebangs.runs_node(&lines)) {
+        // A service whose ExecStart cannot be read cannot be told to run node; a
+        // `pm2-<user>` unit is still a PM2 supervisor by its name.
+        let (runs_node, commands) = match exec_start {
+            Ok(lines) => (shebangs.runs_node(&lines), command_pairs(&lines)),
+            Err(_) => (false, Vec::new()),
+        };
+        if let Some(kind) = unit_kind(&unit.name, runs_node, &commands) {
             candidates.push(Candidate {
                 name: unit.name.clone(),
                 path: unit.path.clone(),
                 from_file_text: false,
+                kind,
             });
         }
     }
@@ -419,7 +532,7 @@ async fn discover_and_gather(
     // Unit files systemd has not loaded (or failed to load), and templates: read the text.
     let loaded_names: HashSet<&str> = loaded.iter().map(|unit| unit.name.as_str()).collect();
     let mut template_files = Vec::new();
-    let mut to_load = Vec::new();
+    let mut to_load: Vec<(String, UnitKind)> = Vec::new();
     for file in files::unit_files(&unit_path, ".service") {
         let is_template = file.name.ends_with("@.service");
         if !is_template && loaded_names.contains(file.name.as_str()) {
@@ -428,23 +541,29 @@ async fn discover_and_gather(
         let Ok(text) = files::read_unit_text(&file.path) else {
             continue;
         };
-        if !shebangs.file_runs_node(&text) {
+        let runs_node = shebangs.file_runs_node(&text);
+        if is_template {
+            if runs_node {
+                template_files.push(file);
+            }
             continue;
         }
-        if is_template {
-            template_files.push(file);
-        } else {
-            to_load.push(file.name);
+        if let Some(kind) = unit_kind(&file.name, runs_node, &file_command_pairs(&text)) {
+            to_load.push((file.name, kind));
         }
     }
     // Masked units: what they would run is in the file the mask hides. Loading them
     // (LoadState=masked) lets the invariants say so instead of leaving them out.
     for file in files::masked_unit_files(&unit_path, ".service") {
-        if file.name.ends_with("@.service") || to_load.contains(&file.name) {
+        if file.name.ends_with("@.service") || to_load.iter().any(|(name, _)| *name == file.name) {
             continue;
         }
-        if files::read_unit_text(&file.path).is_ok_and(|text| shebangs.file_runs_node(&text)) {
-            to_load.push(file.name);
+        let Ok(text) = files::read_unit_text(&file.path) else {
+            continue;
+        };
+        let runs_node = shebangs.file_runs_node(&text);
+        if let Some(kind) = unit_kind(&file.name, runs_node, &file_command_pairs(&text)) {
+            to_load.push((file.name, kind));
         }
     }
     let template_states = join_all(
@@ -464,14 +583,15 @@ async fn discover_and_gather(
             name: file.name,
         })
         .collect();
-    let loaded_now = join_all(to_load.iter().map(|name| systemd.load_unit(name))).await;
-    for (name, path) in to_load.into_iter().zip(loaded_now) {
+    let loaded_now = join_all(to_load.iter().map(|(name, _)| systemd.load_unit(name))).await;
+    for ((name, kind), path) in to_load.into_iter().zip(loaded_now) {
         // LoadUnit only fails for an invalid name or a refused call; nothing to gather then.
         if let Ok(path) = path {
             candidates.push(Candidate {
                 name,
                 path,
                 from_file_text: true,
+                kind,
             });
         }
     }
@@ -487,23 +607,38 @@ async fn discover_and_gather(
 
     let mut local = LocalReader::new();
     let mut units = Vec::new();
+    let mut pm2_units = Vec::new();
     for (candidate, (unit, service)) in candidates.iter().zip(properties) {
         if candidate.from_file_text {
             let loaded_ok = unit.as_ref().is_ok_and(|unit| unit.load_state == "loaded");
-            let runs_node = service
-                .as_ref()
-                .is_ok_and(|service| shebangs.runs_node(&service.exec_start));
-            // The text looked like node but systemd's parse says otherwise (a drop-in
-            // replaced ExecStart, say): not a node service after all.
-            if loaded_ok && !runs_node {
+            let (runs_node, commands) = match &service {
+                Ok(service) => (
+                    shebangs.runs_node(&service.exec_start),
+                    command_pairs(&service.exec_start),
+                ),
+                Err(_) => (false, Vec::new()),
+            };
+            // The text looked like node (or pm2) but systemd's parse says otherwise (a
+            // drop-in replaced ExecStart, say): not what the file suggested after all.
+            if loaded_ok && unit_kind(&candidate.name, runs_node, &commands) != Some(candidate.kind)
+            {
                 continue;
             }
         }
-        units.push(local.unit_facts(&candidate.name, unit, service, &mut shebangs));
+        let facts = local.unit_facts(&candidate.name, unit, service, &mut shebangs);
+        match candidate.kind {
+            UnitKind::Node => units.push(facts),
+            UnitKind::Pm2 => pm2_units.push(facts),
+        }
     }
     units.sort_by(|a, b| a.name.cmp(&b.name));
+    pm2_units.sort_by(|a, b| a.name.cmp(&b.name));
     templates.sort_by(|a, b| a.name.cmp(&b.name));
-    Ok((units, templates))
+    Ok(Discovered {
+        units,
+        templates,
+        pm2_units,
+    })
 }
 
 /// The instances of a template among unit names: `my-app@.service` → `my-app@3000.service`, …

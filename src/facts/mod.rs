@@ -8,6 +8,7 @@ pub(crate) mod files;
 pub(crate) mod gather;
 pub(crate) mod model;
 pub(crate) mod node;
+pub(crate) mod pm2;
 pub(crate) mod procfs;
 pub(crate) mod sockets;
 pub(crate) mod systemd;

@@ -99,9 +99,15 @@ fn parse_cgroup(text: &str) -> Option<String> {
         .or_else(|| line_for("name=systemd:"))
 }
 
-/// /proc/PID/cmdline split on NUL.
+/// /proc/PID/cmdline split on NUL. Trailing NULs are dropped, not read as empty
+/// arguments: a process that sets its title (PM2's daemon and apps do) overwrites argv
+/// in place and leaves the rest of the area as NUL padding.
 fn parse_cmdline(bytes: &[u8]) -> Vec<String> {
-    let bytes = bytes.strip_suffix(b"\0").unwrap_or(bytes);
+    let end = bytes
+        .iter()
+        .rposition(|b| *b != 0)
+        .map_or(0, |last| last + 1);
+    let bytes = &bytes[..end];
     if bytes.is_empty() {
         return Vec::new();
     }
@@ -289,6 +295,10 @@ mod tests {
             vec!["/usr/bin/node", "/opt/a b.js"]
         );
         assert!(parse_cmdline(b"").is_empty());
+        assert_eq!(
+            parse_cmdline(b"node /srv/api/server.js\0\0\0\0"),
+            vec!["node /srv/api/server.js"]
+        );
     }
 
     #[test]

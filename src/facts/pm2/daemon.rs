@@ -1,0 +1,316 @@
+//! The PM2 daemon as the host shows it without asking it: its `pm2.pid`, the running
+//! "God Daemon" processes and their titles, `pids/*.pid` for the apps, the installed
+//! modules, and the pm2 CLI an operator would use for a home.
+
+use std::collections::HashMap;
+use std::io::{self, Read};
+use std::path::Path;
+
+use super::super::files::{self, os_message};
+use super::super::model::{Fact, FallbackApp, ProcessFacts};
+use super::super::procfs::{self, BootClock};
+
+/// A pid file is a number; anything longer is not one.
+const PID_FILE_MAX: u64 = 64;
+
+/// A process title is short; reading more of a cmdline is pointless here.
+const CMDLINE_MAX: u64 = 4096;
+
+/// More pid files than this in one home is not a real PM2 home; stop there.
+const PID_FILES_MAX: usize = 10_000;
+
+/// A running God Daemon found in /proc.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct RunningDaemon {
+    /// Its pid.
+    pub(crate) pid: u32,
+    /// The PM2 version from the title.
+    pub(crate) version: String,
+    /// The PM2_HOME from the title; `None` for very old titles without it.
+    pub(crate) home: Option<String>,
+}
+
+/// Parses a process title: `PM2 v7.0.4: God Daemon (/root/.pm2)`.
+pub(crate) fn parse_title(title: &str) -> Option<(String, Option<String>)> {
+    let rest = title.trim().strip_prefix("PM2 v")?;
+    let (version, rest) = rest.split_once(": God Daemon")?;
+    let rest = rest.trim();
+    let home = rest
+        .strip_prefix('(')
+        .and_then(|inner| inner.strip_suffix(')'))
+        .map(str::to_owned);
+    Some((version.to_owned(), home))
+}
+
+/// The title in a cmdline: PM2 sets `process.title`, which overwrites argv in place,
+/// so /proc shows the title followed by NUL padding.
+fn title_of(cmdline: &[u8]) -> String {
+    let end = cmdline
+        .iter()
+        .rposition(|b| *b != 0)
+        .map_or(0, |last| last + 1);
+    String::from_utf8_lossy(&cmdline[..end]).replace('\0', " ")
+}
+
+/// Reads at most `max` bytes of a file.
+fn read_bounded(path: &Path, max: u64) -> io::Result<Vec<u8>> {
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)?
+        .take(max)
+        .read_to_end(&mut bytes)?;
+    Ok(bytes)
+}
+
+/// Every running God Daemon: /proc/*/cmdline whose title parses. Processes that
+/// vanish or cannot be read while scanning are skipped.
+pub(crate) fn running_daemons() -> Vec<RunningDaemon> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    let mut daemons: Vec<RunningDaemon> = entries
+        .flatten()
+        .filter_map(|entry| {
+            let pid: u32 = entry.file_name().to_str()?.parse().ok()?;
+            let cmdline = read_bounded(&entry.path().join("cmdline"), CMDLINE_MAX).ok()?;
+            let (version, home) = parse_title(&title_of(&cmdline))?;
+            Some(RunningDaemon { pid, version, home })
+        })
+        .collect();
+    daemons.sort_by_key(|daemon| daemon.pid);
+    daemons
+}
+
+/// The daemon title of a running process, when it is a God Daemon.
+pub(crate) fn daemon_title(pid: u32) -> Option<(String, Option<String>)> {
+    let cmdline = read_bounded(Path::new(&format!("/proc/{pid}/cmdline")), CMDLINE_MAX).ok()?;
+    parse_title(&title_of(&cmdline))
+}
+
+/// Reads a pid file: `Ok(None)` when it does not exist, an error when it is
+/// unreadable or holds something other than a pid.
+pub(crate) fn read_pid_file(path: &Path) -> Fact<Option<u32>> {
+    match read_bounded(path, PID_FILE_MAX) {
+        Ok(bytes) => {
+            let text = String::from_utf8_lossy(&bytes);
+            match text.trim().parse::<u32>() {
+                Ok(pid) if pid > 0 => Fact::Ok(Some(pid)),
+                _ => Fact::Error(format!(
+                    "{} holds {:?}, not a pid",
+                    path.display(),
+                    text.trim()
+                )),
+            }
+        }
+        Err(err) if err.kind() == io::ErrorKind::NotFound => Fact::Ok(None),
+        Err(err) => Fact::Error(format!(
+            "cannot read {}: {}",
+            path.display(),
+            os_message(&err)
+        )),
+    }
+}
+
+/// Reads processes from /proc, resolving user names once per uid.
+pub(crate) struct ProcessReader {
+    /// Turns start ticks into wall-clock time.
+    clock: Option<BootClock>,
+    /// uid → login name.
+    names: HashMap<u32, Option<String>>,
+}
+
+impl ProcessReader {
+    /// A reader with an empty cache.
+    pub(crate) fn new() -> ProcessReader {
+        ProcessReader {
+            clock: BootClock::read(),
+            names: HashMap::new(),
+        }
+    }
+
+    /// The process, `None` when it does not run (or cannot be read: a process we may
+    /// not look at is as good as absent to the facts that need it).
+    pub(crate) fn process(&mut self, pid: u32) -> Option<ProcessFacts> {
+        if pid == 0 {
+            return None;
+        }
+        let names = &mut self.names;
+        let mut resolve = |uid: u32| {
+            names
+                .entry(uid)
+                .or_insert_with(|| files::user_name(uid))
+                .clone()
+        };
+        procfs::read_process(pid, self.clock, &mut resolve)
+            .ok()
+            .flatten()
+    }
+}
+
+/// The apps PM2 wrote pid files for (`pids/<name>-<pm_id>.pid`), with their processes.
+pub(crate) fn fallback_apps(home: &Path, reader: &mut ProcessReader) -> Vec<FallbackApp> {
+    let Ok(entries) = std::fs::read_dir(home.join("pids")) else {
+        return Vec::new();
+    };
+    let mut apps: Vec<FallbackApp> = entries
+        .flatten()
+        .take(PID_FILES_MAX)
+        .filter_map(|entry| {
+            let file_name = entry.file_name().into_string().ok()?;
+            let (name, pm_id) = parse_pid_file_name(&file_name)?;
+            let Fact::Ok(Some(pid)) = read_pid_file(&entry.path()) else {
+                return None;
+            };
+            Some(FallbackApp {
+                name,
+                pm_id,
+                pid,
+                process: reader.process(pid),
+            })
+        })
+        .collect();
+    apps.sort_by_key(|app| app.pm_id);
+    apps
+}
+
+/// `api-worker-3.pid` → (`api-worker`, 3): app names may hold `-`, the id is last.
+pub(crate) fn parse_pid_file_name(file_name: &str) -> Option<(String, i64)> {
+    let stem = file_name.strip_suffix(".pid")?;
+    let (name, id) = stem.rsplit_once('-')?;
+    Some((name.to_owned(), id.parse().ok()?))
+}
+
+/// Installed modules: the keys of `module_conf.json` (settings PM2 keeps per module)
+/// and the entries of `modules/` (where `pm2 install` puts them), deduplicated.
+pub(crate) fn modules(home: &Path) -> Fact<Vec<String>> {
+    let mut names = Vec::new();
+    let conf = home.join("module_conf.json");
+    match read_bounded(&conf, 1 << 20) {
+        Ok(bytes) => match serde_json::from_slice::<serde_json::Value>(&bytes) {
+            Ok(serde_json::Value::Object(map)) => names.extend(map.keys().cloned()),
+            Ok(_) => {
+                return Fact::Error(format!("{} is not a JSON object", conf.display()));
+            }
+            Err(err) => return Fact::Error(format!("{} is not JSON: {err}", conf.display())),
+        },
+        Err(err) if err.kind() == io::ErrorKind::NotFound => {}
+        Err(err) => {
+            return Fact::Error(format!(
+                "cannot read {}: {}",
+                conf.display(),
+                os_message(&err)
+            ));
+        }
+    }
+    let dir = home.join("modules");
+    match std::fs::read_dir(&dir) {
+        Ok(entries) => names.extend(
+            entries
+                .flatten()
+                .filter_map(|entry| entry.file_name().into_string().ok()),
+        ),
+        Err(err) if err.kind() == io::ErrorKind::NotFound => {}
+        Err(err) => {
+            return Fact::Error(format!(
+                "cannot read {}: {}",
+                dir.display(),
+                os_message(&err)
+            ));
+        }
+    }
+    names.sort();
+    names.dedup();
+    Fact::Ok(names)
+}
+
+/// Where a system-wide pm2 usually is, when none is next to the daemon's node.
+const PM2_CLI_PLACES: [&str; 2] = ["/usr/local/bin/pm2", "/usr/bin/pm2"];
+
+/// The pm2 CLI for remediations: next to the node binary the daemon runs (npm puts
+/// global bins beside node, nvm's included), else the usual system places.
+pub(crate) fn pm2_cli(daemon: Option<&ProcessFacts>) -> Option<String> {
+    let beside_node = daemon
+        .and_then(|process| process.exe.ok())
+        .and_then(|exe| {
+            Path::new(exe.trim_end_matches(" (deleted)"))
+                .parent()
+                .map(|dir| dir.join("pm2"))
+        })
+        .map(|path| path.to_string_lossy().into_owned());
+    beside_node
+        .into_iter()
+        .chain(PM2_CLI_PLACES.iter().map(|place| (*place).to_owned()))
+        .find(|path| files::is_executable_file(Path::new(path)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn titles() {
+        assert_eq!(
+            parse_title("PM2 v7.0.4: God Daemon (/root/.pm2)"),
+            Some(("7.0.4".into(), Some("/root/.pm2".into())))
+        );
+        assert_eq!(
+            parse_title("PM2 v5.3.0: God Daemon (/home/a b/.pm2)"),
+            Some(("5.3.0".into(), Some("/home/a b/.pm2".into())))
+        );
+        assert_eq!(
+            parse_title("PM2 v0.14.7: God Daemon"),
+            Some(("0.14.7".into(), None))
+        );
+        assert_eq!(parse_title("node /usr/bin/pm2 resurrect"), None);
+        assert_eq!(
+            title_of(b"PM2 v7.0.4: God Daemon (/tmp/x)\0\0\0\0"),
+            "PM2 v7.0.4: God Daemon (/tmp/x)"
+        );
+    }
+
+    #[test]
+    fn pid_file_names() {
+        assert_eq!(
+            parse_pid_file_name("api-worker-3.pid"),
+            Some(("api-worker".into(), 3))
+        );
+        assert_eq!(parse_pid_file_name("web-0.pid"), Some(("web".into(), 0)));
+        assert_eq!(parse_pid_file_name("web.pid"), None);
+        assert_eq!(parse_pid_file_name("web-x.pid"), None);
+    }
+
+    #[test]
+    fn pid_files() -> io::Result<()> {
+        let dir = std::env::temp_dir().join(format!("bootproof-pidfile-{}", std::process::id()));
+        std::fs::create_dir_all(&dir)?;
+        std::fs::write(dir.join("good"), "30163")?;
+        std::fs::write(dir.join("bad"), "hello")?;
+        let good = read_pid_file(&dir.join("good"));
+        let bad = read_pid_file(&dir.join("bad"));
+        let missing = read_pid_file(&dir.join("missing"));
+        std::fs::remove_dir_all(&dir)?;
+        assert_eq!(good, Fact::Ok(Some(30163)));
+        assert!(matches!(bad, Fact::Error(reason) if reason.contains("not a pid")));
+        assert_eq!(missing, Fact::Ok(None));
+        Ok(())
+    }
+
+    #[test]
+    fn modules_from_conf_and_dir() -> io::Result<()> {
+        let home = std::env::temp_dir().join(format!("bootproof-modules-{}", std::process::id()));
+        std::fs::create_dir_all(home.join("modules/pm2-logrotate"))?;
+        std::fs::write(
+            home.join("module_conf.json"),
+            r#"{"pm2-logrotate": {"max_size": "10M"}, "pm2-server-monit": {}}"#,
+        )?;
+        let found = modules(&home);
+        std::fs::write(home.join("module_conf.json"), "[")?;
+        let broken = modules(&home);
+        std::fs::remove_dir_all(&home)?;
+        assert_eq!(
+            found,
+            Fact::Ok(vec!["pm2-logrotate".into(), "pm2-server-monit".into()])
+        );
+        assert!(matches!(broken, Fact::Error(_)));
+        Ok(())
+    }
+}
