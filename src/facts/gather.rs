@@ -152,6 +152,8 @@ pub(crate) async fn gather() -> Result<Facts, GatherError> {
         // Filled in by the caller from the state file it was pointed at.
         previous_boot: Fact::Ok(None),
         pm2: Vec::new(),
+        // Probed alongside, by the caller that knows the check file's endpoints.
+        http: Vec::new(),
     })
 }
 
