@@ -103,8 +103,8 @@ catalogue! {
 }
 
 impl CheckId {
-    /// Whether this bootproof judges the invariant yet. The PM2 and HTTP families have
-    /// stable ids already (check files may name them) but no judge in this version.
+    /// Whether this bootproof judges the invariant yet. The PM2 family has stable ids
+    /// already (check files may name them) but no judge in this version.
     pub(crate) fn is_checked(self) -> bool {
         !matches!(
             self,
@@ -114,7 +114,6 @@ impl CheckId {
                 | CheckId::Pm2CrashLoop
                 | CheckId::Pm2LogRotation
                 | CheckId::Pm2DumpSecrets
-                | CheckId::HealthHttp
         )
     }
 }

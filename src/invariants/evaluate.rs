@@ -1,10 +1,11 @@
 //! Runs every invariant over one `Facts` value.
 
 use crate::facts::Facts;
-use crate::invariants::{BOOT_CRITICAL, host, process, unit};
+use crate::invariants::{BOOT_CRITICAL, health, host, process, unit};
 use crate::report::{Finding, Status, Subject};
 
-/// Judges `facts`: the host, every node service unit, every node template.
+/// Judges `facts`: the host, every node service unit, every node template, every
+/// health endpoint.
 pub(crate) fn evaluate(facts: &Facts) -> Vec<Finding> {
     let mut findings = vec![host::state(&facts.host)];
     for unit in &facts.units {
@@ -15,6 +16,7 @@ pub(crate) fn evaluate(facts: &Facts) -> Vec<Finding> {
     let template_findings: Vec<Finding> =
         facts.templates.iter().map(|template| host::instances(template, facts, &findings)).collect();
     findings.extend(template_findings);
+    findings.extend(facts.http.iter().map(health::http));
     findings
 }
 
