@@ -225,3 +225,160 @@ fn chain(err: &dyn std::error::Error) -> String {
 fn millis(duration: Duration) -> u64 {
     u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
 }
+
+#[cfg(test)]
+mod tests {
+    //! Real sockets on loopback, served by tokio in the test: no mock client.
+
+    use std::collections::BTreeMap;
+
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpListener;
+
+    use super::*;
+
+    fn spec(url: &str, timeout: Duration) -> HealthSpec {
+        HealthSpec {
+            url: url.to_owned(),
+            status: Vec::new(),
+            body_contains: None,
+            json: BTreeMap::new(),
+            timeout,
+            insecure: false,
+            host: None,
+            follow_redirects: false,
+            unit: None,
+        }
+    }
+
+    /// A server that reads one request and answers with `head` followed by `body_len`
+    /// bytes of `x`, written in 64 KiB chunks until the client goes away.
+    async fn serve(head: String, body_len: usize) -> std::net::SocketAddr {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind loopback");
+        let addr = listener.local_addr().expect("bound address");
+        tokio::spawn(async move {
+            while let Ok((mut socket, _)) = listener.accept().await {
+                let head = head.clone();
+                tokio::spawn(async move {
+                    let mut request = [0u8; 4096];
+                    let _ = socket.read(&mut request).await;
+                    if socket.write_all(head.as_bytes()).await.is_err() {
+                        return;
+                    }
+                    let chunk = vec![b'x'; 64 * 1024];
+                    let mut sent = 0;
+                    while sent < body_len {
+                        let n = chunk.len().min(body_len - sent);
+                        if socket.write_all(&chunk[..n]).await.is_err() {
+                            return;
+                        }
+                        sent += n;
+                    }
+                });
+            }
+        });
+        addr
+    }
+
+    #[tokio::test]
+    async fn a_closed_port_is_refused_with_its_address() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind loopback");
+        let addr = listener.local_addr().expect("bound address");
+        drop(listener);
+        let outcome = probe(&spec(&format!("http://{addr}/health"), Duration::from_secs(2))).await;
+        assert_eq!(outcome, HttpOutcome::Refused { address: addr.to_string() });
+    }
+
+    #[tokio::test]
+    async fn an_unresolvable_name_is_a_dns_failure() {
+        // .invalid never resolves (RFC 6761), with or without a resolver on this host.
+        let outcome = probe(&spec("http://bootproof-test.invalid/health", Duration::from_secs(5))).await;
+        assert!(
+            matches!(&outcome, HttpOutcome::Dns { host, .. } if host == "bootproof-test.invalid"),
+            "{outcome:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_silent_server_times_out_while_other_probes_finish() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind loopback");
+        let silent = listener.local_addr().expect("bound address");
+        // Accepts and holds every connection without a word.
+        tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((socket, _)) = listener.accept().await {
+                held.push(socket);
+            }
+        });
+        let ok = serve("HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok".into(), 0).await;
+        let started = Instant::now();
+        let facts = probe_all(&[
+            spec(&format!("http://{silent}/"), Duration::from_millis(500)),
+            spec(&format!("http://{ok}/"), Duration::from_secs(2)),
+        ])
+        .await;
+        let took = started.elapsed();
+        assert_eq!(facts[0].outcome, HttpOutcome::TimedOut { after_ms: 500 });
+        assert!(matches!(&facts[1].outcome, HttpOutcome::Answered(a) if a.status == 200 && a.body_head == "ok"));
+        assert!(took < Duration::from_millis(1500), "took {took:?}");
+    }
+
+    #[tokio::test]
+    async fn a_ten_megabyte_body_is_read_only_to_the_cap() {
+        let total = 10 * 1024 * 1024;
+        let addr = serve(
+            format!("HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: {total}\r\n\r\n"),
+            total,
+        )
+        .await;
+        let outcome = probe(&spec(&format!("http://{addr}/"), Duration::from_secs(2))).await;
+        let HttpOutcome::Answered(answer) = outcome else { panic!("{outcome:?}") };
+        assert_eq!(answer.status, 200);
+        assert_eq!(answer.body_head.len(), BODY_CAP);
+        assert!(answer.body_truncated);
+        assert_eq!(answer.content_type.as_deref(), Some("text/plain"));
+    }
+
+    #[tokio::test]
+    async fn a_body_of_exactly_the_cap_is_not_truncated() {
+        let addr = serve(format!("HTTP/1.1 200 OK\r\ncontent-length: {BODY_CAP}\r\n\r\n"), BODY_CAP).await;
+        let outcome = probe(&spec(&format!("http://{addr}/"), Duration::from_secs(2))).await;
+        assert!(matches!(&outcome, HttpOutcome::Answered(a) if !a.body_truncated && a.body_head.len() == BODY_CAP), "{outcome:?}");
+    }
+
+    #[tokio::test]
+    async fn a_redirect_is_not_followed_unless_asked() {
+        let addr = serve("HTTP/1.1 302 Found\r\nlocation: /login\r\ncontent-length: 0\r\n\r\n".into(), 0).await;
+        let mut s = spec(&format!("http://{addr}/health"), Duration::from_secs(2));
+        let outcome = probe(&s).await;
+        assert!(matches!(&outcome, HttpOutcome::Answered(a) if a.status == 302 && a.location.as_deref() == Some("/login")), "{outcome:?}");
+        s.follow_redirects = true;
+        let outcome = probe(&s).await;
+        assert!(matches!(&outcome, HttpOutcome::Other { reason } if reason.contains("redirect")), "{outcome:?}");
+    }
+
+    #[tokio::test]
+    async fn the_host_header_is_sent_as_given() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind loopback");
+        let addr = listener.local_addr().expect("bound address");
+        let seen = tokio::spawn(async move {
+            let (mut socket, _) = listener.accept().await.expect("a connection");
+            let mut request = vec![0u8; 4096];
+            let n = socket.read(&mut request).await.expect("a request");
+            let _ = socket.write_all(b"HTTP/1.1 204 No Content\r\n\r\n").await;
+            String::from_utf8_lossy(&request[..n]).to_lowercase()
+        });
+        let mut s = spec(&format!("http://{addr}/"), Duration::from_secs(2));
+        s.host = Some("api.example.com".into());
+        let outcome = probe(&s).await;
+        assert!(matches!(&outcome, HttpOutcome::Answered(a) if a.status == 204), "{outcome:?}");
+        let request = seen.await.expect("the server task");
+        assert!(request.contains("\r\nhost: api.example.com\r\n"), "{request}");
+    }
+
+    #[tokio::test]
+    async fn a_malformed_url_is_said_so() {
+        let outcome = probe(&spec("127.0.0.1:3000/health", Duration::from_secs(1))).await;
+        assert!(matches!(&outcome, HttpOutcome::Other { reason } if reason.starts_with("not a valid URL")), "{outcome:?}");
+    }
+}
