@@ -1,17 +1,22 @@
 //! The one place that wires a command: facts (gathered or loaded) → invariants → report → output.
 
-use std::io::Write;
+use std::collections::BTreeMap;
+use std::io::{IsTerminal, Write};
 use std::path::Path;
 use std::process::ExitCode;
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
+use futures_util::future::join;
 
 use crate::cli::{CheckArgs, Cli, Command, FactsArgs, Format};
 use crate::alert::state;
 use crate::facts::{BootRecord, FACTS_SCHEMA, Fact, Facts};
 use crate::invariants::{self, CheckId};
 use crate::report::{self, Finding, HostSummary, Report};
+use crate::config::{CheckConfig, HealthSpec};
 use crate::exit;
+use crate::wait;
 
 /// Why a command could not finish; each kind has its exit code.
 #[derive(Debug, thiserror::Error)]
@@ -63,19 +68,17 @@ pub(crate) fn run(cli: Cli) -> Result<ExitCode, AppError> {
 }
 
 fn check(args: &CheckArgs) -> Result<ExitCode, AppError> {
+    let config = check_config(args);
     let live = args.facts.is_none();
     let remember = live && !args.no_state;
-    let facts = match &args.facts {
-        Some(path) => load_facts(path)?,
-        None => {
-            let mut facts = gather_facts()?;
-            if remember {
-                facts.previous_boot = remembered(&args.state, &facts);
-            }
-            facts
+    let (facts, findings) = match &args.facts {
+        Some(path) => {
+            let facts = load_facts(path)?;
+            let findings = select(invariants::evaluate(&facts), &args.only, &args.skip);
+            (facts, findings)
         }
+        None => live_check(args, &config)?,
     };
-    let findings = select(invariants::evaluate(&facts), &args.only, &args.skip);
     if remember && let Some(record) = state::record(&facts) {
         // The check's verdict does not depend on being able to remember it.
         if let Err(err) = state::save(&args.state, record) {
@@ -92,6 +95,171 @@ fn check(args: &CheckArgs) -> Result<ExitCode, AppError> {
     };
     emit(&text, args.output.as_deref(), args.format == Format::Human)?;
     Ok(exit::for_status(report.summary.status, args.strict))
+}
+
+/// The check file's declarations. Until check files are loaded this is the empty
+/// default, plus the hidden `--health URL` testing aid.
+fn check_config(args: &CheckArgs) -> CheckConfig {
+    let mut config = CheckConfig::default();
+    config.health.extend(args.health_urls.iter().map(|url| HealthSpec {
+        url: url.clone(),
+        status: Vec::new(),
+        body_contains: None,
+        json: BTreeMap::new(),
+        timeout: DEFAULT_HEALTH_TIMEOUT,
+        insecure: args.health_insecure,
+        host: None,
+        follow_redirects: false,
+        unit: None,
+    }));
+    config
+}
+
+/// A health probe's timeout when the check file gives none.
+const DEFAULT_HEALTH_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Gathers and judges this host once, or, with `--wait`, until nothing time-sensitive is
+/// pending or the deadline has passed. Everything is gathered again each round: it takes
+/// tens of milliseconds, and a report built from one round's facts is consistent (an
+/// endpoint that answered early may have gone down since).
+fn live_check(args: &CheckArgs, config: &CheckConfig) -> Result<(Facts, Vec<Finding>), AppError> {
+    let runtime = runtime()?;
+    let round = || -> Result<(Facts, Vec<Finding>), AppError> {
+        let mut facts = runtime
+            .block_on(gather_all(&config.health))
+            .map_err(|err| AppError::CannotCheck(err.into()))?;
+        if !args.no_state {
+            facts.previous_boot = remembered(&args.state, &facts);
+        }
+        let findings = select(invariants::evaluate(&facts), &args.only, &args.skip);
+        Ok((facts, findings))
+    };
+    let Some(wait) = args.wait else { return round() };
+    let started = Instant::now();
+    let deadline = started + wait;
+    let mut progress = Progress::new(wait);
+    let mut backoff = wait::Backoff::new();
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let (facts, findings) = match round() {
+            Ok(checked) => checked,
+            // Early in a boot the system bus may not be up yet: that is worth waiting for too.
+            Err(AppError::CannotCheck(err)) if !left.is_zero() => {
+                progress.cannot_check_yet(&format!("{err:#}"), left);
+                std::thread::sleep(backoff.pause(left));
+                continue;
+            }
+            Err(err) => {
+                progress.clear();
+                return Err(err);
+            }
+        };
+        let pending = wait::pending(&facts, &findings);
+        let left = deadline.saturating_duration_since(Instant::now());
+        if pending.is_empty() || left.is_zero() {
+            progress.done(pending.len(), started.elapsed());
+            return Ok((facts, findings));
+        }
+        let pause = backoff.pause(left);
+        progress.pause(&pending, deadline, pause);
+    }
+}
+
+/// What `--wait` shows on stderr. On a terminal: one line redrawn in place, counting
+/// down. Otherwise (a log, a pipe): a line only when what is pending changes.
+struct Progress {
+    terminal: bool,
+    wait: Duration,
+    /// What the last plain line said was pending, so an unchanged state is not repeated.
+    last: Option<Vec<String>>,
+}
+
+impl Progress {
+    /// How often the terminal line is redrawn while pausing.
+    const REDRAW: Duration = Duration::from_millis(250);
+
+    fn new(wait: Duration) -> Self {
+        Progress { terminal: std::io::stderr().is_terminal(), wait, last: None }
+    }
+
+    /// Shows what is pending and sleeps `pause`, redrawing the countdown on a terminal.
+    fn pause(&mut self, pending: &[&Finding], deadline: Instant, pause: Duration) {
+        let until = Instant::now() + pause;
+        if !self.terminal {
+            let keys = wait::keys(pending);
+            if self.last.as_ref() != Some(&keys) {
+                eprintln!(
+                    "bootproof: waiting up to {} for {}: {}",
+                    wait::whole_seconds(self.wait),
+                    pending.len(),
+                    keys.join(", ")
+                );
+                self.last = Some(keys);
+            }
+            std::thread::sleep(pause);
+            return;
+        }
+        loop {
+            let now = Instant::now();
+            let left = deadline.saturating_duration_since(now);
+            self.draw(&wait::progress_line(pending, left, terminal_width()));
+            if now >= until {
+                return;
+            }
+            std::thread::sleep(until.saturating_duration_since(now).min(Self::REDRAW));
+        }
+    }
+
+    /// Says the host cannot be checked yet (once per reason off a terminal).
+    fn cannot_check_yet(&mut self, reason: &str, left: Duration) {
+        let line = format!("cannot check yet ({} left): {reason}", wait::whole_seconds(left));
+        if self.terminal {
+            self.draw(&line);
+        } else if self.last.as_ref().and_then(|last| last.first()) != Some(&reason.to_owned()) {
+            eprintln!("bootproof: {line}");
+            self.last = Some(vec![reason.to_owned()]);
+        }
+    }
+
+    /// The final word before the report: how long it took, or what is still pending.
+    fn done(&mut self, still_pending: usize, waited: Duration) {
+        self.clear();
+        if self.last.is_none() && still_pending == 0 {
+            // Nothing was ever pending: nothing to say.
+            return;
+        }
+        let waited = wait::whole_seconds(waited);
+        if still_pending == 0 {
+            eprintln!("bootproof: everything waited for came up after {waited}");
+        } else {
+            eprintln!("bootproof: gave up after {waited}: {still_pending} still not up");
+        }
+    }
+
+    fn draw(&mut self, line: &str) {
+        // Carriage return and erase-line: the next draw replaces this one.
+        let mut err = std::io::stderr().lock();
+        let _ = write!(err, "\r\x1b[2K{line}");
+        let _ = err.flush();
+        self.last.get_or_insert_with(Vec::new);
+    }
+
+    fn clear(&self) {
+        if self.terminal {
+            let mut err = std::io::stderr().lock();
+            let _ = write!(err, "\r\x1b[2K");
+            let _ = err.flush();
+        }
+    }
+}
+
+/// The terminal's width in columns (stderr's), or 80 when it cannot be asked.
+fn terminal_width() -> usize {
+    // SAFETY: TIOCGWINSZ writes one winsize into the struct we own; on failure it
+    // writes nothing and returns -1.
+    let mut size: libc::winsize = unsafe { std::mem::zeroed() };
+    let ok = unsafe { libc::ioctl(libc::STDERR_FILENO, libc::TIOCGWINSZ, &mut size) } == 0;
+    if ok && size.ws_col > 0 { usize::from(size.ws_col) } else { 80 }
 }
 
 /// The last check of an earlier boot, from the state file. A corrupt file is moved aside
@@ -137,14 +305,25 @@ fn host_summary(facts: &Facts) -> HostSummary {
 }
 
 fn gather_facts() -> Result<Facts, AppError> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
+    runtime()?
+        .block_on(gather_all(&CheckConfig::default().health))
+        .map_err(|err| AppError::CannotCheck(err.into()))
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, AppError> {
+    tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("failed to start the async runtime")
-        .map_err(AppError::CannotCheck)?;
-    runtime
-        .block_on(crate::facts::gather::gather())
-        .map_err(|err| AppError::CannotCheck(err.into()))
+        .map_err(AppError::CannotCheck)
+}
+
+/// systemd, /proc and the health endpoints, all at once: the probes do not wait for D-Bus.
+async fn gather_all(health: &[HealthSpec]) -> Result<Facts, crate::facts::gather::GatherError> {
+    let (facts, http) = join(crate::facts::gather::gather(), crate::facts::http::probe_all(health)).await;
+    let mut facts = facts?;
+    facts.http = http;
+    Ok(facts)
 }
 
 /// Reads a facts file; anything wrong with it is a usage error naming the file and the place.
