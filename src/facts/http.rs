@@ -142,47 +142,58 @@ async fn exchange(client: &Client, spec: &HealthSpec, url: &Url) -> HttpOutcome 
 
 /// Sorts a failed request into what an operator would do about it.
 fn failure(err: &reqwest::Error, url: &Url) -> HttpOutcome {
-    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(err);
-    while let Some(current) = cause {
-        // An io::Error's `source()` skips the error it wraps; look inside it explicitly.
-        let inner = current
-            .downcast_ref::<std::io::Error>()
-            .and_then(|io| io.get_ref())
-            .map(|inner| inner as &(dyn std::error::Error + 'static));
-        for candidate in [Some(current), inner].into_iter().flatten() {
-            if let Some(io) = candidate.downcast_ref::<std::io::Error>()
-                && io.kind() == std::io::ErrorKind::ConnectionRefused
-            {
-                return HttpOutcome::Refused {
-                    address: address(url),
-                };
-            }
-            if let Some(tls) = candidate.downcast_ref::<rustls::Error>() {
-                return HttpOutcome::Tls {
-                    untrusted: untrusted(tls),
-                    reason: tls.to_string(),
-                };
-            }
-            // hyper-util's connector names a failed lookup "dns error" and keeps the
-            // resolver's words as its cause; it exposes no type to match on.
-            if candidate.to_string() == "dns error" {
-                return HttpOutcome::Dns {
-                    host: url.host_str().unwrap_or_default().to_owned(),
-                    reason: candidate
-                        .source()
-                        .map_or_else(|| "lookup failed".to_owned(), ToString::to_string),
-                };
-            }
+    for cause in causes(err) {
+        if let Some(io) = cause.downcast_ref::<std::io::Error>()
+            && io.kind() == std::io::ErrorKind::ConnectionRefused
+        {
+            return HttpOutcome::Refused {
+                address: address(url),
+            };
         }
-        cause = current.source();
+        if let Some(tls) = cause.downcast_ref::<rustls::Error>() {
+            return HttpOutcome::Tls {
+                untrusted: untrusted(tls),
+                reason: tls.to_string(),
+            };
+        }
+        // hyper-util's connector names a failed lookup "dns error" and keeps the
+        // resolver's words as its cause; it exposes no type to match on.
+        if cause.to_string() == "dns error" {
+            return HttpOutcome::Dns {
+                host: url.host_str().unwrap_or_default().to_owned(),
+                reason: cause
+                    .source()
+                    .map_or_else(|| "lookup failed".to_owned(), ToString::to_string),
+            };
+        }
     }
     HttpOutcome::Other {
         reason: chain(err),
     }
 }
 
+/// An error and everything under it. An `io::Error`'s `source()` skips the error it
+/// wraps (and hyper wraps rustls's error in two of them), so step into it instead.
+fn causes<'a>(err: &'a (dyn std::error::Error + 'static)) -> Vec<&'a (dyn std::error::Error + 'static)> {
+    let mut all = Vec::new();
+    let mut next = Some(err);
+    while let Some(cause) = next {
+        all.push(cause);
+        next = match cause.downcast_ref::<std::io::Error>() {
+            Some(io) => io
+                .get_ref()
+                .map(|inner| inner as &(dyn std::error::Error + 'static)),
+            None => cause.source(),
+        };
+    }
+    all
+}
+
 /// Whether a TLS failure is the certificate not being trusted, as opposed to a broken
-/// handshake or a certificate for another name.
+/// handshake, an expired certificate or one for another name. webpki reports a
+/// self-signed certificate made the usual way (`openssl req -x509`, a CA certificate
+/// serving as its own leaf) as `Other(CaUsedAsEndEntity)`, and one with a plain leaf
+/// as `UnknownIssuer`.
 fn untrusted(err: &rustls::Error) -> bool {
     use rustls::CertificateError;
     matches!(
@@ -207,16 +218,16 @@ fn address(url: &Url) -> String {
 
 /// An error and its causes, `outer: inner: …`, without repeating a cause its parent
 /// already quotes.
-fn chain(err: &dyn std::error::Error) -> String {
-    let mut text = err.to_string();
-    let mut cause = err.source();
-    while let Some(current) = cause {
-        let part = current.to_string();
+fn chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = String::new();
+    for cause in causes(err) {
+        let part = cause.to_string();
         if !text.contains(&part) {
-            text.push_str(": ");
+            if !text.is_empty() {
+                text.push_str(": ");
+            }
             text.push_str(&part);
         }
-        cause = current.source();
     }
     text
 }
