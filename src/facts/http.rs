@@ -10,6 +10,7 @@
 //! from whoever runs bootproof (an ssh session, a timer unit) would make the verdict
 //! depend on the caller rather than on the service.
 
+use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use futures_util::future::join_all;
@@ -28,17 +29,38 @@ const MAX_REDIRECTS: usize = 10;
 
 /// Probes every endpoint at once; the results are in the order of `specs`.
 pub(crate) async fn probe_all(specs: &[HealthSpec]) -> Vec<HttpFacts> {
-    join_all(specs.iter().map(|spec| async move {
-        HttpFacts {
-            spec: spec.clone(),
-            outcome: probe(spec).await,
+    // Building a client loads the system's trusted certificates, which costs tens of
+    // milliseconds of CPU; one client per kind of probe keeps that from adding up (and
+    // from stalling the probes already under way on this thread).
+    let mut clients: HashMap<(bool, bool), Result<Client, String>> = HashMap::new();
+    for spec in specs {
+        clients
+            .entry(client_kind(spec))
+            .or_insert_with(|| client(spec).map_err(|err| chain(&err)));
+    }
+    join_all(specs.iter().map(|spec| {
+        let client = clients.get(&client_kind(spec));
+        async move {
+            let outcome = match client {
+                Some(Ok(client)) => probe(client, spec).await,
+                Some(Err(reason)) => HttpOutcome::Other {
+                    reason: format!("cannot set up the HTTP client: {reason}"),
+                },
+                None => HttpOutcome::Other {
+                    reason: "no HTTP client was set up for this probe".to_owned(),
+                },
+            };
+            HttpFacts {
+                spec: spec.clone(),
+                outcome,
+            }
         }
     }))
     .await
 }
 
 /// Probes one endpoint within its timeout.
-pub(crate) async fn probe(spec: &HealthSpec) -> HttpOutcome {
+pub(crate) async fn probe(client: &Client, spec: &HealthSpec) -> HttpOutcome {
     let url = match Url::parse(&spec.url) {
         Ok(url) => url,
         Err(err) => {
@@ -47,17 +69,9 @@ pub(crate) async fn probe(spec: &HealthSpec) -> HttpOutcome {
             };
         }
     };
-    let client = match client(spec) {
-        Ok(client) => client,
-        Err(err) => {
-            return HttpOutcome::Other {
-                reason: format!("cannot set up the HTTP client: {}", chain(&err)),
-            };
-        }
-    };
     // One deadline for the whole exchange, body included: reqwest's own timeouts would
     // let a server that trickles its body in keep us waiting past it.
-    match tokio::time::timeout(spec.timeout, exchange(&client, spec, &url)).await {
+    match tokio::time::timeout(spec.timeout, exchange(client, spec, &url)).await {
         Ok(outcome) => outcome,
         Err(_) => HttpOutcome::TimedOut {
             after_ms: millis(spec.timeout),
@@ -65,9 +79,13 @@ pub(crate) async fn probe(spec: &HealthSpec) -> HttpOutcome {
     }
 }
 
-/// A client for one probe: its TLS trust and redirect policy are the probe's own, and it
-/// keeps no connection for later (the next probe, or the next `--wait` round, must see a
-/// fresh connection, as a client after a reboot would).
+/// What sets one probe's client apart from another's: TLS trust and redirect policy.
+fn client_kind(spec: &HealthSpec) -> (bool, bool) {
+    (spec.insecure, spec.follow_redirects)
+}
+
+/// A client for probes of one kind. It keeps no idle connection, so each probe (and
+/// each `--wait` round) opens a fresh one, as a client after a reboot would.
 fn client(spec: &HealthSpec) -> reqwest::Result<Client> {
     let redirects = if spec.follow_redirects {
         Policy::limited(MAX_REDIRECTS)
@@ -248,6 +266,11 @@ mod tests {
 
     use super::*;
 
+    /// One probe through `probe_all`, as gathering runs it.
+    async fn probe_one(spec: &HealthSpec) -> HttpOutcome {
+        probe_all(std::slice::from_ref(spec)).await.remove(0).outcome
+    }
+
     fn spec(url: &str, timeout: Duration) -> HealthSpec {
         HealthSpec {
             url: url.to_owned(),
@@ -296,14 +319,14 @@ mod tests {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind loopback");
         let addr = listener.local_addr().expect("bound address");
         drop(listener);
-        let outcome = probe(&spec(&format!("http://{addr}/health"), Duration::from_secs(2))).await;
+        let outcome = probe_one(&spec(&format!("http://{addr}/health"), Duration::from_secs(2))).await;
         assert_eq!(outcome, HttpOutcome::Refused { address: addr.to_string() });
     }
 
     #[tokio::test]
     async fn an_unresolvable_name_is_a_dns_failure() {
         // .invalid never resolves (RFC 6761), with or without a resolver on this host.
-        let outcome = probe(&spec("http://bootproof-test.invalid/health", Duration::from_secs(5))).await;
+        let outcome = probe_one(&spec("http://bootproof-test.invalid/health", Duration::from_secs(5))).await;
         assert!(
             matches!(&outcome, HttpOutcome::Dns { host, .. } if host == "bootproof-test.invalid"),
             "{outcome:?}"
@@ -342,7 +365,7 @@ mod tests {
             total,
         )
         .await;
-        let outcome = probe(&spec(&format!("http://{addr}/"), Duration::from_secs(2))).await;
+        let outcome = probe_one(&spec(&format!("http://{addr}/"), Duration::from_secs(2))).await;
         let HttpOutcome::Answered(answer) = outcome else { panic!("{outcome:?}") };
         assert_eq!(answer.status, 200);
         assert_eq!(answer.body_head.len(), BODY_CAP);
@@ -353,7 +376,7 @@ mod tests {
     #[tokio::test]
     async fn a_body_of_exactly_the_cap_is_not_truncated() {
         let addr = serve(format!("HTTP/1.1 200 OK\r\ncontent-length: {BODY_CAP}\r\n\r\n"), BODY_CAP).await;
-        let outcome = probe(&spec(&format!("http://{addr}/"), Duration::from_secs(2))).await;
+        let outcome = probe_one(&spec(&format!("http://{addr}/"), Duration::from_secs(2))).await;
         assert!(matches!(&outcome, HttpOutcome::Answered(a) if !a.body_truncated && a.body_head.len() == BODY_CAP), "{outcome:?}");
     }
 
@@ -361,10 +384,10 @@ mod tests {
     async fn a_redirect_is_not_followed_unless_asked() {
         let addr = serve("HTTP/1.1 302 Found\r\nlocation: /login\r\ncontent-length: 0\r\n\r\n".into(), 0).await;
         let mut s = spec(&format!("http://{addr}/health"), Duration::from_secs(2));
-        let outcome = probe(&s).await;
+        let outcome = probe_one(&s).await;
         assert!(matches!(&outcome, HttpOutcome::Answered(a) if a.status == 302 && a.location.as_deref() == Some("/login")), "{outcome:?}");
         s.follow_redirects = true;
-        let outcome = probe(&s).await;
+        let outcome = probe_one(&s).await;
         assert!(matches!(&outcome, HttpOutcome::Other { reason } if reason.contains("redirect")), "{outcome:?}");
     }
 
@@ -381,7 +404,7 @@ mod tests {
         });
         let mut s = spec(&format!("http://{addr}/"), Duration::from_secs(2));
         s.host = Some("api.example.com".into());
-        let outcome = probe(&s).await;
+        let outcome = probe_one(&s).await;
         assert!(matches!(&outcome, HttpOutcome::Answered(a) if a.status == 204), "{outcome:?}");
         let request = seen.await.expect("the server task");
         assert!(request.contains("\r\nhost: api.example.com\r\n"), "{request}");
@@ -389,7 +412,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_malformed_url_is_said_so() {
-        let outcome = probe(&spec("127.0.0.1:3000/health", Duration::from_secs(1))).await;
+        let outcome = probe_one(&spec("127.0.0.1:3000/health", Duration::from_secs(1))).await;
         assert!(matches!(&outcome, HttpOutcome::Other { reason } if reason.starts_with("not a valid URL")), "{outcome:?}");
     }
 }
