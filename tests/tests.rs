@@ -4,5 +4,6 @@
 mod harness;
 
 mod cli;
+mod health;
 mod lab_units;
 mod lab_unseen;
