@@ -465,4 +465,38 @@ mod tests {
             "curl -sv -k -H 'Host: api.example.com' --max-time 2 'https://127.0.0.1:3443/health?full=1&v=2'"
         );
     }
+
+    #[test]
+    fn human_report_of_health_findings_snapshot() {
+        use crate::report::{HostSummary, Report, human};
+        let mut unit_spec = spec("http://127.0.0.1:3000/health");
+        unit_spec.unit = Some("my-app@3000.service".into());
+        let redirect = HttpOutcome::Answered(HttpAnswer {
+            status: 302,
+            elapsed_ms: 3,
+            location: Some("/login".into()),
+            content_type: None,
+            body_head: String::new(),
+            body_truncated: false,
+        });
+        let findings = vec![
+            judge(unit_spec, HttpOutcome::Refused { address: "127.0.0.1:3000".into() }),
+            judge(spec("http://127.0.0.1:3001/health"), HttpOutcome::TimedOut { after_ms: 2000 }),
+            judge(spec("http://127.0.0.1:3002/health"), answer(503, "draining: shutting down\n")),
+            judge(spec("http://127.0.0.1:3003/health"), redirect),
+            judge(
+                spec("https://127.0.0.1:3443/health"),
+                HttpOutcome::Tls { untrusted: true, reason: "invalid peer certificate: UnknownIssuer".into() },
+            ),
+            judge(spec("http://127.0.0.1:8080/healthz"), answer(200, "ok")),
+        ];
+        let host = HostSummary {
+            hostname: Some("web-1".into()),
+            boot_id: Some("3f9c2a1e0000".into()),
+            booted_at: Some("2026-11-21T06:00:00Z".into()),
+            system_state: Some("running".into()),
+        };
+        let text = human::render(&Report::new(host, findings));
+        insta::assert_snapshot!(anstream::adapter::strip_str(&text).to_string());
+    }
 }
