@@ -1,10 +1,13 @@
 //! The one place that wires a command: facts (gathered or loaded) → invariants → report → output.
 
-use std::io::Write;
+use std::collections::BTreeMap;
+use std::io::{IsTerminal, Write};
 use std::path::Path;
 use std::process::ExitCode;
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
+use futures_util::future::join;
 
 use crate::cli::{CheckArgs, Cli, Command, FactsArgs, Format, PlanArgs, PlanFormat};
 use crate::alert::state;
@@ -12,7 +15,9 @@ use crate::config::{self, CheckConfig};
 use crate::facts::{BootRecord, FACTS_SCHEMA, Fact, Facts};
 use crate::invariants::{self, CheckId};
 use crate::report::{self, Finding, HostSummary, Report};
+use crate::config::HealthSpec;
 use crate::exit;
+use crate::wait;
 
 /// Why a command could not finish; each kind has its exit code.
 #[derive(Debug, thiserror::Error)]
@@ -73,20 +78,17 @@ fn check(args: &CheckArgs) -> Result<ExitCode, AppError> {
     // Read before anything is gathered: a broken check file is reported at once, bus or not.
     // A facts file is another host's (or another time's): this host's default check file
     // does not apply to it, only one named with --config.
-    let config = check_config(args.config.as_deref(), live)?;
+    let mut config = check_config(args.config.as_deref(), live)?;
+    config.health.extend(testing_health_specs(args));
     let remember = live && !args.no_state;
-    let facts = match &args.facts {
-        Some(path) => load_facts(path)?,
-        None => {
-            let mut facts = gather_facts(&pm2_homes(&config, &args.pm2_homes), false)?;
-            if remember {
-                facts.previous_boot = remembered(&args.state, &facts);
-            }
-            facts
+    let (facts, findings) = match &args.facts {
+        Some(path) => {
+            let facts = load_facts(path)?;
+            let findings = judge(&facts, &config, args);
+            (facts, findings)
         }
+        None => live_check(args, &config)?,
     };
-    let findings = invariants::severity::apply(invariants::evaluate(&facts, &config), &config.severity);
-    let findings = select(findings, &args.only, &args.skip);
     if remember && let Some(record) = state::record(&facts) {
         // The check's verdict does not depend on being able to remember it.
         if let Err(err) = state::save(&args.state, record) {
@@ -111,7 +113,7 @@ fn plan(args: &PlanArgs) -> Result<ExitCode, AppError> {
     let config = check_config(args.config.as_deref(), args.facts.is_none())?;
     let facts = match &args.facts {
         Some(path) => load_facts(path)?,
-        None => gather_facts(&pm2_homes(&config, &[]), false)?,
+        None => gather_facts(&pm2_homes(&config, &[]), &[], false)?,
     };
     // Severity overrides change what fails, not what comes back: plan judges the raw findings.
     let findings = invariants::evaluate(&facts, &config);
@@ -128,6 +130,167 @@ fn plan(args: &PlanArgs) -> Result<ExitCode, AppError> {
     let lost = plan.units.iter().any(|u| !u.verdict.comes_back)
         || plan.pm2.iter().any(|h| !h.daemon.comes_back || h.apps.iter().any(|a| !a.verdict.comes_back));
     Ok(ExitCode::from(if lost { exit::FAILED } else { exit::OK }))
+}
+
+/// The hidden `--health URL` testing aid: one `[[health]]` entry with its defaults per URL,
+/// so a test can probe an endpoint without writing a check file.
+fn testing_health_specs(args: &CheckArgs) -> Vec<HealthSpec> {
+    args.health_urls
+        .iter()
+        .map(|url| HealthSpec { insecure: args.health_insecure, ..HealthSpec::new(url.clone()) })
+        .collect()
+}
+
+/// Judges facts: the invariants, then the check file's severity overrides, then
+/// `--only`/`--skip`.
+fn judge(facts: &Facts, config: &CheckConfig, args: &CheckArgs) -> Vec<Finding> {
+    let findings = invariants::severity::apply(invariants::evaluate(facts, config), &config.severity);
+    select(findings, &args.only, &args.skip)
+}
+
+/// Gathers and judges this host once, or, with `--wait`, until nothing time-sensitive is
+/// pending or the deadline has passed. Everything is gathered again each round: it takes
+/// tens of milliseconds, and a report built from one round's facts is consistent (an
+/// endpoint that answered early may have gone down since).
+fn live_check(args: &CheckArgs, config: &CheckConfig) -> Result<(Facts, Vec<Finding>), AppError> {
+    let runtime = runtime()?;
+    let round = || -> Result<(Facts, Vec<Finding>), AppError> {
+        let homes = pm2_homes(config, &args.pm2_homes);
+        let mut facts = runtime
+            .block_on(gather_all(&homes, &config.health, false))
+            .map_err(|err| AppError::CannotCheck(err.into()))?;
+        if !args.no_state {
+            facts.previous_boot = remembered(&args.state, &facts);
+        }
+        let findings = judge(&facts, config, args);
+        Ok((facts, findings))
+    };
+    let Some(wait) = args.wait else { return round() };
+    let started = Instant::now();
+    let deadline = started + wait;
+    let mut progress = Progress::new(wait);
+    let mut backoff = wait::Backoff::new();
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let (facts, findings) = match round() {
+            Ok(checked) => checked,
+            // Early in a boot the system bus may not be up yet: that is worth waiting for too.
+            Err(AppError::CannotCheck(err)) if !left.is_zero() => {
+                progress.cannot_check_yet(&format!("{err:#}"), left);
+                std::thread::sleep(backoff.pause(left));
+                continue;
+            }
+            Err(err) => {
+                progress.clear();
+                return Err(err);
+            }
+        };
+        let pending = wait::pending(&facts, &findings);
+        let left = deadline.saturating_duration_since(Instant::now());
+        if pending.is_empty() || left.is_zero() {
+            progress.done(pending.len(), started.elapsed());
+            return Ok((facts, findings));
+        }
+        let pause = backoff.pause(left);
+        progress.pause(&pending, deadline, pause);
+    }
+}
+
+/// What `--wait` shows on stderr. On a terminal: one line redrawn in place, counting
+/// down. Otherwise (a log, a pipe): a line only when what is pending changes.
+struct Progress {
+    terminal: bool,
+    wait: Duration,
+    /// What the last plain line said was pending, so an unchanged state is not repeated.
+    last: Option<Vec<String>>,
+}
+
+impl Progress {
+    /// How often the terminal line is redrawn while pausing.
+    const REDRAW: Duration = Duration::from_millis(250);
+
+    fn new(wait: Duration) -> Self {
+        Progress { terminal: std::io::stderr().is_terminal(), wait, last: None }
+    }
+
+    /// Shows what is pending and sleeps `pause`, redrawing the countdown on a terminal.
+    fn pause(&mut self, pending: &[&Finding], deadline: Instant, pause: Duration) {
+        let until = Instant::now() + pause;
+        if !self.terminal {
+            let keys = wait::keys(pending);
+            if self.last.as_ref() != Some(&keys) {
+                eprintln!(
+                    "bootproof: waiting up to {} for {}: {}",
+                    wait::whole_seconds(self.wait),
+                    pending.len(),
+                    keys.join(", ")
+                );
+                self.last = Some(keys);
+            }
+            std::thread::sleep(pause);
+            return;
+        }
+        loop {
+            let now = Instant::now();
+            let left = deadline.saturating_duration_since(now);
+            self.draw(&wait::progress_line(pending, left, terminal_width()));
+            if now >= until {
+                return;
+            }
+            std::thread::sleep(until.saturating_duration_since(now).min(Self::REDRAW));
+        }
+    }
+
+    /// Says the host cannot be checked yet (once per reason off a terminal).
+    fn cannot_check_yet(&mut self, reason: &str, left: Duration) {
+        let line = format!("cannot check yet ({} left): {reason}", wait::whole_seconds(left));
+        if self.terminal {
+            self.draw(&line);
+        } else if self.last.as_ref().and_then(|last| last.first()) != Some(&reason.to_owned()) {
+            eprintln!("bootproof: {line}");
+            self.last = Some(vec![reason.to_owned()]);
+        }
+    }
+
+    /// The final word before the report: how long it took, or what is still pending.
+    fn done(&mut self, still_pending: usize, waited: Duration) {
+        self.clear();
+        if self.last.is_none() && still_pending == 0 {
+            // Nothing was ever pending: nothing to say.
+            return;
+        }
+        let waited = wait::whole_seconds(waited);
+        if still_pending == 0 {
+            eprintln!("bootproof: everything waited for came up after {waited}");
+        } else {
+            eprintln!("bootproof: gave up after {waited}: {still_pending} still not up");
+        }
+    }
+
+    fn draw(&mut self, line: &str) {
+        // Carriage return and erase-line: the next draw replaces this one.
+        let mut err = std::io::stderr().lock();
+        let _ = write!(err, "\r\x1b[2K{line}");
+        let _ = err.flush();
+        self.last.get_or_insert_with(Vec::new);
+    }
+
+    fn clear(&self) {
+        if self.terminal {
+            let mut err = std::io::stderr().lock();
+            let _ = write!(err, "\r\x1b[2K");
+            let _ = err.flush();
+        }
+    }
+}
+
+/// The terminal's width in columns (stderr's), or 80 when it cannot be asked.
+fn terminal_width() -> usize {
+    // SAFETY: TIOCGWINSZ writes one winsize into the struct we own; on failure it
+    // writes nothing and returns -1.
+    let mut size: libc::winsize = unsafe { std::mem::zeroed() };
+    let ok = unsafe { libc::ioctl(libc::STDERR_FILENO, libc::TIOCGWINSZ, &mut size) } == 0;
+    if ok && size.ws_col > 0 { usize::from(size.ws_col) } else { 80 }
 }
 
 /// The last check of an earlier boot, from the state file. A corrupt file is moved aside
@@ -148,7 +311,7 @@ fn facts(args: &FactsArgs) -> Result<ExitCode, AppError> {
     // looked in besides the discovered ones.
     let config = check_config(args.config.as_deref(), true)?;
     let homes = pm2_homes(&config, &args.pm2_homes);
-    let mut facts = gather_facts(&homes, args.without_systemd)?;
+    let mut facts = gather_facts(&homes, &config.health, args.without_systemd)?;
     if !args.no_state {
         facts.previous_boot = remembered(&args.state, &facts);
     }
@@ -192,20 +355,39 @@ fn host_summary(facts: &Facts) -> HostSummary {
     }
 }
 
-/// Gathers the host's facts, with extra PM2 homes; `without_systemd` leaves out all
-/// systemd asks (see `gather_without_systemd`).
-fn gather_facts(pm2_homes: &[String], without_systemd: bool) -> Result<Facts, AppError> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
+/// Gathers the host's facts, with extra PM2 homes and the check file's health probes;
+/// `without_systemd` leaves out all systemd asks (see `gather_without_systemd`).
+fn gather_facts(pm2_homes: &[String], health: &[HealthSpec], without_systemd: bool) -> Result<Facts, AppError> {
+    runtime()?
+        .block_on(gather_all(pm2_homes, health, without_systemd))
+        .map_err(|err| AppError::CannotCheck(err.into()))
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, AppError> {
+    tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("failed to start the async runtime")
-        .map_err(AppError::CannotCheck)?;
-    if without_systemd {
-        return Ok(runtime.block_on(crate::facts::gather::gather_without_systemd(pm2_homes)));
-    }
-    runtime
-        .block_on(crate::facts::gather::gather_with(pm2_homes))
-        .map_err(|err| AppError::CannotCheck(err.into()))
+        .map_err(AppError::CannotCheck)
+}
+
+/// systemd, /proc, PM2 and the health endpoints, all at once: the probes do not wait for D-Bus.
+async fn gather_all(
+    pm2_homes: &[String],
+    health: &[HealthSpec],
+    without_systemd: bool,
+) -> Result<Facts, crate::facts::gather::GatherError> {
+    let facts = async {
+        if without_systemd {
+            Ok(crate::facts::gather::gather_without_systemd(pm2_homes).await)
+        } else {
+            crate::facts::gather::gather_with(pm2_homes).await
+        }
+    };
+    let (facts, http) = join(facts, crate::facts::http::probe_all(health)).await;
+    let mut facts = facts?;
+    facts.http = http;
+    Ok(facts)
 }
 
 /// Reads a facts file; anything wrong with it is a usage error naming the file and the place.

@@ -1,6 +1,7 @@
 //! The command line, as clap parses it. Nothing here runs anything: `app` resolves it.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
@@ -94,6 +95,18 @@ pub(crate) struct CheckArgs {
     /// will; hidden until the check file carries it.
     #[arg(long = "pm2-home", value_name = "DIR", hide = true)]
     pub(crate) pm2_homes: Vec<String>,
+    /// After a reboot, services come up late: check again (backing off up to 5 s) until
+    /// health endpoints answer, units are active, PM2 apps are resurrected and systemd has
+    /// finished starting, or until DURATION (e.g. 90s, 2m) has passed; then report.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, conflicts_with = "facts")]
+    pub(crate) wait: Option<Duration>,
+    /// Testing aid until check files are loaded: probe URL with the defaults of a
+    /// `[[health]]` entry (any 2xx within 2 s). Hidden: the check file is the interface.
+    #[arg(long = "health", value_name = "URL", hide = true, conflicts_with = "facts")]
+    pub(crate) health_urls: Vec<String>,
+    /// Testing aid: the `--health` URLs accept untrusted TLS certificates (`insecure = true`).
+    #[arg(long, hide = true, requires = "health_urls")]
+    pub(crate) health_insecure: bool,
 }
 
 /// Output formats of `plan`.
@@ -121,6 +134,11 @@ pub(crate) struct PlanArgs {
     /// --facts, only a file named here is read).
     #[arg(long, value_name = "FILE")]
     pub(crate) config: Option<PathBuf>,
+}
+
+/// A humantime duration (`2m`, `90s`, `1m 30s`).
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    humantime::parse_duration(text).map_err(|err| format!("{err} (write e.g. 90s or 2m)"))
 }
 
 /// Flags of `facts`.
@@ -163,5 +181,17 @@ mod tests {
         let err = Cli::try_parse_from(["bootproof", "check", "--only", "supervisor.enable"])
             .expect_err("a misspelt id is rejected");
         assert_eq!(err.exit_code(), i32::from(crate::exit::USAGE));
+    }
+
+    #[test]
+    fn wait_takes_a_humantime_duration() {
+        let cli = Cli::try_parse_from(["bootproof", "check", "--wait", "2m"]).expect("2m parses");
+        let Command::Check(args) = cli.command else { panic!("check") };
+        assert_eq!(args.wait, Some(Duration::from_secs(120)));
+        let err = Cli::try_parse_from(["bootproof", "check", "--wait", "2 minutes please"])
+            .expect_err("not a duration");
+        assert_eq!(err.exit_code(), i32::from(crate::exit::USAGE));
+        Cli::try_parse_from(["bootproof", "check", "--wait", "1m", "--facts", "f.json"])
+            .expect_err("a facts file does not change while waiting");
     }
 }

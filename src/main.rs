@@ -10,6 +10,7 @@ mod exit;
 mod facts;
 mod invariants;
 mod report;
+mod wait;
 
 use std::process::ExitCode;
 

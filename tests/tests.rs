@@ -5,6 +5,7 @@ mod harness;
 
 mod cli;
 mod lab_pm2_units;
+mod health;
 mod lab_units;
 mod lab_unseen;
 mod pm2_native;

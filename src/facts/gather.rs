@@ -178,6 +178,8 @@ pub(crate) async fn gather_with(extra_pm2_homes: &[String]) -> Result<Facts, Gat
         // Filled in by the caller from the state file it was pointed at.
         previous_boot: Fact::Ok(None),
         pm2,
+        // Probed alongside, by the caller that knows the check file's endpoints.
+        http: Vec::new(),
     })
 }
 
@@ -205,6 +207,7 @@ pub(crate) async fn gather_without_systemd(extra_pm2_homes: &[String]) -> Facts 
         templates: Vec::new(),
         previous_boot: Fact::Ok(None),
         pm2: pm2::home::with_units(pm2_homes, &daemons, Vec::new()).await,
+        http: Vec::new(),
     }
 }
 

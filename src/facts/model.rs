@@ -7,6 +7,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::config::HealthSpec;
+
 /// Version tag of the facts file format; bumped on any incompatible change.
 pub(crate) const FACTS_SCHEMA: &str = "bootproof/facts/v1";
 
@@ -58,6 +60,9 @@ pub(crate) struct Facts {
     /// PM2 homes (PM2_HOME directories) found on the host, with their daemons and dumps.
     #[serde(default)]
     pub(crate) pm2: Vec<Pm2Home>,
+    /// HTTP health endpoints probed (from the check file), in the order they were declared.
+    #[serde(default)]
+    pub(crate) http: Vec<HttpFacts>,
 }
 
 fn no_previous_boot() -> Fact<Option<BootRecord>> {
@@ -473,4 +478,70 @@ pub(crate) struct FallbackApp {
     pub(crate) pid: u32,
     /// The process, if it still runs.
     pub(crate) process: Option<ProcessFacts>,
+}
+
+/// One HTTP health endpoint: what was asked and what happened.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub(crate) struct HttpFacts {
+    /// The probe as the check file declared it.
+    pub(crate) spec: HealthSpec,
+    /// What the endpoint did.
+    pub(crate) outcome: HttpOutcome,
+}
+
+/// What happened when an endpoint was probed. Only [`HttpOutcome::Answered`] got as far
+/// as an HTTP response; the others say where it stopped, in terms an operator can act on.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", tag = "outcome")]
+pub(crate) enum HttpOutcome {
+    /// The server sent a response.
+    Answered(HttpAnswer),
+    /// The connection was refused: nothing listens on that address.
+    Refused {
+        /// `host:port` that refused.
+        address: String,
+    },
+    /// No complete response (headers and the capped body) within the timeout.
+    TimedOut {
+        /// How long bootproof waited, in milliseconds.
+        after_ms: u64,
+    },
+    /// The TLS handshake failed.
+    Tls {
+        /// The certificate is not trusted (unknown issuer, self-signed): the one TLS
+        /// failure `insecure = true` is for.
+        untrusted: bool,
+        /// What the TLS library said.
+        reason: String,
+    },
+    /// The host name did not resolve.
+    Dns {
+        /// The host name.
+        host: String,
+        /// What the resolver said.
+        reason: String,
+    },
+    /// Anything else: a malformed URL, a connection reset, too many redirects, …
+    Other {
+        /// What went wrong, with its cause chain.
+        reason: String,
+    },
+}
+
+/// An HTTP response as far as bootproof read it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub(crate) struct HttpAnswer {
+    /// The status code.
+    pub(crate) status: u16,
+    /// From sending the request to the end of the (capped) body, in milliseconds.
+    pub(crate) elapsed_ms: u64,
+    /// The `Location` header of a redirect.
+    pub(crate) location: Option<String>,
+    /// The `Content-Type` header.
+    pub(crate) content_type: Option<String>,
+    /// The start of the body (at most the read cap, 64 KiB), as text; invalid UTF-8 is
+    /// replaced, so a binary body still shows what it was.
+    pub(crate) body_head: String,
+    /// The body went on past the cap and was not read further.
+    pub(crate) body_truncated: bool,
 }

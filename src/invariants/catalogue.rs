@@ -102,23 +102,6 @@ catalogue! {
         "systemd reports the system running, with no failed units";
 }
 
-impl CheckId {
-    /// Whether this bootproof judges the invariant yet. The PM2 and HTTP families have
-    /// stable ids already (check files may name them) but no judge in this version.
-    pub(crate) fn is_checked(self) -> bool {
-        !matches!(
-            self,
-            CheckId::Pm2Dump
-                | CheckId::Pm2DumpFresh
-                | CheckId::Pm2Resurrected
-                | CheckId::Pm2CrashLoop
-                | CheckId::Pm2LogRotation
-                | CheckId::Pm2DumpSecrets
-                | CheckId::HealthHttp
-        )
-    }
-}
-
 impl fmt::Display for CheckId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())

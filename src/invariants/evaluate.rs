@@ -2,11 +2,11 @@
 
 use crate::config::CheckConfig;
 use crate::facts::Facts;
-use crate::invariants::{BOOT_CRITICAL, expected, host, pm2, process, unit};
+use crate::invariants::{BOOT_CRITICAL, expected, health, host, pm2, process, unit};
 use crate::report::{Finding, Status, Subject};
 
 /// Judges `facts` against what discovery found and what the check file expects: the host,
-/// every node service unit, every node template, every expected unit. Severity overrides
+/// every node service unit, every node template, every expected unit, every health endpoint. Severity overrides
 /// are not applied here (see [`super::severity::apply`]): "comes back" is judged on the
 /// findings as the invariants wrote them.
 pub(crate) fn evaluate(facts: &Facts, config: &CheckConfig) -> Vec<Finding> {
@@ -30,6 +30,7 @@ pub(crate) fn evaluate(facts: &Facts, config: &CheckConfig) -> Vec<Finding> {
         .map(|template| host::instances(template, facts, &config.units, &findings))
         .collect();
     findings.extend(template_findings);
+    findings.extend(facts.http.iter().map(health::http));
     findings
 }
 

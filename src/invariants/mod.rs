@@ -10,6 +10,7 @@ pub(crate) mod finding;
 #[cfg(test)]
 pub(crate) mod fixtures;
 pub(crate) mod fix;
+pub(crate) mod health;
 pub(crate) mod host;
 pub(crate) mod pm2;
 pub(crate) mod process;
