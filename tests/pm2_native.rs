@@ -186,7 +186,11 @@ fn pm2_native_live_daemon_answers_over_rpc_sock() {
     assert_eq!(daemon["version"], "7.0.4");
     let daemon_pid = daemon["process"]["pid"].as_u64().expect("daemon process found");
     assert_eq!(daemon["pid_file"]["ok"].as_u64(), Some(daemon_pid), "pm2.pid is the titled daemon");
-    assert!(home["found_by"].as_array().expect("found_by").iter().any(|how| how == format!("daemon pid {daemon_pid}").as_str()));
+    assert!(
+        home["found_by"].as_array().expect("found_by").iter().any(|how| how == format!("daemon pid {daemon_pid}").as_str()),
+        "found_by {} lacks daemon pid {daemon_pid}; daemon: {daemon:#}",
+        home["found_by"]
+    );
     assert!(home["found_by"].as_array().expect("found_by").iter().any(|how| how == "check file"));
     assert_eq!(home["owner"]["uid"].as_u64(), Some(u64::from(unsafe { libc::geteuid() })));
 
