@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use futures_util::future::join;
 
-use crate::cli::{CheckArgs, Cli, Command, FactsArgs, Format, PlanArgs, PlanFormat};
+use crate::cli::{CheckArgs, Cli, Command, FactsArgs, Format, InitArgs, PlanArgs, PlanFormat};
 use crate::alert::state;
 use crate::config::{self, CheckConfig};
 use crate::facts::{BootRecord, FACTS_SCHEMA, Fact, Facts};
@@ -49,6 +49,7 @@ pub(crate) fn run(cli: Cli) -> Result<ExitCode, AppError> {
     match cli.command {
         Command::Check(args) => check(&args),
         Command::Plan(args) => plan(&args),
+        Command::Init(args) => init(&args),
         Command::Facts(args) => facts(&args),
         Command::Explain { id } => {
             let text = match id {
@@ -291,6 +292,49 @@ fn terminal_width() -> usize {
     let mut size: libc::winsize = unsafe { std::mem::zeroed() };
     let ok = unsafe { libc::ioctl(libc::STDERR_FILENO, libc::TIOCGWINSZ, &mut size) } == 0;
     if ok && size.ws_col > 0 { usize::from(size.ws_col) } else { 80 }
+}
+
+/// `bootproof init`: a check file from what runs now. Never replaces a file unless told.
+fn init(args: &InitArgs) -> Result<ExitCode, AppError> {
+    if let Some(path) = &args.output
+        && path.exists()
+        && !args.force
+    {
+        return Err(AppError::Usage(anyhow::anyhow!(
+            "{} exists; pass --force to replace it, or review it and edit it by hand",
+            path.display()
+        )));
+    }
+    let facts = gather_facts(&[], &[], false)?;
+    let mut ports = config::init::Ports::new();
+    for unit in &facts.units {
+        if let Some(processes) = unit.service.ok().and_then(|s| s.processes.ok()) {
+            let pids: Vec<u32> = processes.iter().map(|p| p.pid).collect();
+            ports.insert(unit.name.clone(), crate::facts::sockets::listening(&pids));
+        }
+    }
+    for home in &facts.pm2 {
+        if let Fact::Ok(crate::facts::RpcAnswer::Apps { apps }) = &home.daemon.rpc {
+            let mut pids: std::collections::BTreeMap<&str, Vec<u32>> = std::collections::BTreeMap::new();
+            for app in apps.iter().filter(|a| a.pid > 0) {
+                pids.entry(app.name.as_str()).or_default().push(app.pid);
+            }
+            for (name, pids) in pids {
+                ports.insert(config::init::pm2_app_key(&home.home, name), crate::facts::sockets::listening(&pids));
+            }
+        }
+    }
+    let text = config::init::render(&facts, &ports);
+    if let Some(path) = &args.output
+        && let Some(dir) = path.parent()
+        && !dir.as_os_str().is_empty()
+    {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("failed to create {}", dir.display()))
+            .map_err(AppError::Usage)?;
+    }
+    emit(&text, args.output.as_deref(), false)?;
+    Ok(ExitCode::SUCCESS)
 }
 
 /// The last check of an earlier boot, from the state file. A corrupt file is moved aside

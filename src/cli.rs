@@ -29,6 +29,9 @@ pub(crate) enum Command {
     /// Draw the boot chain: what starts each service at boot, and what will not come back.
     #[command(after_help = crate::exit::HELP)]
     Plan(PlanArgs),
+    /// Write a check file from what this host runs now (PM2 apps, node units and
+    /// instance ranges, and the ports they listen on as suggested health endpoints).
+    Init(InitArgs),
     /// Print the gathered facts as JSON (input for `check --facts`).
     Facts(FactsArgs),
     /// Explain an invariant: why it exists, what it reads and how to fix it; without an id,
@@ -139,6 +142,18 @@ pub(crate) struct PlanArgs {
 /// A humantime duration (`2m`, `90s`, `1m 30s`).
 fn parse_duration(text: &str) -> Result<Duration, String> {
     humantime::parse_duration(text).map_err(|err| format!("{err} (write e.g. 90s or 2m)"))
+}
+
+/// Flags of `init`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct InitArgs {
+    /// Write the check file to FILE (e.g. /etc/bootproof/bootproof.toml) instead of
+    /// standard output.
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    pub(crate) output: Option<PathBuf>,
+    /// Replace FILE when it exists.
+    #[arg(long, requires = "output")]
+    pub(crate) force: bool,
 }
 
 /// Flags of `facts`.

@@ -235,3 +235,35 @@ fn lab_world_readable_environment_file_warns_but_comes_back() {
     // A risk, not a unit that stays down: the prediction says it comes back, and it does.
     assert_status(&after, &fleet.subject(1), "supervisor.active", "pass");
 }
+
+#[test]
+fn lab_init_then_check_passes_on_a_healthy_host() {
+    if !lab_required() {
+        return;
+    }
+    let fleet = Fleet::up("init");
+    let out = fleet.machine.bootproof(&["init", "-o", "/etc/bootproof/bootproof.toml"]);
+    crate::harness::assert_exit(&out, 0);
+    let written = fleet.machine.sh("cat /etc/bootproof/bootproof.toml");
+    let range = format!("name = \"my-app@{{{}..{}}}.service\"", fleet.ports[0], fleet.ports[3]);
+    assert!(written.contains(&range), "init writes the instance range:\n{written}");
+    assert!(written.contains("# health = \"http://127.0.0.1:{i}/\""), "and suggests the ports they listen on:\n{written}");
+    // Never replaces a check file an operator may have edited.
+    let again = fleet.machine.bootproof(&["init", "-o", "/etc/bootproof/bootproof.toml"]);
+    crate::harness::assert_exit(&again, 2);
+    // The default check file is read by check; on the host it describes, it passes.
+    let (code, report) = fleet.machine.check_json(&[]);
+    assert_eq!(report["summary"]["fail"], 0, "{report:#}");
+    assert_eq!(code, 0);
+    // Take the suggestion: the endpoints answer, and a stopped instance is now a failure.
+    fleet.machine.sh("sed -i 's|^# health = |health = |' /etc/bootproof/bootproof.toml");
+    let (code, report) = fleet.machine.check_json(&[]);
+    assert_eq!(code, 0, "{report:#}");
+    let probes = report["results"].as_array().into_iter().flatten().filter(|r| r["check"] == "health.http").count();
+    assert_eq!(probes, 4, "one probe per instance:\n{report:#}");
+    fleet.machine.sh(&format!("systemctl stop {}", fleet.unit(3)));
+    let (code, report) = fleet.machine.check_json(&[]);
+    assert_eq!(code, 1);
+    let url = format!("http:http://127.0.0.1:{}/", fleet.ports[3]);
+    assert_status(&report, &url, "health.http", "fail");
+}

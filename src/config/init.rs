@@ -1,0 +1,227 @@
+//! `bootproof init`: a check file written from what the live host runs now — PM2 homes
+//! with their apps and instance counts, node units with template instance ranges, and,
+//! commented out for the operator to choose, the TCP ports each service listens on as
+//! health endpoints. Pure: facts and listening ports in, TOML text out.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use crate::facts::{Fact, Facts, RpcAnswer};
+use crate::facts::sockets::Listening;
+
+/// What `init` knows about the ports: per unit name or per `pm2:<home>/<app>`.
+pub(crate) type Ports = BTreeMap<String, Vec<Listening>>;
+
+/// The key `ports` uses for a PM2 app.
+pub(crate) fn pm2_app_key(home: &str, app: &str) -> String {
+    format!("pm2:{home}/{app}")
+}
+
+/// A TOML basic string (quoted, with `"`, `\\` and control characters escaped).
+fn quoted(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push('"');
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if c.is_control() => {
+                let _ = write!(out, "\\u{:04X}", u32::from(c));
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// A TOML key: bare when it can be, quoted otherwise.
+fn key(text: &str) -> String {
+    if !text.is_empty() && text.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+        text.to_owned()
+    } else {
+        quoted(text)
+    }
+}
+
+/// Instances grouped into `{A..B}` runs when they are consecutive numbers; every other
+/// instance stands alone.
+fn instance_patterns(template: &str, instances: &[String]) -> Vec<(String, Vec<String>)> {
+    let (prefix, suffix) = template.split_once("@.").map_or((template, "service"), |(p, s)| (p, s));
+    let mut numbers: Vec<u64> = instances.iter().filter_map(|i| i.parse().ok()).collect();
+    numbers.sort_unstable();
+    numbers.dedup();
+    let numeric = numbers.len() == instances.len() && instances.iter().all(|i| !i.starts_with('0') || i == "0");
+    if !numeric || numbers.len() < 2 {
+        return instances.iter().map(|i| (format!("{prefix}@{i}.{suffix}"), vec![i.clone()])).collect();
+    }
+    let mut runs: Vec<(u64, u64)> = Vec::new();
+    for n in numbers {
+        match runs.last_mut() {
+            Some((_, end)) if *end + 1 == n => *end = n,
+            _ => runs.push((n, n)),
+        }
+    }
+    runs.into_iter()
+        .map(|(a, b)| {
+            let members = (a..=b).map(|n| n.to_string()).collect();
+            if a == b { (format!("{prefix}@{a}.{suffix}"), members) } else { (format!("{prefix}@{{{a}..{b}}}.{suffix}"), members) }
+        })
+        .collect()
+}
+
+/// One comment line per listening socket, as a suggested probe.
+fn suggestions(out: &mut String, ports: &[Listening]) {
+    for socket in ports {
+        let _ = writeln!(
+            out,
+            "# [[health]] url = \"http://{}:{}/\"   # listens on {}:{}",
+            socket.loopback_host(),
+            socket.port,
+            socket.address,
+            socket.port
+        );
+    }
+}
+
+/// Renders the check file for `facts`; `host` and `now` go into the header.
+pub(crate) fn render(facts: &Facts, ports: &Ports) -> String {
+    let host = facts.host.hostname.ok().map_or("this host", String::as_str);
+    let mut out = format!(
+        "# bootproof check file, written by `bootproof init` on {host} at {}.\n\
+         # It declares what runs now as what must come back after every reboot. Review it:\n\
+         # remove what should not be there, and choose health endpoints among the suggested\n\
+         # ones (the ports each service listens on now). Every option: README, \"The check file\".\n",
+        facts.gathered_at
+    );
+
+    for home in &facts.pm2 {
+        let mut apps: BTreeMap<&str, u32> = BTreeMap::new();
+        if let Fact::Ok(RpcAnswer::Apps { apps: live }) = &home.daemon.rpc {
+            for app in live.iter().filter(|a| !a.is_module && a.status == "online") {
+                *apps.entry(app.name.as_str()).or_insert(0) += 1;
+            }
+        }
+        let _ = writeln!(out, "\n[[pm2]]\nhome = {}", quoted(&home.home));
+        let list: Vec<String> = apps.iter().map(|(name, n)| format!("{} = {n}", key(name))).collect();
+        let _ = writeln!(out, "apps = {{ {} }}   # online instances now", list.join(", "));
+        if apps.is_empty() {
+            let _ = writeln!(out, "# no app is online in this home now");
+        }
+        for name in apps.keys() {
+            if let Some(sockets) = ports.get(&pm2_app_key(&home.home, name)) {
+                let _ = writeln!(out, "# {name}:");
+                suggestions(&mut out, sockets);
+            }
+        }
+    }
+
+    let mut written_templates: Vec<&str> = Vec::new();
+    for unit in &facts.units {
+        // Only what is meant to run: active now, or enabled for boot.
+        if unit.active_state != "active" && unit.unit_file_state != "enabled" {
+            continue;
+        }
+        match &unit.template {
+            Some(template) if !written_templates.contains(&template.as_str()) => {
+                written_templates.push(template);
+                let instances: Vec<String> = facts
+                    .units
+                    .iter()
+                    .filter(|u| u.template.as_deref() == Some(template) && (u.active_state == "active" || u.unit_file_state == "enabled"))
+                    .filter_map(|u| u.instance.clone())
+                    .collect();
+                for (pattern, members) in instance_patterns(template, &instances) {
+                    let _ = writeln!(out, "\n[[unit]]\nname = {}", quoted(&pattern));
+                    let member_ports: Vec<(String, Vec<Listening>)> = members
+                        .iter()
+                        .map(|i| {
+                            let name = template.replace("@.", &format!("@{i}."));
+                            (i.clone(), ports.get(&name).cloned().unwrap_or_default())
+                        })
+                        .collect();
+                    // When every instance listens on its own instance number, `{i}` says it once.
+                    let by_instance = member_ports.iter().all(|(i, sockets)| sockets.iter().any(|s| s.port.to_string() == *i));
+                    if by_instance && pattern.contains('{') {
+                        let host = member_ports
+                            .first()
+                            .and_then(|(i, s)| s.iter().find(|s| s.port.to_string() == *i))
+                            .map_or("127.0.0.1", Listening::loopback_host);
+                        let _ = writeln!(out, "# health = \"http://{host}:{{i}}/\"   # each instance listens on its instance number");
+                    } else {
+                        for (i, sockets) in &member_ports {
+                            if !sockets.is_empty() {
+                                let _ = writeln!(out, "# instance {i}:");
+                                suggestions(&mut out, sockets);
+                            }
+                        }
+                    }
+                }
+            }
+            Some(_) => {}
+            None => {
+                let _ = writeln!(out, "\n[[unit]]\nname = {}", quoted(&unit.name));
+                if let Some(sockets) = ports.get(&unit.name) {
+                    suggestions(&mut out, sockets);
+                }
+            }
+        }
+    }
+
+    out.push_str(
+        "\n[severity]\n\
+         # Each invariant fails or warns by default (`bootproof explain`); override here:\n\
+         # \"process.not-root\" = \"fail\"\n\
+         # \"pm2.log-rotation\" = \"off\"\n",
+    );
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::invariants::fixtures::{all_good, defects};
+
+    #[test]
+    fn strings_are_escaped_for_toml() {
+        assert_eq!(quoted("a\"b\\c\n"), "\"a\\\"b\\\\c\\u000A\"");
+    }
+
+    #[test]
+    fn consecutive_instances_become_a_range() {
+        let got = instance_patterns("my-app@.service", &["3001".into(), "3000".into(), "3003".into(), "3002".into(), "4000".into()]);
+        assert_eq!(got[0].0, "my-app@{3000..3003}.service");
+        assert_eq!(got[1].0, "my-app@4000.service");
+        let named = instance_patterns("tenant@.service", &["alice".into(), "bob".into()]);
+        assert_eq!(named.iter().map(|(p, _)| p.as_str()).collect::<Vec<_>>(), ["tenant@alice.service", "tenant@bob.service"]);
+    }
+
+    #[test]
+    fn the_written_file_loads_and_expects_what_runs() {
+        let facts = all_good();
+        let mut ports = Ports::new();
+        for unit in &facts.units {
+            let port = unit.instance.as_deref().and_then(|i| i.parse().ok()).expect("numeric instance");
+            ports.insert(unit.name.clone(), vec![Listening { address: "127.0.0.1".into(), port }]);
+        }
+        let text = render(&facts, &ports);
+        assert!(text.contains("name = \"my-app@{39400..39403}.service\""), "{text}");
+        assert!(text.contains("# health = \"http://127.0.0.1:{i}/\""), "{text}");
+        let config = crate::config::load::parse(&text, "init.toml").expect("init writes a valid check file");
+        let names: Vec<&str> = config.units.iter().map(|u| u.name.as_str()).collect();
+        assert_eq!(names, ["my-app@39400.service", "my-app@39401.service", "my-app@39402.service", "my-app@39403.service"]);
+        // On the host it was written from, the check file adds no failure.
+        let findings = crate::invariants::evaluate(&facts, &config);
+        assert!(findings.iter().all(|f| f.status != crate::report::Status::Fail), "{findings:#?}");
+    }
+
+    #[test]
+    fn units_meant_to_run_are_kept_and_others_left_out() {
+        let text = render(&defects(), &Ports::new());
+        let config = crate::config::load::parse(&text, "init.toml").expect("valid");
+        let names: Vec<&str> = config.units.iter().map(|u| u.name.as_str()).collect();
+        // Enabled or active; the disabled-but-running 39401 is running, so it is expected too.
+        assert!(names.contains(&"legacy.service"), "{names:?}");
+        assert!(names.contains(&"my-app@39401.service"), "{names:?}");
+    }
+}
