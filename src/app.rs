@@ -1,6 +1,5 @@
 //! The one place that wires a command: facts (gathered or loaded) → invariants → report → output.
 
-use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};
 use std::path::Path;
 use std::process::ExitCode;
