@@ -94,8 +94,8 @@ pub(crate) struct CheckArgs {
     /// Neither read nor write the state file.
     #[arg(long, conflicts_with = "state")]
     pub(crate) no_state: bool,
-    /// Also gather this PM2 home (PM2_HOME directory), as the check file's `[[pm2]] home`
-    /// will; hidden until the check file carries it.
+    /// Also gather this PM2 home (PM2_HOME directory), like a `[[pm2]] home` in the check
+    /// file. A testing aid, hidden: the check file is the interface.
     #[arg(long = "pm2-home", value_name = "DIR", hide = true)]
     pub(crate) pm2_homes: Vec<String>,
     /// After a reboot, services come up late: check again (backing off up to 5 s) until
@@ -103,8 +103,8 @@ pub(crate) struct CheckArgs {
     /// finished starting, or until DURATION (e.g. 90s, 2m) has passed; then report.
     #[arg(long, value_name = "DURATION", value_parser = parse_duration, conflicts_with = "facts")]
     pub(crate) wait: Option<Duration>,
-    /// Testing aid until check files are loaded: probe URL with the defaults of a
-    /// `[[health]]` entry (any 2xx within 2 s). Hidden: the check file is the interface.
+    /// Probe URL with the defaults of a `[[health]]` entry (any 2xx within 2 s). A testing
+    /// aid, hidden: the check file is the interface.
     #[arg(long = "health", value_name = "URL", hide = true, conflicts_with = "facts")]
     pub(crate) health_urls: Vec<String>,
     /// Testing aid: the `--health` URLs accept untrusted TLS certificates (`insecure = true`).
