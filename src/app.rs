@@ -113,7 +113,8 @@ fn plan(args: &PlanArgs) -> Result<ExitCode, AppError> {
     let config = check_config(args.config.as_deref(), args.facts.is_none())?;
     let facts = match &args.facts {
         Some(path) => load_facts(path)?,
-        None => gather_facts(&pm2_homes(&config, &[]), &[], false)?,
+        // The chain needs no health probes.
+        None => gather_facts(&Wanted { health: &[], ..Wanted::of(&config, &[]) }, false)?,
     };
     // Severity overrides change what fails, not what comes back: plan judges the raw findings.
     let findings = invariants::evaluate(&facts, &config);
@@ -155,9 +156,8 @@ fn judge(facts: &Facts, config: &CheckConfig, args: &CheckArgs) -> Vec<Finding> 
 fn live_check(args: &CheckArgs, config: &CheckConfig) -> Result<(Facts, Vec<Finding>), AppError> {
     let runtime = runtime()?;
     let round = || -> Result<(Facts, Vec<Finding>), AppError> {
-        let homes = pm2_homes(config, &args.pm2_homes);
         let mut facts = runtime
-            .block_on(gather_all(&homes, &config.health, false))
+            .block_on(gather_all(&Wanted::of(config, &args.pm2_homes), false))
             .map_err(|err| AppError::CannotCheck(err.into()))?;
         if !args.no_state {
             facts.previous_boot = remembered(&args.state, &facts);
@@ -304,7 +304,8 @@ fn init(args: &InitArgs) -> Result<ExitCode, AppError> {
             path.display()
         )));
     }
-    let facts = gather_facts(&[], &[], false)?;
+    // What runs now, whatever a check file already says.
+    let facts = gather_facts(&Wanted::of(&CheckConfig::default(), &[]), false)?;
     let mut ports = config::init::Ports::new();
     for unit in &facts.units {
         if let Some(processes) = unit.service.ok().and_then(|s| s.processes.ok()) {
@@ -353,8 +354,7 @@ fn facts(args: &FactsArgs) -> Result<ExitCode, AppError> {
     // Read (and so validated) before gathering, like `check` does: its PM2 homes are
     // looked in besides the discovered ones.
     let config = check_config(args.config.as_deref(), true)?;
-    let homes = pm2_homes(&config, &args.pm2_homes);
-    let mut facts = gather_facts(&homes, &config.health, args.without_systemd)?;
+    let mut facts = gather_facts(&Wanted::of(&config, &args.pm2_homes), args.without_systemd)?;
     if !args.no_state {
         facts.previous_boot = remembered(&args.state, &facts);
     }
@@ -373,11 +373,20 @@ fn check_config(path: Option<&Path>, use_default: bool) -> Result<CheckConfig, A
     config::load(path).map_err(|err| AppError::Usage(err.into()))
 }
 
-/// PM2 homes to look in besides the discovered ones: the check file's, then the flag's.
-fn pm2_homes(config: &CheckConfig, extra: &[String]) -> Vec<String> {
-    let mut homes: Vec<String> = config.pm2.iter().map(|p| p.home.clone()).collect();
-    homes.extend(extra.iter().cloned());
-    homes
+/// What to gather beyond discovery: the check file's PM2 homes (and the hidden flag's),
+/// its units, and its health endpoints.
+struct Wanted<'a> {
+    pm2_homes: Vec<String>,
+    units: Vec<String>,
+    health: &'a [HealthSpec],
+}
+
+impl<'a> Wanted<'a> {
+    fn of(config: &'a CheckConfig, extra_homes: &[String]) -> Self {
+        let mut pm2_homes: Vec<String> = config.pm2.iter().map(|p| p.home.clone()).collect();
+        pm2_homes.extend(extra_homes.iter().cloned());
+        Wanted { pm2_homes, units: config.units.iter().map(|u| u.name.clone()).collect(), health: &config.health }
+    }
 }
 
 /// Keeps the findings `--only`/`--skip` ask for.
@@ -400,9 +409,9 @@ fn host_summary(facts: &Facts) -> HostSummary {
 
 /// Gathers the host's facts, with extra PM2 homes and the check file's health probes;
 /// `without_systemd` leaves out all systemd asks (see `gather_without_systemd`).
-fn gather_facts(pm2_homes: &[String], health: &[HealthSpec], without_systemd: bool) -> Result<Facts, AppError> {
+fn gather_facts(wanted: &Wanted, without_systemd: bool) -> Result<Facts, AppError> {
     runtime()?
-        .block_on(gather_all(pm2_homes, health, without_systemd))
+        .block_on(gather_all(wanted, without_systemd))
         .map_err(|err| AppError::CannotCheck(err.into()))
 }
 
@@ -415,19 +424,15 @@ fn runtime() -> Result<tokio::runtime::Runtime, AppError> {
 }
 
 /// systemd, /proc, PM2 and the health endpoints, all at once: the probes do not wait for D-Bus.
-async fn gather_all(
-    pm2_homes: &[String],
-    health: &[HealthSpec],
-    without_systemd: bool,
-) -> Result<Facts, crate::facts::gather::GatherError> {
+async fn gather_all(wanted: &Wanted<'_>, without_systemd: bool) -> Result<Facts, crate::facts::gather::GatherError> {
     let facts = async {
         if without_systemd {
-            Ok(crate::facts::gather::gather_without_systemd(pm2_homes).await)
+            Ok(crate::facts::gather::gather_without_systemd(&wanted.pm2_homes).await)
         } else {
-            crate::facts::gather::gather_with(pm2_homes).await
+            crate::facts::gather::gather_with(&wanted.pm2_homes, &wanted.units).await
         }
     };
-    let (facts, http) = join(facts, crate::facts::http::probe_all(health)).await;
+    let (facts, http) = join(facts, crate::facts::http::probe_all(wanted.health)).await;
     let mut facts = facts?;
     facts.http = http;
     Ok(facts)

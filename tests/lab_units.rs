@@ -267,3 +267,41 @@ fn lab_init_then_check_passes_on_a_healthy_host() {
     let url = format!("http:http://127.0.0.1:{}/", fleet.ports[3]);
     assert_status(&report, &url, "health.http", "fail");
 }
+
+#[test]
+fn lab_check_file_units_are_judged_whatever_they_run() {
+    if !lab_required() {
+        return;
+    }
+    let fleet = Fleet::up("expected");
+    let port = ports(1);
+    // Not a node service: discovery alone would not look at it; the check file asks for it.
+    fleet.machine.write(
+        "/etc/systemd/system/static-site.service",
+        &format!(
+            "[Unit]\nDescription=static files\n[Service]\nExecStart=/usr/bin/python3 -m http.server {port} --bind 127.0.0.1\n\
+             Restart=on-failure\n[Install]\nWantedBy=multi-user.target\n"
+        ),
+        0o644,
+    );
+    fleet.machine.sh("systemctl daemon-reload && systemctl enable --now static-site.service");
+    fleet.machine.write(
+        "/etc/bootproof/bootproof.toml",
+        &format!(
+            "[[unit]]\nname = \"my-app@{{{}..{}}}.service\"\n\n[[unit]]\nname = \"static-site.service\"\n\n[[unit]]\nname = \"ghost.service\"\n",
+            fleet.ports[0],
+            fleet.ports[3] + 1
+        ),
+        0o644,
+    );
+    let (code, report) = fleet.machine.check_json(&[]);
+    assert_eq!(code, 1, "{report:#}");
+    assert_status(&report, "unit:static-site.service", "supervisor.enabled", "pass");
+    assert_status(&report, "unit:static-site.service", "supervisor.active", "pass");
+    let ghost = finding(&report, "unit:ghost.service", "supervisor.registered");
+    assert_eq!(ghost["status"], "fail", "{ghost:#}");
+    // The range names a fifth instance that nothing ever enabled or started.
+    let fifth = format!("unit:my-app@{}.service", fleet.ports[3] + 1);
+    assert_status(&report, &fifth, "supervisor.enabled", "fail");
+    assert_status(&report, "unit:my-app@.service", "unit.instances", "fail");
+}

@@ -116,12 +116,16 @@ fn bus_reason(err: &zbus::Error) -> String {
     reason = "the zero-configuration entry point; app passes the check file's homes"
 )]
 pub(crate) async fn gather() -> Result<Facts, GatherError> {
-    gather_with(&[]).await
+    gather_with(&[], &[]).await
 }
 
 /// [`gather`], with PM2 homes the caller names (the check file's `[[pm2]] home`s)
 /// gathered even when nothing else points at them.
-pub(crate) async fn gather_with(extra_pm2_homes: &[String]) -> Result<Facts, GatherError> {
+///
+/// `expected_units` (the check file's `[[unit]]` names) are gathered whatever they run:
+/// an operator who lists `nginx.service` wants it judged, and a listed unit that does
+/// not exist is judged as such (LoadState=not-found) rather than left out.
+pub(crate) async fn gather_with(extra_pm2_homes: &[String], expected_units: &[String]) -> Result<Facts, GatherError> {
     let address =
         std::env::var("DBUS_SYSTEM_BUS_ADDRESS").unwrap_or_else(|_| DEFAULT_SYSTEM_BUS.to_owned());
     let systemd = Systemd::connect()
@@ -151,7 +155,7 @@ pub(crate) async fn gather_with(extra_pm2_homes: &[String]) -> Result<Facts, Gat
     let ((host, services), (pm2_homes, daemons)) = join(
         join(
             host_facts(&systemd, system_state),
-            discover_and_gather(&systemd),
+            discover_and_gather(&systemd, expected_units),
         ),
         pm2::home::gather_local(extra_pm2_homes),
     )
@@ -496,7 +500,7 @@ impl Shebangs {
 
 /// Discovers node services, templates and PM2 supervisor units, then gathers each
 /// unit's facts.
-async fn discover_and_gather(systemd: &Systemd) -> Result<Discovered, GatherError> {
+async fn discover_and_gather(systemd: &Systemd, expected_units: &[String]) -> Result<Discovered, GatherError> {
     let (listed, unit_path) = join(systemd.list_units(&["*.service"]), systemd.unit_path()).await;
     let listed = listed.map_err(|source| GatherError::Discover {
         what: "service units",
@@ -596,6 +600,18 @@ async fn discover_and_gather(systemd: &Systemd) -> Result<Discovered, GatherErro
                 from_file_text: true,
                 kind,
             });
+        }
+    }
+
+    // Units the check file expects, whatever they run (not already found above).
+    let expected: Vec<&String> = expected_units
+        .iter()
+        .filter(|name| !candidates.iter().any(|c| &c.name == *name))
+        .collect();
+    let expected_paths = join_all(expected.iter().map(|name| systemd.load_unit(name))).await;
+    for (name, path) in expected.into_iter().zip(expected_paths) {
+        if let Ok(path) = path {
+            candidates.push(Candidate { name: name.clone(), path, from_file_text: false, kind: UnitKind::Node });
         }
     }
 
