@@ -170,7 +170,10 @@ fn snapshot(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
 
 #[test]
 fn pm2_native_live_daemon_answers_over_rpc_sock() {
-    let pm2 = Pm2::new("pm2-live");
+    // A long PM2_HOME: the daemon's title is cut to the length of its original argv, so
+    // the home must be found in full some other way (this failed in CI, where the temp
+    // path happened to be one character too long).
+    let pm2 = Pm2::new("pm2-live-with-a-home-path-long-enough-to-outgrow-the-daemon-process-title");
     let port = ports(3);
     let (web_port, api_port) = (port.to_string(), (port + 1).to_string());
     pm2.pm2_ok(&["start", "server.js", "--name", "web", "--", &web_port], &[("GREETING", "hello-web")]);

@@ -30,7 +30,11 @@ pub(crate) struct RunningDaemon {
     pub(crate) home: Option<String>,
 }
 
-/// Parses a process title: `PM2 v7.0.4: God Daemon (/root/.pm2)`.
+/// Bound on a daemon's environment read (ARG_MAX-sized environments exist).
+const ENVIRON_MAX: u64 = 2 * 1024 * 1024;
+
+/// Parses a process title: `PM2 v7.0.4: God Daemon (/root/.pm2)`. A title cut short
+/// (no closing parenthesis) gives no home: a prefix of a path is not a path.
 pub(crate) fn parse_title(title: &str) -> Option<(String, Option<String>)> {
     let rest = title.trim().strip_prefix("PM2 v")?;
     let (version, rest) = rest.split_once(": God Daemon")?;
@@ -40,6 +44,22 @@ pub(crate) fn parse_title(title: &str) -> Option<(String, Option<String>)> {
         .and_then(|inner| inner.strip_suffix(')'))
         .map(str::to_owned);
     Some((version.to_owned(), home))
+}
+
+/// The PM2_HOME a daemon runs with, from its environment: `PM2_HOME`, else `HOME` +
+/// `/.pm2` (PM2's default). Only those two variables are looked at; nothing else in the
+/// environment (which may hold secrets) is kept.
+fn home_from_environ(path: &Path) -> Option<String> {
+    let environ = read_bounded(path, ENVIRON_MAX).ok()?;
+    let value = |key: &[u8]| {
+        environ
+            .split(|b| *b == 0)
+            .find_map(|entry| entry.strip_prefix(key))
+            .map(|v| String::from_utf8_lossy(v).into_owned())
+    };
+    value(b"PM2_HOME=")
+        .filter(|home| !home.is_empty())
+        .or_else(|| value(b"HOME=").map(|home| format!("{}/.pm2", home.trim_end_matches('/'))))
 }
 
 /// The title in a cmdline: PM2 sets `process.title`, which overwrites argv in place,
@@ -73,6 +93,9 @@ pub(crate) fn running_daemons() -> Vec<RunningDaemon> {
             let pid: u32 = entry.file_name().to_str()?.parse().ok()?;
             let cmdline = read_bounded(&entry.path().join("cmdline"), CMDLINE_MAX).ok()?;
             let (version, home) = parse_title(&title_of(&cmdline))?;
+            // The title is written over the process's original argv and cut to its length:
+            // a long PM2_HOME loses its end. The daemon's environment names it in full.
+            let home = home.or_else(|| home_from_environ(&entry.path().join("environ")));
             Some(RunningDaemon { pid, version, home })
         })
         .collect();
@@ -261,6 +284,8 @@ mod tests {
             Some(("0.14.7".into(), None))
         );
         assert_eq!(parse_title("node /usr/bin/pm2 resurrect"), None);
+        // Cut to the length of the original argv: the version is there, the home is not.
+        assert_eq!(parse_title("PM2 v7.0.4: God Daemon (/tmp/very-long-pm2-ho"), Some(("7.0.4".to_owned(), None)));
         assert_eq!(
             title_of(b"PM2 v7.0.4: God Daemon (/tmp/x)\0\0\0\0"),
             "PM2 v7.0.4: God Daemon (/tmp/x)"
