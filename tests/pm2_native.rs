@@ -172,8 +172,9 @@ fn snapshot(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
 fn pm2_native_live_daemon_answers_over_rpc_sock() {
     // A long PM2_HOME: the daemon's title is cut to the length of its original argv, so
     // the home must be found in full some other way (this failed in CI, where the temp
-    // path happened to be one character too long).
-    let pm2 = Pm2::new("pm2-live-with-a-home-path-long-enough-to-outgrow-the-daemon-process-title");
+    // path happened to be one character too long). Not longer: rpc.sock must still fit
+    // the 108 bytes of a Unix socket path.
+    let pm2 = Pm2::new("pm2-live-long-home-to-outgrow-the-title");
     let port = ports(3);
     let (web_port, api_port) = (port.to_string(), (port + 1).to_string());
     pm2.pm2_ok(&["start", "server.js", "--name", "web", "--", &web_port], &[("GREETING", "hello-web")]);
@@ -188,6 +189,8 @@ fn pm2_native_live_daemon_answers_over_rpc_sock() {
     let daemon = &home["daemon"];
     assert_eq!(daemon["version"], "7.0.4");
     let daemon_pid = daemon["process"]["pid"].as_u64().expect("daemon process found");
+    let title = daemon["process"]["cmdline"][0].as_str().unwrap_or_default();
+    assert!(!title.ends_with(')'), "the title must be cut for this test to prove anything: {title}");
     assert_eq!(daemon["pid_file"]["ok"].as_u64(), Some(daemon_pid), "pm2.pid is the titled daemon");
     assert!(
         home["found_by"].as_array().expect("found_by").iter().any(|how| how == format!("daemon pid {daemon_pid}").as_str()),
