@@ -474,16 +474,21 @@ fn dump_secrets(ctx: &Context, subject: &Subject) -> Finding {
     if keys.is_empty() {
         return Finding::pass(check, subject, "dump.pm2 carries no environment values");
     }
-    let dir_open = ctx.home.dir.stat.ok().and_then(Option::as_ref).is_none_or(|s| s.mode & 0o001 != 0);
+    let closed_at = closed_to_others(ctx.home);
     let readable: Vec<(&str, u32)> = [&ctx.home.dump.file, &ctx.home.dump_backup.file]
         .into_iter()
         .filter_map(|f| f.stat.ok().and_then(Option::as_ref).map(|s| (f.path.as_str(), s.mode)))
-        .filter(|(_, mode)| dir_open && mode & 0o004 != 0)
+        .filter(|(_, mode)| closed_at.is_none() && mode & 0o004 != 0)
         .collect();
     let secret_like: Vec<&str> =
         keys.iter().copied().filter(|k| SECRET_HINTS.iter().any(|h| k.to_ascii_uppercase().contains(h))).collect();
     let finding = if readable.is_empty() {
-        Finding::pass(check, subject, format!("dump.pm2 carries {} environment value(s) and only its owner can read it", keys.len()))
+        let why = closed_at.map(|dir| format!(" ({dir} is closed to other users)")).unwrap_or_default();
+        Finding::pass(
+            check,
+            subject,
+            format!("dump.pm2 carries {} environment value(s) and only its owner can read it{why}", keys.len()),
+        )
     } else {
         let files: Vec<String> = readable.iter().map(|(p, m)| format!("{p} (mode {m:o})")).collect();
         let named = if secret_like.is_empty() { String::new() } else { format!(", among them {}", secret_like.join(", ")) };
@@ -495,6 +500,17 @@ fn dump_secrets(ctx: &Context, subject: &Subject) -> Finding {
         )
     };
     finding.evidence("env_keys", keys.len()).evidence("secret_like", secret_like)
+}
+
+/// The first directory on the way to the home's files (its ancestors, then the home)
+/// that other users cannot pass (no `o+x`); `None` when they reach the files. A directory
+/// that could not be read counts as open: the finding must not hide a readable secret.
+fn closed_to_others(home: &Pm2Home) -> Option<&str> {
+    home.ancestors
+        .iter()
+        .chain(std::iter::once(&home.dir))
+        .find(|dir| dir.stat.ok().and_then(Option::as_ref).is_some_and(|s| s.mode & 0o001 == 0))
+        .map(|dir| dir.path.as_str())
 }
 
 fn memory_limit(ctx: &Context, subject: &Subject) -> Finding {
@@ -613,6 +629,80 @@ fn node_runtime(ctx: &Context, subject: &Subject) -> Finding {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::facts::{DaemonFacts, DumpFacts, FileFacts, FileStat};
+    use crate::invariants::fixtures;
+    use crate::report::Status;
+
+    fn dir(path: &str, mode: u32) -> FileFacts {
+        let stat = FileStat { kind: "directory".into(), mode, uid: 0, gid: 0, size: 0, mtime: 0 };
+        FileFacts { path: path.into(), stat: Fact::Ok(Some(stat)) }
+    }
+
+    fn dump(path: &str, mode: u32, apps: Vec<SavedApp>) -> DumpFacts {
+        let stat = FileStat { kind: "file".into(), mode, uid: 0, gid: 0, size: 10, mtime: 0 };
+        DumpFacts { file: FileFacts { path: path.into(), stat: Fact::Ok(Some(stat)) }, apps: Fact::Ok(apps) }
+    }
+
+    fn saved(name: &str) -> SavedApp {
+        SavedApp {
+            name: name.into(),
+            status: Some("online".into()),
+            exec_mode: Some("fork_mode".into()),
+            instances: Some(1),
+            script: None,
+            interpreter: None,
+            max_memory_restart: None,
+            is_module: false,
+            env_keys: vec!["API_TOKEN".into(), "PATH".into()],
+        }
+    }
+
+    /// A home `/X/.pm2` with no unit and no daemon, its dump at 0644 holding `apps`.
+    fn home(user_home: (&str, u32), apps: Vec<SavedApp>) -> Pm2Home {
+        let path = format!("{}/.pm2", user_home.0);
+        Pm2Home {
+            found_by: vec!["home directory".into()],
+            dir: dir(&path, 0o755),
+            ancestors: vec![dir("/", 0o755), dir(user_home.0, user_home.1)],
+            owner: None,
+            units: Vec::new(),
+            dump: dump(&format!("{path}/dump.pm2"), 0o644, apps),
+            dump_backup: DumpFacts { file: FileFacts { path: format!("{path}/dump.pm2.bak"), stat: Fact::Ok(None) }, apps: Fact::Ok(Vec::new()) },
+            daemon: DaemonFacts {
+                pid_file: Fact::Ok(None),
+                process: None,
+                version: None,
+                rpc: Fact::Ok(RpcAnswer::NotRunning { reason: "no socket file".into() }),
+                fallback_apps: Vec::new(),
+            },
+            modules: Fact::Ok(Vec::new()),
+            pm2_cli: None,
+            home: path,
+        }
+    }
+
+    fn check(home: &Pm2Home, id: CheckId) -> Finding {
+        let host = fixtures::all_good().host;
+        judge(home, &host, &CheckConfig::default(), 0).into_iter().find(|f| f.check == id).expect("judged")
+    }
+
+    #[test]
+    fn a_dump_behind_a_closed_home_directory_is_private() {
+        // /root is 0700: nobody else reaches /root/.pm2/dump.pm2, whatever its own mode.
+        let root = home(("/root", 0o700), vec![saved("web")]);
+        let found = check(&root, CheckId::Pm2DumpSecrets);
+        assert_eq!(found.status, Status::Pass, "{found:#?}");
+        assert!(found.message.contains("/root is closed to other users"), "{found:#?}");
+        // /home/deploy at 0755: every user can read the dump and its API_TOKEN.
+        let open = home(("/home/deploy", 0o755), vec![saved("web")]);
+        let found = check(&open, CheckId::Pm2DumpSecrets);
+        assert_eq!(found.status, Status::Warn, "{found:#?}");
+        assert!(found.message.contains("API_TOKEN"), "{found:#?}");
+        // A facts file from before ancestors were gathered: judged on the home alone.
+        let mut old = home(("/root", 0o700), vec![saved("web")]);
+        old.ancestors.clear();
+        assert_eq!(check(&old, CheckId::Pm2DumpSecrets).status, Status::Warn);
+    }
 
     #[test]
     fn ages_are_written_in_their_largest_unit() {
