@@ -121,6 +121,18 @@ impl<'a> Context<'a> {
         self.unit.map_or_else(|| format!("pm2-{}.service", self.owner), |u| u.name.clone())
     }
 
+    /// Whether a reboot could lose anything here: no app runs (per the daemon, or the pid
+    /// files when it cannot be asked), none is saved, and the check file expects none. Such
+    /// a home is what `pm2 startup` or `pm2 ls` leave behind in root's home; it needs no
+    /// supervisor.
+    fn nothing_to_supervise(&self) -> bool {
+        let none_runs = match &self.live {
+            Some(apps) => apps.is_empty(),
+            None => self.home.daemon.fallback_apps.iter().all(|app| app.process.is_none()),
+        };
+        none_runs && self.saved.as_ref().is_some_and(Vec::is_empty) && self.expected.is_none_or(|e| e.apps.is_empty())
+    }
+
     /// Whether systemd owns the running daemon: it is the unit's main process or in its cgroup.
     fn daemon_owned_by_unit(&self) -> Option<bool> {
         let daemon = self.daemon?;
@@ -150,6 +162,9 @@ fn registered(ctx: &Context, subject: &Subject) -> Finding {
     let units: Vec<&str> = ctx.home.units.iter().map(|u| u.name.as_str()).collect();
     let finding = match ctx.unit {
         Some(unit) => return unit::registered(unit, subject).evidence("units", units),
+        None if ctx.nothing_to_supervise() => {
+            Finding::skip(check, subject, format!("no app runs or is saved in {}: a reboot loses nothing here", ctx.home.home))
+        }
         None => Finding::violated(
             check,
             subject,
@@ -173,6 +188,9 @@ fn active(ctx: &Context, subject: &Subject) -> Finding {
     );
     let daemon_pid = ctx.daemon.map(|p| p.pid);
     let finding = match (ctx.daemon, ctx.unit) {
+        (_, None) if ctx.nothing_to_supervise() => {
+            Finding::skip(check, subject, "no app runs or is saved here, and no unit starts PM2 for this home")
+        }
         (None, Some(unit)) => Finding::violated(
             check,
             subject,
@@ -702,6 +720,24 @@ mod tests {
         let mut old = home(("/root", 0o700), vec![saved("web")]);
         old.ancestors.clear();
         assert_eq!(check(&old, CheckId::Pm2DumpSecrets).status, Status::Warn);
+    }
+
+    #[test]
+    fn a_home_with_nothing_saved_or_running_needs_no_supervisor() {
+        // What `pm2 startup` run as root leaves in /root/.pm2 for a deploy user's PM2.
+        let empty = home(("/root", 0o700), Vec::new());
+        assert_eq!(check(&empty, CheckId::SupervisorRegistered).status, Status::Skip);
+        assert_eq!(check(&empty, CheckId::SupervisorActive).status, Status::Skip);
+        // The incident after the reboot: saved apps, nothing starts PM2.
+        let lost = home(("/root", 0o700), vec![saved("web")]);
+        assert_eq!(check(&lost, CheckId::SupervisorRegistered).status, Status::Fail);
+        assert_eq!(check(&lost, CheckId::SupervisorActive).status, Status::Fail);
+        // The check file expects apps here: an empty home is then a loss, not a leftover.
+        let mut config = CheckConfig::default();
+        config.pm2.push(ExpectedPm2 { home: "/root/.pm2".into(), apps: [("web".to_owned(), 1)].into() });
+        let host = fixtures::all_good().host;
+        let registered = judge(&empty, &host, &config, 0).into_iter().find(|f| f.check == CheckId::SupervisorRegistered);
+        assert_eq!(registered.map(|f| f.status), Some(Status::Fail));
     }
 
     #[test]
