@@ -418,3 +418,144 @@ fn lab_pm2_node_under_nvm_is_a_named_risk() {
     assert_finding(&after, DEPLOY_HOME, "pm2.resurrected", "pass", &["web"]);
     assert_pm2_predictions_held(&before, &before_facts, &after_facts, |_| Some(lab.answers(port)));
 }
+
+/// A listing of every file under `dir` in the machine with type, size, mtime (ns), mode,
+/// and the sha256 of every regular file: equal listings mean nothing was changed.
+fn home_listing(lab: &Pm2Lab, dir: &str) -> String {
+    lab.machine.sh(&format!(
+        "cd {dir} && find . -printf '%p %y %s %T@ %m\\n' | sort && find . -type f -print0 | sort -z | xargs -0 sha256sum"
+    ))
+}
+
+/// Read-only proof on real systemd: a saved home whose unit is enabled but not running,
+/// no daemon. `check`, `facts` and `plan` start no daemon (any pm2 CLI command would) and
+/// leave every byte, size, mode and mtime of the PM2_HOME as it was.
+#[test]
+fn lab_pm2_check_starts_no_daemon_and_changes_no_byte() {
+    if !lab_required() {
+        return;
+    }
+    let lab = Pm2Lab::up("pm2ro");
+    let port = ports(1);
+    lab.as_root(&format!(
+        "GREETING=hi pm2 start server.js --name web -- {port} >/dev/null
+         pm2 save >/dev/null
+         pm2 startup systemd -u root --hp /root >/dev/null
+         pm2 kill >/dev/null"
+    ));
+    assert!(lab.machine.exec(&["pgrep", "-f", "God Daemon"]).stdout.is_empty(), "pm2 kill left a daemon");
+    let before = home_listing(&lab, "/root/.pm2");
+    assert!(before.contains("./dump.pm2 f"), "{before}");
+
+    let started = Instant::now();
+    let (code, report) = lab.machine.check_json(&[]);
+    let took = started.elapsed();
+    eprintln!("check with a saved home and no daemon took {took:?}");
+    assert_eq!(code, 1, "{report:#}");
+    assert_finding(&report, ROOT_HOME, "supervisor.active", "fail", &["PM2 is not running", "inactive", "sudo systemctl start pm2-root.service"]);
+    assert_finding(&report, ROOT_HOME, "pm2.dump", "pass", &["holds 1 app"]);
+    assert_exit(&lab.machine.bootproof(&["facts", "--no-state"]), 0);
+    lab.machine.bootproof(&["plan"]);
+
+    let daemons = lab.machine.exec(&["pgrep", "-fa", "God Daemon"]);
+    assert!(daemons.stdout.is_empty(), "bootproof started a daemon: {}", String::from_utf8_lossy(&daemons.stdout));
+    assert_eq!(home_listing(&lab, "/root/.pm2"), before, "bootproof changed the PM2_HOME");
+}
+
+/// Bad input on real systemd, each judged end to end: a clear finding, the documented exit
+/// code, bounded time. A healthy deploy home (unit active, owning the daemon) gets its
+/// dump.pm2 replaced by a truncated one, one that is not JSON, `[]` while the app runs,
+/// one with fields of the wrong type, and a 50 MB one; then bootproof runs as a user who
+/// cannot read the home; then the daemon dies by kill -9 and leaves rpc.sock behind; then
+/// a listener that never answers takes its place.
+#[test]
+fn lab_pm2_bad_input_is_a_finding_in_bounded_time() {
+    if !lab_required() {
+        return;
+    }
+    let lab = Pm2Lab::up("pm2bad");
+    let port = ports(1);
+    lab.add_deploy();
+    lab.as_user(
+        "deploy",
+        PATH,
+        &format!("GREETING=hi pm2 start server.js --name web --max-memory-restart 200M -- {port} >/dev/null\npm2 save >/dev/null\nchmod 700 ~/.pm2"),
+    );
+    lab.as_root("pm2 startup systemd -u deploy --hp /home/deploy >/dev/null");
+    lab.as_user("deploy", PATH, "pm2 kill >/dev/null");
+    lab.machine.sh("systemctl start pm2-deploy");
+    lab.wait_answers(port);
+    let (code, healthy) = lab.machine.check_json(&[]);
+    assert_eq!(code, 0, "{healthy:#}");
+    let dump_path = "/home/deploy/.pm2/dump.pm2";
+    let good = lab.machine.sh(&format!("cat {dump_path}"));
+
+    let timed_check = |what: &str| {
+        let started = Instant::now();
+        let (code, report) = lab.machine.check_json(&[]);
+        let took = started.elapsed();
+        eprintln!("{what}: exit {code}, {took:?}");
+        assert!(took < Duration::from_secs(3), "{what}: bootproof took {took:?}");
+        (code, report)
+    };
+    let fifty_mb = format!(
+        r#"[{{"name":"web","status":"online","exec_mode":"fork_mode","instances":1,"pm_exec_path":"/opt/my-app/server.js","max_memory_restart":209715200,"env":{{"PAD":"{}"}}}}]"#,
+        "x".repeat(50 << 20)
+    );
+    let cases: [(&str, String, i32, &str, &[&str]); 5] = [
+        ("truncated", good[..good.len() / 2].to_owned(), 1, "fail", &["truncated", "pm2 resurrect will bring nothing back", "pm2 save"]),
+        ("not JSON", "module.exports = [{ name: 'web' }]\n".to_owned(), 1, "fail", &["not JSON", "pm2 save"]),
+        ("[] while apps run", "[]".to_owned(), 1, "fail", &["is empty while 1 app process(es) run"]),
+        ("wrong field types", r#"[{"name":"web","instances":"many"}]"#.to_owned(), 1, "fail", &["not a PM2 dump", "instances"]),
+        ("50 MB", fifty_mb, 0, "pass", &["holds 1 app"]),
+    ];
+    for (what, contents, exit, status, words) in cases {
+        lab.machine.write(dump_path, &contents, 0o600);
+        let (code, report) = timed_check(what);
+        assert_eq!(code, exit, "{what}: {report:#}");
+        assert_finding(&report, DEPLOY_HOME, "pm2.dump", status, words);
+    }
+    lab.machine.write(dump_path, &good, 0o600);
+    lab.machine.sh(&format!("chown deploy:deploy {dump_path}"));
+
+    // A home bootproof may not read: deploy's 0700 PM2_HOME, bootproof as nobody (root
+    // reads any home; a check run from an unprivileged account or timer does not).
+    let started = Instant::now();
+    let out = lab.machine.exec(&[
+        "setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", "/usr/bin/env", "NO_COLOR=1",
+        crate::harness::MACHINE_BOOTPROOF, "check", "--format", "json",
+    ]);
+    eprintln!("unreadable home: exit {:?}, {:?}", out.status.code(), started.elapsed());
+    let report: Value = serde_json::from_slice(&out.stdout).expect("JSON from the unprivileged check");
+    assert_exit(&out, 3);
+    assert_finding(&report, DEPLOY_HOME, "pm2.dump", "error", &["Permission denied"]);
+
+    // The daemon dies by kill -9 outside systemd's watch: its socket stays, nothing listens.
+    lab.machine.sh("systemctl stop pm2-deploy");
+    lab.as_user("deploy", PATH, "pm2 resurrect >/dev/null");
+    lab.wait_answers(port);
+    lab.machine.sh("kill -9 $(cat /home/deploy/.pm2/pm2.pid) && sleep 0.5 && test -S /home/deploy/.pm2/rpc.sock");
+    let (code, report) = timed_check("socket without listener");
+    assert_eq!(code, 1, "{report:#}");
+    let active = assert_finding(&report, DEPLOY_HOME, "supervisor.active", "fail", &["PM2 is not running", "inactive"]);
+    assert_eq!(active["remediation"], "sudo systemctl start pm2-deploy.service");
+    assert_finding(&report, DEPLOY_HOME, "pm2.resurrected", "fail", &["PM2 is not running", "web"]);
+
+    // A listener that accepts and never answers, where the daemon's socket was.
+    lab.machine.sh(
+        "rm -f /home/deploy/.pm2/rpc.sock
+         setsid -f runuser -u deploy -- node -e 'require(\"net\").createServer(() => {}).listen(process.argv[1])' /home/deploy/.pm2/rpc.sock </dev/null >/dev/null 2>&1
+         for _ in $(seq 50); do test -S /home/deploy/.pm2/rpc.sock && break; sleep 0.1; done",
+    );
+    let (code, report) = timed_check("socket that never answers");
+    assert_eq!(code, 1, "{report:#}");
+    assert_finding(&report, DEPLOY_HOME, "pm2.resurrected", "error", &["did not answer within"]);
+
+    // Pasting bootproof's fix for the dead daemon brings the app back.
+    lab.machine.sh("pkill -f 'create[S]erver' ; rm -f /home/deploy/.pm2/rpc.sock");
+    lab.machine.sh(active["remediation"].as_str().unwrap_or_default());
+    lab.wait_answers(port);
+    let (code, report) = lab.machine.check_json(&[]);
+    assert_eq!(code, 0, "{report:#}");
+    assert_finding(&report, DEPLOY_HOME, "supervisor.active", "pass", &["pm2-deploy.service owns the PM2 daemon"]);
+}
