@@ -529,6 +529,8 @@ fn lab_pm2_bad_input_is_a_finding_in_bounded_time() {
     let report: Value = serde_json::from_slice(&out.stdout).expect("JSON from the unprivileged check");
     assert_exit(&out, 3);
     assert_finding(&report, DEPLOY_HOME, "pm2.dump", "error", &["Permission denied"]);
+    // Which node deploy's daemon runs is hidden from nobody: not a pass.
+    assert_finding(&report, DEPLOY_HOME, "process.node-runtime", "error", &["could not see which node runs"]);
 
     // The daemon dies by kill -9 outside systemd's watch: its socket stays, nothing listens.
     lab.machine.sh("systemctl stop pm2-deploy");

@@ -605,11 +605,15 @@ fn not_root(ctx: &Context, subject: &Subject) -> Finding {
 fn node_runtime(ctx: &Context, subject: &Subject) -> Finding {
     let check = CheckId::ProcessNodeRuntime;
     let mut places: Vec<(String, &'static str)> = Vec::new();
+    let mut unreadable: Vec<String> = Vec::new();
     for (label, process) in processes(ctx) {
-        if let Fact::Ok(exe) = &process.exe
-            && let Some(manager) = process::version_manager(exe)
-        {
-            places.push((format!("{label} runs {exe}"), manager));
+        match &process.exe {
+            Fact::Ok(exe) => {
+                if let Some(manager) = process::version_manager(exe) {
+                    places.push((format!("{label} runs {exe}"), manager));
+                }
+            }
+            Fact::Error(reason) => unreadable.push(format!("{label} (pid {}): {reason}", process.pid)),
         }
     }
     if let Some(service) = ctx.unit.and_then(|u| u.service.ok()) {
@@ -624,6 +628,10 @@ fn node_runtime(ctx: &Context, subject: &Subject) -> Finding {
         }
     }
     let finding = match places.first() {
+        // Not knowing which node runs is not knowing it is safe.
+        None if !unreadable.is_empty() => {
+            Finding::error(check, subject, format!("could not see which node runs: {}", unreadable.join("; ")))
+        }
         None => Finding::pass(check, subject, "node is outside any per-user version manager"),
         Some((_, manager)) => Finding::violated(
             check,
@@ -738,6 +746,24 @@ mod tests {
         let host = fixtures::all_good().host;
         let registered = judge(&empty, &host, &config, 0).into_iter().find(|f| f.check == CheckId::SupervisorRegistered);
         assert_eq!(registered.map(|f| f.status), Some(Status::Fail));
+    }
+
+    #[test]
+    fn a_node_binary_that_cannot_be_seen_is_not_a_pass() {
+        // bootproof run unprivileged: /proc/PID/exe of another user's daemon is unreadable.
+        let mut home = home(("/home/deploy", 0o755), vec![saved("web")]);
+        home.daemon.process = Some(ProcessFacts {
+            pid: 42,
+            uid: 1000,
+            user: Some("deploy".into()),
+            exe: Fact::Error("cannot read /proc/42/exe: Permission denied".into()),
+            cmdline: vec!["PM2 v7.0.4: God Daemon (/home/deploy/.pm2)".into()],
+            started_at: None,
+            cgroup: None,
+        });
+        let found = check(&home, CheckId::ProcessNodeRuntime);
+        assert_eq!(found.status, Status::Error, "{found:#?}");
+        assert!(found.message.contains("Permission denied"), "{found:#?}");
     }
 
     #[test]
