@@ -95,7 +95,15 @@ impl<'a> Context<'a> {
             || home.home.trim_end_matches('/').trim_end_matches(".pm2").trim_end_matches('/').to_owned(),
             |a| a.home.clone(),
         );
-        let pm2 = home.pm2_cli.clone().unwrap_or_else(|| "pm2".to_owned());
+        // Else the pm2 the unit runs (`pm2 startup` writes its real path into ExecStart).
+        let pm2 = home
+            .pm2_cli
+            .clone()
+            .or_else(|| {
+                let service = unit?.service.ok()?;
+                service.exec_start.iter().map(|e| e.path.as_str()).find(|p| p.rsplit('/').next() == Some("pm2")).map(str::to_owned)
+            })
+            .unwrap_or_else(|| "pm2".to_owned());
         let expected = config.pm2.iter().find(|e| e.home.trim_end_matches('/') == home.home.trim_end_matches('/'));
         Context { home, unit, live, daemon: home.daemon.process.as_ref(), saved, owner, owner_home, pm2, expected }
     }
@@ -764,6 +772,20 @@ mod tests {
         let found = check(&home, CheckId::ProcessNodeRuntime);
         assert_eq!(found.status, Status::Error, "{found:#?}");
         assert!(found.message.contains("Permission denied"), "{found:#?}");
+    }
+
+    #[test]
+    fn remediations_name_the_pm2_the_unit_runs_when_none_is_on_the_usual_paths() {
+        let mut lost = home(("/root", 0o700), vec![saved("web")]);
+        let mut unit = fixtures::all_good().units.remove(0);
+        let Fact::Ok(service) = &mut unit.service else { panic!("fixture unit has service facts") };
+        service.exec_start[0].path = "/opt/pm2/node_modules/pm2/bin/pm2".into();
+        lost.units.push(unit);
+        let found = check(&lost, CheckId::Pm2LogRotation);
+        assert!(
+            found.remediation.as_deref().is_some_and(|r| r.contains("/opt/pm2/node_modules/pm2/bin/pm2 install pm2-logrotate")),
+            "{found:#?}"
+        );
     }
 
     #[test]
