@@ -4,6 +4,7 @@
 mod harness;
 
 mod cli;
+mod lab_pm2;
 mod lab_pm2_units;
 mod health;
 mod lab_units;

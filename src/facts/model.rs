@@ -347,6 +347,11 @@ pub(crate) struct Pm2Home {
     pub(crate) found_by: Vec<String>,
     /// The directory itself; its owner is the account PM2 runs as.
     pub(crate) dir: FileFacts,
+    /// The directories above the home, from `/` down to its parent (of its canonical path):
+    /// other users reach a file in the home only through the execute bits of all of them
+    /// (`/root` is 0700, so `/root/.pm2/dump.pm2` at 0644 is still private).
+    #[serde(default)]
+    pub(crate) ancestors: Vec<FileFacts>,
     /// The account owning the directory, when it resolves.
     pub(crate) owner: Option<Account>,
     /// Units whose `Environment=PM2_HOME=` is this home, or that run `pm2 resurrect` for

@@ -95,7 +95,15 @@ impl<'a> Context<'a> {
             || home.home.trim_end_matches('/').trim_end_matches(".pm2").trim_end_matches('/').to_owned(),
             |a| a.home.clone(),
         );
-        let pm2 = home.pm2_cli.clone().unwrap_or_else(|| "pm2".to_owned());
+        // Else the pm2 the unit runs (`pm2 startup` writes its real path into ExecStart).
+        let pm2 = home
+            .pm2_cli
+            .clone()
+            .or_else(|| {
+                let service = unit?.service.ok()?;
+                service.exec_start.iter().map(|e| e.path.as_str()).find(|p| p.rsplit('/').next() == Some("pm2")).map(str::to_owned)
+            })
+            .unwrap_or_else(|| "pm2".to_owned());
         let expected = config.pm2.iter().find(|e| e.home.trim_end_matches('/') == home.home.trim_end_matches('/'));
         Context { home, unit, live, daemon: home.daemon.process.as_ref(), saved, owner, owner_home, pm2, expected }
     }
@@ -119,6 +127,18 @@ impl<'a> Context<'a> {
     /// The unit `pm2 startup` writes for this owner.
     fn unit_name(&self) -> String {
         self.unit.map_or_else(|| format!("pm2-{}.service", self.owner), |u| u.name.clone())
+    }
+
+    /// Whether a reboot could lose anything here: no app runs (per the daemon, or the pid
+    /// files when it cannot be asked), none is saved, and the check file expects none. Such
+    /// a home is what `pm2 startup` or `pm2 ls` leave behind in root's home; it needs no
+    /// supervisor.
+    fn nothing_to_supervise(&self) -> bool {
+        let none_runs = match &self.live {
+            Some(apps) => apps.is_empty(),
+            None => self.home.daemon.fallback_apps.iter().all(|app| app.process.is_none()),
+        };
+        none_runs && self.saved.as_ref().is_some_and(Vec::is_empty) && self.expected.is_none_or(|e| e.apps.is_empty())
     }
 
     /// Whether systemd owns the running daemon: it is the unit's main process or in its cgroup.
@@ -150,6 +170,9 @@ fn registered(ctx: &Context, subject: &Subject) -> Finding {
     let units: Vec<&str> = ctx.home.units.iter().map(|u| u.name.as_str()).collect();
     let finding = match ctx.unit {
         Some(unit) => return unit::registered(unit, subject).evidence("units", units),
+        None if ctx.nothing_to_supervise() => {
+            Finding::skip(check, subject, format!("no app runs or is saved in {}: a reboot loses nothing here", ctx.home.home))
+        }
         None => Finding::violated(
             check,
             subject,
@@ -173,6 +196,9 @@ fn active(ctx: &Context, subject: &Subject) -> Finding {
     );
     let daemon_pid = ctx.daemon.map(|p| p.pid);
     let finding = match (ctx.daemon, ctx.unit) {
+        (_, None) if ctx.nothing_to_supervise() => {
+            Finding::skip(check, subject, "no app runs or is saved here, and no unit starts PM2 for this home")
+        }
         (None, Some(unit)) => Finding::violated(
             check,
             subject,
@@ -474,16 +500,21 @@ fn dump_secrets(ctx: &Context, subject: &Subject) -> Finding {
     if keys.is_empty() {
         return Finding::pass(check, subject, "dump.pm2 carries no environment values");
     }
-    let dir_open = ctx.home.dir.stat.ok().and_then(Option::as_ref).is_none_or(|s| s.mode & 0o001 != 0);
+    let closed_at = closed_to_others(ctx.home);
     let readable: Vec<(&str, u32)> = [&ctx.home.dump.file, &ctx.home.dump_backup.file]
         .into_iter()
         .filter_map(|f| f.stat.ok().and_then(Option::as_ref).map(|s| (f.path.as_str(), s.mode)))
-        .filter(|(_, mode)| dir_open && mode & 0o004 != 0)
+        .filter(|(_, mode)| closed_at.is_none() && mode & 0o004 != 0)
         .collect();
     let secret_like: Vec<&str> =
         keys.iter().copied().filter(|k| SECRET_HINTS.iter().any(|h| k.to_ascii_uppercase().contains(h))).collect();
     let finding = if readable.is_empty() {
-        Finding::pass(check, subject, format!("dump.pm2 carries {} environment value(s) and only its owner can read it", keys.len()))
+        let why = closed_at.map(|dir| format!(" ({dir} is closed to other users)")).unwrap_or_default();
+        Finding::pass(
+            check,
+            subject,
+            format!("dump.pm2 carries {} environment value(s) and only its owner can read it{why}", keys.len()),
+        )
     } else {
         let files: Vec<String> = readable.iter().map(|(p, m)| format!("{p} (mode {m:o})")).collect();
         let named = if secret_like.is_empty() { String::new() } else { format!(", among them {}", secret_like.join(", ")) };
@@ -495,6 +526,17 @@ fn dump_secrets(ctx: &Context, subject: &Subject) -> Finding {
         )
     };
     finding.evidence("env_keys", keys.len()).evidence("secret_like", secret_like)
+}
+
+/// The first directory on the way to the home's files (its ancestors, then the home)
+/// that other users cannot pass (no `o+x`); `None` when they reach the files. A directory
+/// that could not be read counts as open: the finding must not hide a readable secret.
+fn closed_to_others(home: &Pm2Home) -> Option<&str> {
+    home.ancestors
+        .iter()
+        .chain(std::iter::once(&home.dir))
+        .find(|dir| dir.stat.ok().and_then(Option::as_ref).is_some_and(|s| s.mode & 0o001 == 0))
+        .map(|dir| dir.path.as_str())
 }
 
 fn memory_limit(ctx: &Context, subject: &Subject) -> Finding {
@@ -571,11 +613,15 @@ fn not_root(ctx: &Context, subject: &Subject) -> Finding {
 fn node_runtime(ctx: &Context, subject: &Subject) -> Finding {
     let check = CheckId::ProcessNodeRuntime;
     let mut places: Vec<(String, &'static str)> = Vec::new();
+    let mut unreadable: Vec<String> = Vec::new();
     for (label, process) in processes(ctx) {
-        if let Fact::Ok(exe) = &process.exe
-            && let Some(manager) = process::version_manager(exe)
-        {
-            places.push((format!("{label} runs {exe}"), manager));
+        match &process.exe {
+            Fact::Ok(exe) => {
+                if let Some(manager) = process::version_manager(exe) {
+                    places.push((format!("{label} runs {exe}"), manager));
+                }
+            }
+            Fact::Error(reason) => unreadable.push(format!("{label} (pid {}): {reason}", process.pid)),
         }
     }
     if let Some(service) = ctx.unit.and_then(|u| u.service.ok()) {
@@ -590,6 +636,10 @@ fn node_runtime(ctx: &Context, subject: &Subject) -> Finding {
         }
     }
     let finding = match places.first() {
+        // Not knowing which node runs is not knowing it is safe.
+        None if !unreadable.is_empty() => {
+            Finding::error(check, subject, format!("could not see which node runs: {}", unreadable.join("; ")))
+        }
         None => Finding::pass(check, subject, "node is outside any per-user version manager"),
         Some((_, manager)) => Finding::violated(
             check,
@@ -613,6 +663,130 @@ fn node_runtime(ctx: &Context, subject: &Subject) -> Finding {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::facts::{DaemonFacts, DumpFacts, FileFacts, FileStat};
+    use crate::invariants::fixtures;
+    use crate::report::Status;
+
+    fn dir(path: &str, mode: u32) -> FileFacts {
+        let stat = FileStat { kind: "directory".into(), mode, uid: 0, gid: 0, size: 0, mtime: 0 };
+        FileFacts { path: path.into(), stat: Fact::Ok(Some(stat)) }
+    }
+
+    fn dump(path: &str, mode: u32, apps: Vec<SavedApp>) -> DumpFacts {
+        let stat = FileStat { kind: "file".into(), mode, uid: 0, gid: 0, size: 10, mtime: 0 };
+        DumpFacts { file: FileFacts { path: path.into(), stat: Fact::Ok(Some(stat)) }, apps: Fact::Ok(apps) }
+    }
+
+    fn saved(name: &str) -> SavedApp {
+        SavedApp {
+            name: name.into(),
+            status: Some("online".into()),
+            exec_mode: Some("fork_mode".into()),
+            instances: Some(1),
+            script: None,
+            interpreter: None,
+            max_memory_restart: None,
+            is_module: false,
+            env_keys: vec!["API_TOKEN".into(), "PATH".into()],
+        }
+    }
+
+    /// A home `/X/.pm2` with no unit and no daemon, its dump at 0644 holding `apps`.
+    fn home(user_home: (&str, u32), apps: Vec<SavedApp>) -> Pm2Home {
+        let path = format!("{}/.pm2", user_home.0);
+        Pm2Home {
+            found_by: vec!["home directory".into()],
+            dir: dir(&path, 0o755),
+            ancestors: vec![dir("/", 0o755), dir(user_home.0, user_home.1)],
+            owner: None,
+            units: Vec::new(),
+            dump: dump(&format!("{path}/dump.pm2"), 0o644, apps),
+            dump_backup: DumpFacts { file: FileFacts { path: format!("{path}/dump.pm2.bak"), stat: Fact::Ok(None) }, apps: Fact::Ok(Vec::new()) },
+            daemon: DaemonFacts {
+                pid_file: Fact::Ok(None),
+                process: None,
+                version: None,
+                rpc: Fact::Ok(RpcAnswer::NotRunning { reason: "no socket file".into() }),
+                fallback_apps: Vec::new(),
+            },
+            modules: Fact::Ok(Vec::new()),
+            pm2_cli: None,
+            home: path,
+        }
+    }
+
+    fn check(home: &Pm2Home, id: CheckId) -> Finding {
+        let host = fixtures::all_good().host;
+        judge(home, &host, &CheckConfig::default(), 0).into_iter().find(|f| f.check == id).expect("judged")
+    }
+
+    #[test]
+    fn a_dump_behind_a_closed_home_directory_is_private() {
+        // /root is 0700: nobody else reaches /root/.pm2/dump.pm2, whatever its own mode.
+        let root = home(("/root", 0o700), vec![saved("web")]);
+        let found = check(&root, CheckId::Pm2DumpSecrets);
+        assert_eq!(found.status, Status::Pass, "{found:#?}");
+        assert!(found.message.contains("/root is closed to other users"), "{found:#?}");
+        // /home/deploy at 0755: every user can read the dump and its API_TOKEN.
+        let open = home(("/home/deploy", 0o755), vec![saved("web")]);
+        let found = check(&open, CheckId::Pm2DumpSecrets);
+        assert_eq!(found.status, Status::Warn, "{found:#?}");
+        assert!(found.message.contains("API_TOKEN"), "{found:#?}");
+        // A facts file from before ancestors were gathered: judged on the home alone.
+        let mut old = home(("/root", 0o700), vec![saved("web")]);
+        old.ancestors.clear();
+        assert_eq!(check(&old, CheckId::Pm2DumpSecrets).status, Status::Warn);
+    }
+
+    #[test]
+    fn a_home_with_nothing_saved_or_running_needs_no_supervisor() {
+        // What `pm2 startup` run as root leaves in /root/.pm2 for a deploy user's PM2.
+        let empty = home(("/root", 0o700), Vec::new());
+        assert_eq!(check(&empty, CheckId::SupervisorRegistered).status, Status::Skip);
+        assert_eq!(check(&empty, CheckId::SupervisorActive).status, Status::Skip);
+        // The incident after the reboot: saved apps, nothing starts PM2.
+        let lost = home(("/root", 0o700), vec![saved("web")]);
+        assert_eq!(check(&lost, CheckId::SupervisorRegistered).status, Status::Fail);
+        assert_eq!(check(&lost, CheckId::SupervisorActive).status, Status::Fail);
+        // The check file expects apps here: an empty home is then a loss, not a leftover.
+        let mut config = CheckConfig::default();
+        config.pm2.push(ExpectedPm2 { home: "/root/.pm2".into(), apps: [("web".to_owned(), 1)].into() });
+        let host = fixtures::all_good().host;
+        let registered = judge(&empty, &host, &config, 0).into_iter().find(|f| f.check == CheckId::SupervisorRegistered);
+        assert_eq!(registered.map(|f| f.status), Some(Status::Fail));
+    }
+
+    #[test]
+    fn a_node_binary_that_cannot_be_seen_is_not_a_pass() {
+        // bootproof run unprivileged: /proc/PID/exe of another user's daemon is unreadable.
+        let mut home = home(("/home/deploy", 0o755), vec![saved("web")]);
+        home.daemon.process = Some(ProcessFacts {
+            pid: 42,
+            uid: 1000,
+            user: Some("deploy".into()),
+            exe: Fact::Error("cannot read /proc/42/exe: Permission denied".into()),
+            cmdline: vec!["PM2 v7.0.4: God Daemon (/home/deploy/.pm2)".into()],
+            started_at: None,
+            cgroup: None,
+        });
+        let found = check(&home, CheckId::ProcessNodeRuntime);
+        assert_eq!(found.status, Status::Error, "{found:#?}");
+        assert!(found.message.contains("Permission denied"), "{found:#?}");
+    }
+
+    #[test]
+    fn remediations_name_the_pm2_the_unit_runs_when_none_is_on_the_usual_paths() {
+        let mut lost = home(("/root", 0o700), vec![saved("web")]);
+        let mut unit = fixtures::all_good().units.remove(0);
+        let Fact::Ok(service) = &mut unit.service else { panic!("fixture unit has service facts") };
+        service.exec_start[0].path = "/opt/pm2/node_modules/pm2/bin/pm2".into();
+        lost.units.push(unit);
+        let found = check(&lost, CheckId::Pm2LogRotation);
+        assert!(
+            found.remediation.as_deref().is_some_and(|r| r.contains("/opt/pm2/node_modules/pm2/bin/pm2 install pm2-logrotate")),
+            "{found:#?}"
+        );
+    }
 
     #[test]
     fn ages_are_written_in_their_largest_unit() {

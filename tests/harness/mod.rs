@@ -314,3 +314,112 @@ pub fn assert_predictions_held(before: &Value, after: &Value) {
     assert!(wrong.is_empty(), "predictions that did not hold:\n{}\n--- before\n{before:#}\n--- after\n{after:#}", wrong.join("\n"));
 }
 
+
+/// PM2 invariants whose failure means "pm2 resurrect will not run for this home at boot";
+/// mirrors the supervisor part of `BOOT_CRITICAL` (a PM2 home has no EnvironmentFile).
+pub const PM2_BOOT_CRITICAL: &[&str] = &["supervisor.registered", "supervisor.enabled", "unit.user", "unit.exec"];
+
+/// Online processes per app name in one home's live daemon, from `bootproof facts`
+/// (`pm2[].daemon.rpc.ok.apps`); empty when no daemon answered.
+pub fn pm2_online(facts: &Value, home: &str) -> std::collections::BTreeMap<String, usize> {
+    let mut online = std::collections::BTreeMap::new();
+    let apps = facts["pm2"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|h| h["home"] == home)
+        .flat_map(|h| h["daemon"]["rpc"]["ok"]["apps"].as_array().into_iter().flatten());
+    for app in apps {
+        if app["is_module"] == true {
+            continue;
+        }
+        let count = online.entry(app["name"].as_str().unwrap_or("").to_owned()).or_insert(0);
+        if app["status"] == "online" {
+            *count += 1;
+        }
+    }
+    online.retain(|_, n| *n > 0);
+    online
+}
+
+/// The app names a `pm2.dump-fresh` evidence list names: `web (not in dump.pm2)` → `web`.
+fn named_apps(evidence: &Value) -> Vec<String> {
+    evidence
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|entry| entry.as_str())
+        .map(|entry| entry.split(" (").next().unwrap_or(entry).to_owned())
+        .collect()
+}
+
+/// What a pre-reboot check predicts for every app running in a PM2 home: `(home, app)` →
+/// the online instance count before the reboot, and whether they come back as they run.
+/// An app comes back iff none of the home's boot-critical invariants failed or could not
+/// be checked, `pm2.dump` did not, and `pm2.dump-fresh` does not name the app as missing
+/// from the dump or saved differently. Apps `pm2.crash-loop` names are left out.
+pub fn pm2_predictions(before: &Value, before_facts: &Value) -> std::collections::BTreeMap<(String, String), (usize, bool)> {
+    let mut predicted = std::collections::BTreeMap::new();
+    for home in before_facts["pm2"].as_array().into_iter().flatten() {
+        let path = home["home"].as_str().unwrap_or("");
+        let subject = format!("pm2:{path}");
+        let all = statuses(before, &subject);
+        let failed = |check: &str| matches!(all.get(check).map(String::as_str), Some("fail") | Some("error"));
+        let resurrect_runs = PM2_BOOT_CRITICAL.iter().all(|c| !failed(c)) && !failed("pm2.dump");
+        let fresh = before["results"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|r| r["subject"] == subject.as_str() && r["check"] == "pm2.dump-fresh");
+        let mut not_saved = Vec::new();
+        if let Some(fresh) = fresh {
+            not_saved.extend(named_apps(&fresh["evidence"]["missing"]));
+            not_saved.extend(named_apps(&fresh["evidence"]["changed"]));
+        }
+        // An app in a crash loop is online only between two crashes: it does not run, so
+        // nothing is predicted for it (pm2.crash-loop names it before and after).
+        let looping: Vec<&str> = before["results"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|r| r["subject"] == subject.as_str() && r["check"] == "pm2.crash-loop")
+            .flat_map(|r| r["evidence"]["apps"].as_array().into_iter().flatten())
+            .filter_map(|app| app["name"].as_str())
+            .collect();
+        for (app, count) in pm2_online(before_facts, path) {
+            if looping.contains(&app.as_str()) {
+                continue;
+            }
+            let up = resurrect_runs && !not_saved.contains(&app);
+            predicted.insert((path.to_owned(), app), (count, up));
+        }
+    }
+    predicted
+}
+
+/// Holds a pre-reboot PM2 prediction to what the reboot did: every app that ran before is
+/// online again with as many instances exactly when predicted (from the live daemon in
+/// `after_facts`), and `answers(app)` — an HTTP probe of the app's port from inside the
+/// machine, `None` for an app without one — agrees with the daemon.
+#[track_caller]
+pub fn assert_pm2_predictions_held(before: &Value, before_facts: &Value, after_facts: &Value, answers: impl Fn(&str) -> Option<bool>) {
+    let predicted = pm2_predictions(before, before_facts);
+    assert!(!predicted.is_empty(), "no PM2 app ran before the reboot:\n{before_facts:#}");
+    let mut wrong = Vec::new();
+    for ((home, app), (count, up)) in &predicted {
+        let online = pm2_online(after_facts, home).get(app).copied().unwrap_or(0);
+        let back = online == *count;
+        if back != *up {
+            wrong.push(format!(
+                "{home} {app}: predicted {}, after the reboot {online} of {count} online",
+                if *up { "back" } else { "not back" }
+            ));
+        }
+        if let Some(port_answers) = answers(app) {
+            if port_answers != (online > 0) {
+                wrong.push(format!("{home} {app}: the daemon says {online} online, but its port {}", if port_answers { "answers" } else { "is refused" }));
+            }
+        }
+    }
+    assert!(wrong.is_empty(), "PM2 predictions that did not hold:\n{}\n--- before\n{before:#}\n--- after\n{after_facts:#}", wrong.join("\n"));
+}

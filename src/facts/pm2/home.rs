@@ -7,7 +7,7 @@ use std::path::Path;
 use futures_util::future::join_all;
 
 use super::super::files;
-use super::super::model::{DaemonFacts, Fact, Pm2Home, RpcAnswer, UnitFacts};
+use super::super::model::{DaemonFacts, Fact, FileFacts, Pm2Home, RpcAnswer, UnitFacts};
 use super::daemon::{self, ProcessReader, RunningDaemon};
 use super::discover::{self, FoundHome, Homes};
 use super::dump;
@@ -77,6 +77,7 @@ pub(crate) async fn gather_home(found: FoundHome, daemons: &[RunningDaemon]) -> 
     let rpc = rpc::monitor_data(&home.join("rpc.sock"), RPC_TIMEOUT).await;
     let mut reader = ProcessReader::new();
     let dir = files::stat_file(&found.home);
+    let ancestors = ancestors(home);
     let owner = dir
         .stat
         .ok()
@@ -91,11 +92,24 @@ pub(crate) async fn gather_home(found: FoundHome, daemons: &[RunningDaemon]) -> 
         home: found.home,
         found_by: found.found_by,
         dir,
+        ancestors,
         owner,
         units: Vec::new(),
         daemon,
         pm2_cli,
     }
+}
+
+/// The directories above `home`, outermost first, of its canonical path when it exists.
+fn ancestors(home: &Path) -> Vec<FileFacts> {
+    let real = std::fs::canonicalize(home).unwrap_or_else(|_| home.to_path_buf());
+    let mut above: Vec<FileFacts> = real
+        .ancestors()
+        .skip(1)
+        .map(|dir| files::stat_file(&dir.to_string_lossy()))
+        .collect();
+    above.reverse();
+    above
 }
 
 /// The daemon: its pid file, its process (the God Daemon titled with this home, else
@@ -143,5 +157,19 @@ fn daemon_facts(
         version,
         rpc,
         fallback_apps,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ancestors_run_from_the_root_down_to_the_parent() {
+        let found: Vec<String> = ancestors(Path::new("/nonexistent/u/.pm2"))
+            .into_iter()
+            .map(|dir| dir.path)
+            .collect();
+        assert_eq!(found, ["/", "/nonexistent", "/nonexistent/u"]);
     }
 }
