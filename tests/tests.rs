@@ -4,6 +4,7 @@
 mod harness;
 
 mod cli;
+mod lab_checks;
 mod lab_pm2_units;
 mod health;
 mod lab_units;
