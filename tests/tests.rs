@@ -4,9 +4,9 @@
 mod harness;
 
 mod cli;
-mod lab_checks;
 mod lab_pm2_units;
 mod health;
+mod lab_checks;
 mod lab_units;
 mod lab_unseen;
 mod pm2_native;
