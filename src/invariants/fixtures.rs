@@ -17,6 +17,28 @@ pub(crate) fn defects() -> Facts {
     parse(include_str!("../../tests/facts/template-defects.json"))
 }
 
+/// The incident's host: an API started with PM2 from a root shell and saved with `pm2
+/// save`, but never registered with `pm2 startup` (no unit; the daemon belongs to no one).
+pub(crate) fn pm2_incident() -> Facts {
+    parse(include_str!("../../tests/facts/pm2-incident.json"))
+}
+
+/// The same host after the incident's fix: `pm2 startup systemd -u root --hp /root`,
+/// `pm2 save`, `pm2 kill && systemctl start pm2-root` (the unit owns the daemon).
+pub(crate) fn pm2_fixed() -> Facts {
+    parse(include_str!("../../tests/facts/pm2-fixed.json"))
+}
+
+/// The finding of `check` on `pm2:HOME`, panicking with the list when absent.
+#[track_caller]
+pub(crate) fn on_pm2<'a>(findings: &'a [Finding], home: &str, check: &str) -> &'a Finding {
+    let subject = Subject::Pm2(home.to_owned());
+    findings
+        .iter()
+        .find(|f| f.subject == subject && f.check.as_str() == check)
+        .unwrap_or_else(|| panic!("no {check} finding for pm2:{home} among {findings:#?}"))
+}
+
 fn parse(text: &str) -> Facts {
     serde_json::from_str(text).expect("a captured facts file parses")
 }

@@ -13,6 +13,8 @@ pub(crate) mod fix;
 pub(crate) mod health;
 pub(crate) mod host;
 pub(crate) mod pm2;
+#[cfg(test)]
+mod pm2_tests;
 pub(crate) mod process;
 pub(crate) mod severity;
 pub(crate) mod unit;

@@ -244,7 +244,7 @@ pub(crate) fn render(plan: &Plan) -> String {
 mod tests {
     use super::*;
     use crate::invariants::evaluate;
-    use crate::invariants::fixtures::{all_good, defects};
+    use crate::invariants::fixtures::{all_good, defects, pm2_fixed, pm2_incident};
 
     #[test]
     fn plan_of_the_defects_host() {
@@ -252,6 +252,29 @@ mod tests {
         let plan = build(&facts, &evaluate(&facts, &crate::config::CheckConfig::default()));
         let lost: Vec<&str> = plan.units.iter().filter(|u| !u.verdict.comes_back).map(|u| u.name.as_str()).collect();
         assert_eq!(lost, ["api@39408.service", "my-app@39401.service", "my-app@39402.service", "my-app@39403.service"]);
+        insta::assert_snapshot!(anstream::adapter::strip_str(&render(&plan)).to_string());
+    }
+
+    #[test]
+    fn plan_of_the_incident_host() {
+        let facts = pm2_incident();
+        let plan = build(&facts, &evaluate(&facts, &crate::config::CheckConfig::default()));
+        let home = &plan.pm2[0];
+        assert!(home.unit.is_none(), "no unit starts PM2 on the incident host");
+        assert!(!home.daemon.comes_back);
+        assert!(home.daemon.fix.as_deref().is_some_and(|fix| fix.contains("pm2 startup systemd -u root --hp /root")));
+        assert_eq!(home.apps.len(), 1);
+        assert!(!home.apps[0].verdict.comes_back, "api is saved, but nothing resurrects it");
+        insta::assert_snapshot!(anstream::adapter::strip_str(&render(&plan)).to_string());
+    }
+
+    #[test]
+    fn plan_of_the_fixed_host() {
+        let facts = pm2_fixed();
+        let plan = build(&facts, &evaluate(&facts, &crate::config::CheckConfig::default()));
+        let home = &plan.pm2[0];
+        assert!(home.daemon.comes_back);
+        assert!(home.apps.iter().all(|app| app.verdict.comes_back));
         insta::assert_snapshot!(anstream::adapter::strip_str(&render(&plan)).to_string());
     }
 
