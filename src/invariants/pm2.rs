@@ -476,6 +476,10 @@ fn crash_loop(ctx: &Context, subject: &Subject, now_ms: u64) -> Finding {
 
 fn log_rotation(ctx: &Context, subject: &Subject) -> Finding {
     let check = CheckId::Pm2LogRotation;
+    if ctx.nothing_to_supervise() && ctx.unit.is_none() {
+        // What `pm2 startup` run as root for another user leaves behind: no app writes logs here.
+        return Finding::skip(check, subject, format!("no app runs or is saved in {}: no logs grow here", ctx.home.home));
+    }
     match &ctx.home.modules {
         Fact::Error(reason) => Finding::error(check, subject, format!("could not read the installed PM2 modules: {reason}")),
         Fact::Ok(modules) if modules.iter().any(|m| m == "pm2-logrotate") => {
@@ -744,6 +748,7 @@ mod tests {
         let empty = home(("/root", 0o700), Vec::new());
         assert_eq!(check(&empty, CheckId::SupervisorRegistered).status, Status::Skip);
         assert_eq!(check(&empty, CheckId::SupervisorActive).status, Status::Skip);
+        assert_eq!(check(&empty, CheckId::Pm2LogRotation).status, Status::Skip);
         // The incident after the reboot: saved apps, nothing starts PM2.
         let lost = home(("/root", 0o700), vec![saved("web")]);
         assert_eq!(check(&lost, CheckId::SupervisorRegistered).status, Status::Fail);
