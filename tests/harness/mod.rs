@@ -415,10 +415,10 @@ pub fn assert_pm2_predictions_held(before: &Value, before_facts: &Value, after_f
                 if *up { "back" } else { "not back" }
             ));
         }
-        if let Some(port_answers) = answers(app) {
-            if port_answers != (online > 0) {
-                wrong.push(format!("{home} {app}: the daemon says {online} online, but its port {}", if port_answers { "answers" } else { "is refused" }));
-            }
+        if let Some(port_answers) = answers(app)
+            && port_answers != (online > 0)
+        {
+            wrong.push(format!("{home} {app}: the daemon says {online} online, but its port {}", if port_answers { "answers" } else { "is refused" }));
         }
     }
     assert!(wrong.is_empty(), "PM2 predictions that did not hold:\n{}\n--- before\n{before:#}\n--- after\n{after_facts:#}", wrong.join("\n"));
