@@ -190,6 +190,8 @@ fn lab_pm2_started_from_a_shell_is_lost_at_reboot() {
     assert!(!lab.answers(port), "the app answers although nothing started PM2");
     assert_finding(&after, ROOT_HOME, "supervisor.registered", "fail", &["pm2 startup"]);
     assert_finding(&after, ROOT_HOME, "supervisor.active", "fail", &["PM2 is not running", "no unit would start it"]);
+    // Did they come back? The app saved online is named as down.
+    assert_finding(&after, ROOT_HOME, "pm2.resurrected", "fail", &["saved online but down: web"]);
     assert_pm2_predictions_held(&before, &before_facts, &after_facts, |_| Some(lab.answers(port)));
 }
 

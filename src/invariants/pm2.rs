@@ -379,11 +379,31 @@ fn dump_fresh(ctx: &Context, subject: &Subject) -> Finding {
 
 fn resurrected(ctx: &Context, subject: &Subject) -> Finding {
     let check = CheckId::Pm2Resurrected;
-    let Some(unit) = ctx.unit else {
-        return Finding::skip(check, subject, "no unit resurrects this home at boot (see supervisor.registered)");
-    };
     let Some(saved) = &ctx.saved else {
         return Finding::skip(check, subject, "dump.pm2 could not be read (see pm2.dump)");
+    };
+    let Some(unit) = ctx.unit else {
+        // The incident after the reboot: apps saved online, no daemon, nothing to start it.
+        // Name what is down; while a daemon from a shell still runs, nothing is lost yet.
+        let saved_online: std::collections::BTreeSet<&str> = saved
+            .iter()
+            .filter(|a| a.status.as_deref().is_none_or(|s| s == "online"))
+            .map(|a| a.name.as_str())
+            .collect();
+        if ctx.daemon.is_none() && ctx.live.is_none() && !saved_online.is_empty() {
+            let names: Vec<&str> = saved_online.into_iter().collect();
+            return Finding::violated(
+                check,
+                subject,
+                format!(
+                    "saved online but down: {} — no unit runs pm2 resurrect at boot (see supervisor.registered)",
+                    names.join(", ")
+                ),
+                ctx.as_owner("resurrect"),
+            )
+            .evidence("saved_online", names);
+        }
+        return Finding::skip(check, subject, "no unit resurrects this home at boot (see supervisor.registered)");
     };
     let mut expected: BTreeMap<&str, usize> = BTreeMap::new();
     for app in saved.iter().filter(|a| a.status.as_deref().is_none_or(|s| s == "online")) {

@@ -41,6 +41,19 @@ fn incident_dump_was_saved() {
 }
 
 #[test]
+fn incident_after_the_reboot_names_the_app_that_stayed_down() {
+    // The same host after the reboot: the dump is still there, no daemon runs.
+    let mut facts = pm2_incident();
+    let home = &mut facts.pm2[0];
+    home.daemon.process = None;
+    home.daemon.rpc = crate::facts::Fact::Ok(crate::facts::RpcAnswer::NotRunning { reason: "connection refused".into() });
+    let findings = evaluate(&facts, &CheckConfig::default());
+    let resurrected = on_pm2(&findings, HOME, "pm2.resurrected");
+    assert_finding(resurrected, Status::Fail, "saved online but down: api");
+    assert!(resurrected.remediation.as_deref().is_some_and(|r| r.ends_with("pm2 resurrect")), "{resurrected:#?}");
+}
+
+#[test]
 fn fixed_host_is_registered_enabled_and_owned_by_systemd() {
     let findings = evaluate(&pm2_fixed(), &CheckConfig::default());
     assert_finding(on_pm2(&findings, HOME, "supervisor.registered"), Status::Pass, "/etc/systemd/system/pm2-root.service");
