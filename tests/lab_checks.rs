@@ -4,7 +4,6 @@
 //! must be unique on the network the lab machines share, are rewritten), passes on its
 //! host; then one thing it is there to catch breaks, and it fails on that finding.
 
-use std::process::Command;
 use std::time::Duration;
 
 use serde_json::Value;
@@ -37,26 +36,11 @@ fn rewrite(text: &str, from: &str, to: &str) -> String {
 }
 
 /// Copies a host path into the machine (recursively, modes kept).
-#[track_caller]
-fn copy_in(machine: &Machine, from: &std::path::Path, to: &str) {
-    let target = format!("{}{to}", machine.root());
-    if let Some(parent) = std::path::Path::new(&target).parent() {
-        std::fs::create_dir_all(parent).expect("parent directory in the machine");
-    }
-    let out = Command::new("cp").arg("-a").arg(from).arg(&target).output().expect("cp runs");
-    assert!(out.status.success(), "cp -a {} {to}: {}", from.display(), String::from_utf8_lossy(&out.stderr));
-}
-
 /// Installs PM2 where `npm install -g pm2` puts it, and the npm cache `ci/install` filled
 /// with pm2-logrotate, so `pm2 install pm2-logrotate` runs offline.
 fn install_pm2(machine: &Machine) {
-    let npm = repo().join("target/npm/node_modules");
-    assert!(npm.join("pm2/bin/pm2").is_file(), "pm2 is not in target/npm: run ci/install");
-    let cache = repo().join("target/npm-cache");
-    assert!(cache.is_dir(), "the pm2-logrotate npm cache is not in target/npm-cache: run ci/install");
-    copy_in(machine, &npm, "/usr/local/lib/node_modules");
-    copy_in(machine, &cache, "/srv/npm-cache");
-    machine.sh("ln -sfn ../lib/node_modules/pm2/bin/pm2 /usr/local/bin/pm2 && chmod -R a+rwX /srv/npm-cache");
+    assert!(repo().join("target/npm-cache").is_dir(), "the pm2-logrotate npm cache is not in target/npm-cache: run ci/install");
+    machine.install_pm2();
     machine.write("/opt/api/server.js", SERVER_JS, 0o644);
 }
 

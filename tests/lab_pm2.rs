@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::harness::{Machine, assert_exit, assert_pm2_predictions_held, finding, lab_required, ports, repo, statuses};
+use crate::harness::{Machine, assert_exit, assert_pm2_predictions_held, finding, lab_required, ports, statuses};
 
 /// The app every scenario runs: needs GREETING, takes its port as argument.
 const SERVER_JS: &str = include_str!("lab/my-app/server.js");
@@ -44,9 +44,7 @@ impl Pm2Lab {
         let machine = Machine::up(tag);
         machine.write("/opt/my-app/server.js", SERVER_JS, 0o644);
         machine.write("/usr/local/bin/sudo", SUDO, 0o755);
-        let pm2 = repo().join("target/npm/node_modules/.bin/pm2");
-        assert!(pm2.exists(), "pm2 is not installed at {}: run ci/install", pm2.display());
-        machine.sh(&format!("ln -sf {} /usr/local/bin/pm2", pm2.display()));
+        machine.install_pm2();
         Pm2Lab { machine, scripts: std::cell::Cell::new(0) }
     }
 

@@ -23,16 +23,14 @@ fn lab_pm2_units_are_attached_to_their_homes() {
          [Install]\nWantedBy=multi-user.target\n",
         0o644,
     );
-    let pm2 = repo().join("target/npm/node_modules/.bin/pm2");
+    machine.install_pm2();
     // The incident's half-fix: unit written and enabled, daemon still from this shell.
     machine.sh(&format!(
         "export HOME=/root USER=root PATH=/usr/local/bin:/usr/bin:/bin
-         ln -sf {pm2} /usr/local/bin/pm2
          cd /opt/my-app
          GREETING=hi pm2 start server.js --name web -- {port} >/dev/null
          pm2 startup systemd -u root --hp /root >/dev/null
-         pm2 save >/dev/null",
-        pm2 = pm2.display()
+         pm2 save >/dev/null"
     ));
     let out = machine.bootproof(&["facts", "--no-state"]);
     assert_exit(&out, 0);

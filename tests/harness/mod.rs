@@ -147,6 +147,20 @@ impl Machine {
         let machine = Machine { name };
         let out = lab(&["up", &machine.name]);
         assert!(out.status.success(), "ci/lab up failed: {}", String::from_utf8_lossy(&out.stderr));
+        // A scenario starts from a clean boot. A base unit of the host's OS that failed
+        // while this machine booted (seen once: systemd-sysusers, under heavy load) is not
+        // the scenario's doing: say so loudly, with its journal, and clear it.
+        let failed = machine.exec(&["systemctl", "list-units", "--state=failed", "--no-legend", "--plain"]);
+        let failed = String::from_utf8_lossy(&failed.stdout).into_owned();
+        if !failed.trim().is_empty() {
+            let journal = machine.exec(&["journalctl", "-b", "-p", "err", "--no-pager", "-n", "30"]);
+            eprintln!(
+                "machine {}: units failed during boot, cleared before the scenario:\n{failed}{}",
+                machine.name,
+                String::from_utf8_lossy(&journal.stdout)
+            );
+            machine.exec(&["systemctl", "reset-failed"]);
+        }
         // Copy the binary in: the overlay may keep showing an older build of a file that
         // changed on the host after the machine booted.
         let binary = std::fs::read(bootproof_bin()).expect("the built bootproof");
@@ -197,6 +211,13 @@ impl Machine {
         }
         std::fs::write(&target, contents).unwrap_or_else(|e| panic!("write {path} in machine: {e}"));
         std::fs::set_permissions(&target, std::fs::Permissions::from_mode(mode)).expect("chmod in machine");
+    }
+
+    /// Installs the pm2 that ci/install put in target/npm where `npm install -g pm2` puts
+    /// it (`ci/lab pm2`), with the offline npm cache at /srv/npm-cache.
+    pub fn install_pm2(&self) {
+        let out = lab(&["pm2", &self.name]);
+        assert!(out.status.success(), "ci/lab pm2 failed: {}", String::from_utf8_lossy(&out.stderr));
     }
 
     /// Runs bootproof inside the machine.
