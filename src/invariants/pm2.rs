@@ -116,12 +116,15 @@ impl<'a> Context<'a> {
 
     /// The `pm2 startup` line PM2 itself prints, for this home's owner.
     fn startup(&self) -> String {
-        let node_dir = self
-            .daemon
+        format!("sudo env PATH=$PATH:{} {} startup systemd -u {} --hp {}", self.node_dir(), self.pm2, self.owner, self.owner_home)
+    }
+
+    /// The directory of the node the daemon runs (what `pm2 startup` pins in PATH).
+    fn node_dir(&self) -> String {
+        self.daemon
             .and_then(|p| p.exe.ok())
             .and_then(|exe| exe.rsplit_once('/').map(|(dir, _)| dir.to_owned()))
-            .unwrap_or_else(|| "/usr/bin".to_owned());
-        format!("sudo env PATH=$PATH:{node_dir} {} startup systemd -u {} --hp {}", self.pm2, self.owner, self.owner_home)
+            .unwrap_or_else(|| "/usr/bin".to_owned())
     }
 
     /// The unit `pm2 startup` writes for this owner.
@@ -609,6 +612,14 @@ fn processes<'a>(ctx: &'a Context) -> Vec<(String, &'a ProcessFacts)> {
 
 fn not_root(ctx: &Context, subject: &Subject) -> Finding {
     let check = CheckId::ProcessNotRoot;
+    // A service account of the operator's choosing: `deploy` is the name PM2's own docs use.
+    // In this order: the root daemon's apps hold the ports the moved apps will need.
+    let move_to_service_user = format!(
+        "sudo useradd --create-home --shell /bin/bash deploy && sudo systemctl disable --now {}; then, as deploy, start the apps and pm2 save; then: sudo env PATH=$PATH:{} {} startup systemd -u deploy --hp /home/deploy",
+        ctx.unit_name(),
+        ctx.node_dir(),
+        ctx.pm2
+    );
     let all = processes(ctx);
     let root: Vec<&str> = all.iter().filter(|(_, p)| p.uid == 0).map(|(label, _)| label.as_str()).collect();
     let finding = if all.is_empty() {
@@ -617,7 +628,7 @@ fn not_root(ctx: &Context, subject: &Subject) -> Finding {
                 check,
                 subject,
                 format!("{} will run PM2 and its apps as root", ctx.unit_name()),
-                "create a service user and run pm2 startup for it: sudo useradd --create-home --shell /bin/bash deploy && sudo env PATH=$PATH:/usr/bin pm2 startup systemd -u deploy --hp /home/deploy",
+                move_to_service_user,
             ),
             _ => Finding::skip(check, subject, "nothing runs now"),
         }
@@ -628,7 +639,7 @@ fn not_root(ctx: &Context, subject: &Subject) -> Finding {
             check,
             subject,
             format!("runs as root: {}", root.join(", ")),
-            "move the apps to a service user: sudo useradd --create-home --shell /bin/bash deploy, start them there and run: sudo env PATH=$PATH:/usr/bin pm2 startup systemd -u deploy --hp /home/deploy",
+            move_to_service_user,
         )
     };
     finding.evidence("root_processes", root)
