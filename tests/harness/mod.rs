@@ -121,9 +121,15 @@ fn give_slot() {
 /// A block of loopback ports no other test in this run uses (the lab shares the host's network).
 pub fn ports(count: u16) -> u16 {
     static NEXT: AtomicU16 = AtomicU16::new(0);
-    // Spread concurrent test runs apart by pid; each test takes its own block.
-    let base = 20000 + (std::process::id() % 200) as u16 * 150;
-    base + NEXT.fetch_add(count, Ordering::SeqCst)
+    // Each test process takes a block, spread by pid so that concurrent runs stay apart,
+    // and each test its own ports in it. All below 32768: the kernel hands out ports from
+    // there up (ip_local_port_range) to outgoing connections, and a listener cannot bind
+    // a port some connection holds (seen in CI: an instance that never came up).
+    const BLOCK: u16 = 220;
+    let base = 10000 + (std::process::id() % 100) as u16 * BLOCK;
+    let offset = NEXT.fetch_add(count, Ordering::SeqCst);
+    assert!(offset + count <= BLOCK, "the tests use more than {BLOCK} ports: widen the block");
+    base + offset
 }
 
 /// Where the harness installs bootproof inside a machine.
