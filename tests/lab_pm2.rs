@@ -358,7 +358,14 @@ fn lab_pm2_app_crashing_at_start_is_a_crash_loop() {
     lab.as_root(&format!(
         "GREETING=hi pm2 start server.js --name web --max-memory-restart 200M -- {port} >/dev/null
          pm2 start server.js --name crashy --max-memory-restart 200M -- {} >/dev/null
-         pm2 save >/dev/null
+         # Between two crashes PM2 shows crashy as stopped for a moment; a dump saved
+         # then resurrects it stopped, and there is no loop to see. Save it mid-loop.
+         for _ in $(seq 1 100); do
+           pm2 save >/dev/null
+           node -e 'const d = JSON.parse(require(\"fs\").readFileSync(\"/root/.pm2/dump.pm2\", \"utf8\"));
+             process.exit(d.some(a => a.name === \"crashy\" && a.status !== \"stopped\") ? 0 : 1)' && break
+           sleep 0.1
+         done
          pm2 startup systemd -u root --hp /root >/dev/null
          pm2 kill >/dev/null && systemctl start pm2-root",
         port + 1
