@@ -110,17 +110,10 @@ fn bus_reason(err: &zbus::Error) -> String {
     }
 }
 
-/// Discovers the node services and PM2 homes and gathers everything bootproof judges.
-#[allow(
-    dead_code,
-    reason = "the zero-configuration entry point; app passes the check file's homes"
-)]
-pub(crate) async fn gather() -> Result<Facts, GatherError> {
-    gather_with(&[], &[]).await
-}
-
-/// [`gather`], with PM2 homes the caller names (the check file's `[[pm2]] home`s)
-/// gathered even when nothing else points at them.
+/// Discovers the node services and PM2 homes and gathers everything bootproof judges,
+/// with PM2 homes the caller names (the check file's `[[pm2]] home`s) gathered even
+/// when nothing else points at them. With no check file both lists are empty: zero
+/// configuration is discovery alone.
 ///
 /// `expected_units` (the check file's `[[unit]]` names) are gathered whatever they run:
 /// an operator who lists `nginx.service` wants it judged, and a listed unit that does
