@@ -8,14 +8,14 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use futures_util::future::join;
 
-use crate::cli::{CheckArgs, Cli, Command, FactsArgs, Format, InitArgs, PlanArgs, PlanFormat};
 use crate::alert::state;
+use crate::cli::{CheckArgs, Cli, Command, FactsArgs, Format, InitArgs, PlanArgs, PlanFormat};
+use crate::config::HealthSpec;
 use crate::config::{self, CheckConfig};
+use crate::exit;
 use crate::facts::{BootRecord, FACTS_SCHEMA, Fact, Facts};
 use crate::invariants::{self, CheckId};
 use crate::report::{self, Finding, HostSummary, Report};
-use crate::config::HealthSpec;
-use crate::exit;
 use crate::wait;
 
 /// Why a command could not finish; each kind has its exit code.
@@ -122,7 +122,8 @@ fn plan(args: &PlanArgs) -> Result<ExitCode, AppError> {
     let text = match args.format {
         PlanFormat::Human => report::plan::render(&plan),
         PlanFormat::Json => {
-            let mut text = serde_json::to_string_pretty(&plan).context("failed to serialise the plan").map_err(AppError::Usage)?;
+            let mut text =
+                serde_json::to_string_pretty(&plan).context("failed to serialise the plan").map_err(AppError::Usage)?;
             text.push('\n');
             text
         }
@@ -358,7 +359,8 @@ fn facts(args: &FactsArgs) -> Result<ExitCode, AppError> {
     if !args.no_state {
         facts.previous_boot = remembered(&args.state, &facts);
     }
-    let mut text = serde_json::to_string_pretty(&facts).context("failed to serialise the facts").map_err(AppError::Usage)?;
+    let mut text =
+        serde_json::to_string_pretty(&facts).context("failed to serialise the facts").map_err(AppError::Usage)?;
     text.push('\n');
     emit(&text, args.output.as_deref(), false)?;
     Ok(ExitCode::SUCCESS)
@@ -410,9 +412,7 @@ fn host_summary(facts: &Facts) -> HostSummary {
 /// Gathers the host's facts, with extra PM2 homes and the check file's health probes;
 /// `without_systemd` leaves out all systemd asks (see `gather_without_systemd`).
 fn gather_facts(wanted: &Wanted, without_systemd: bool) -> Result<Facts, AppError> {
-    runtime()?
-        .block_on(gather_all(wanted, without_systemd))
-        .map_err(|err| AppError::CannotCheck(err.into()))
+    runtime()?.block_on(gather_all(wanted, without_systemd)).map_err(|err| AppError::CannotCheck(err.into()))
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime, AppError> {

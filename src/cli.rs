@@ -203,8 +203,8 @@ mod tests {
         let cli = Cli::try_parse_from(["bootproof", "check", "--wait", "2m"]).expect("2m parses");
         let Command::Check(args) = cli.command else { panic!("check") };
         assert_eq!(args.wait, Some(Duration::from_secs(120)));
-        let err = Cli::try_parse_from(["bootproof", "check", "--wait", "2 minutes please"])
-            .expect_err("not a duration");
+        let err =
+            Cli::try_parse_from(["bootproof", "check", "--wait", "2 minutes please"]).expect_err("not a duration");
         assert_eq!(err.exit_code(), i32::from(crate::exit::USAGE));
         Cli::try_parse_from(["bootproof", "check", "--wait", "1m", "--facts", "f.json"])
             .expect_err("a facts file does not change while waiting");

@@ -4,8 +4,8 @@
 
 mod alert;
 mod app;
-mod config;
 mod cli;
+mod config;
 mod exit;
 mod facts;
 mod invariants;

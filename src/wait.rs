@@ -12,11 +12,8 @@ use crate::invariants::CheckId;
 use crate::report::{Finding, Status};
 
 /// Invariants that fail during a boot and pass once the services are up.
-pub(crate) const TIME_SENSITIVE: &[CheckId] = &[
-    CheckId::HealthHttp,
-    CheckId::SupervisorActive,
-    CheckId::Pm2Resurrected,
-];
+pub(crate) const TIME_SENSITIVE: &[CheckId] =
+    &[CheckId::HealthHttp, CheckId::SupervisorActive, CheckId::Pm2Resurrected];
 
 /// The first pause between rounds.
 const FIRST_PAUSE: Duration = Duration::from_millis(250);
@@ -60,21 +57,13 @@ impl Backoff {
 
 /// `check` and subject of each pending finding: what changed between two rounds.
 pub(crate) fn keys(pending: &[&Finding]) -> Vec<String> {
-    pending
-        .iter()
-        .map(|f| format!("{} {}", f.check, f.subject))
-        .collect()
+    pending.iter().map(|f| format!("{} {}", f.check, f.subject)).collect()
 }
 
 /// One line saying what is still pending and how long bootproof will keep waiting, cut
 /// to `width` characters: `waiting 1m 32s more for 2: health.http http:…, …`.
 pub(crate) fn progress_line(pending: &[&Finding], left: Duration, width: usize) -> String {
-    let line = format!(
-        "waiting {} more for {}: {}",
-        whole_seconds(left),
-        pending.len(),
-        keys(pending).join(", ")
-    );
+    let line = format!("waiting {} more for {}: {}", whole_seconds(left), pending.len(), keys(pending).join(", "));
     cut(&line, width)
 }
 
@@ -147,10 +136,7 @@ mod tests {
     fn the_progress_line_fits_the_terminal() {
         let f = finding(CheckId::HealthHttp, Status::Fail);
         let line = progress_line(&[&f], Duration::from_millis(92_700), 200);
-        assert_eq!(
-            line,
-            "waiting 1m 32s more for 1: health.http http:http://127.0.0.1:3000/health"
-        );
+        assert_eq!(line, "waiting 1m 32s more for 1: health.http http:http://127.0.0.1:3000/health");
         let short = progress_line(&[&f, &f], Duration::from_secs(5), 30);
         assert_eq!(short.chars().count(), 30);
         assert!(short.ends_with('…'), "{short}");

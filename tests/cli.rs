@@ -4,10 +4,8 @@ use crate::harness::{TempDir, assert_exit, repo, run_here};
 
 #[test]
 fn no_system_bus_exits_3_with_one_clear_sentence() {
-    let out = run_here(
-        &["check"],
-        &[("DBUS_SYSTEM_BUS_ADDRESS", "unix:path=/nonexistent/bootproof-test/system_bus_socket")],
-    );
+    let out =
+        run_here(&["check"], &[("DBUS_SYSTEM_BUS_ADDRESS", "unix:path=/nonexistent/bootproof-test/system_bus_socket")]);
     assert_exit(&out, 3);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("/nonexistent/bootproof-test/system_bus_socket"), "names the socket: {stderr}");
@@ -32,9 +30,10 @@ fn malformed_facts_file_exits_2_naming_file_line_and_column() {
 fn facts_file_of_another_schema_exits_2() {
     let dir = TempDir::new("schema");
     let path = dir.path().join("future.json");
-    let mut facts: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(repo().join("tests/facts/template-all-good.json")).expect("fixture"))
-            .expect("fixture parses");
+    let mut facts: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(repo().join("tests/facts/template-all-good.json")).expect("fixture"),
+    )
+    .expect("fixture parses");
     facts["schema"] = "bootproof/facts/v9".into();
     std::fs::write(&path, facts.to_string()).expect("write");
     let out = run_here(&["check", "--facts", path.to_str().expect("utf-8")], &[]);
@@ -177,10 +176,8 @@ fn broken_check_file_exits_2_naming_file_key_line_and_column() {
 #[test]
 fn missing_check_file_given_with_config_exits_2() {
     let facts = repo().join("tests/facts/template-defects.json");
-    let out = run_here(
-        &["check", "--config", "/nonexistent/bootproof.toml", "--facts", facts.to_str().expect("utf-8")],
-        &[],
-    );
+    let out =
+        run_here(&["check", "--config", "/nonexistent/bootproof.toml", "--facts", facts.to_str().expect("utf-8")], &[]);
     assert_exit(&out, 2);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("failed to read the check file /nonexistent/bootproof.toml"), "{stderr}");
@@ -219,7 +216,8 @@ fn an_expected_unit_the_host_does_not_have_fails_the_check() {
     let path = dir.path().join("bootproof.toml");
     std::fs::write(&path, "[[unit]]\nname = \"payments.service\"\n").expect("write");
     let good = repo().join("tests/facts/template-all-good.json");
-    let out = run_here(&["check", "--config", path.to_str().expect("utf-8"), "--facts", good.to_str().expect("utf-8")], &[]);
+    let out =
+        run_here(&["check", "--config", path.to_str().expect("utf-8"), "--facts", good.to_str().expect("utf-8")], &[]);
     assert_exit(&out, 1);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("unit:payments.service"), "{stdout}");

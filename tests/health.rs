@@ -63,8 +63,9 @@ fn check(machine: &Machine, args: &[&str]) -> (i32, Value, String, Duration) {
     let out: Output = machine.bootproof(&argv);
     let took = started.elapsed();
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    let report: Value = serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("no JSON report ({e})\n--- stdout\n{}\n--- stderr\n{stderr}", String::from_utf8_lossy(&out.stdout)));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!("no JSON report ({e})\n--- stdout\n{}\n--- stderr\n{stderr}", String::from_utf8_lossy(&out.stdout))
+    });
     (out.status.code().unwrap_or(-1), report, stderr, took)
 }
 
@@ -150,10 +151,8 @@ fn lab_health_misbehaving_endpoints_in_one_run() {
     assert_eq!(of(big)["evidence"]["body_truncated"], true);
     assert!(of(big)["evidence"]["elapsed_ms"].as_u64().is_some_and(|ms| ms < 1000), "{:#}", of(big));
 
-    let elapsed: Vec<u64> = [ok, error, redirect, big]
-        .iter()
-        .filter_map(|&p| of(p)["evidence"]["elapsed_ms"].as_u64())
-        .collect();
+    let elapsed: Vec<u64> =
+        [ok, error, redirect, big].iter().filter_map(|&p| of(p)["evidence"]["elapsed_ms"].as_u64()).collect();
     eprintln!(
         "5 endpoints probed concurrently in {took:?} (one of them times out after 2s); \
          answered in {elapsed:?} ms, sequential sum at least {} ms",
@@ -182,11 +181,7 @@ fn lab_health_self_signed_tls_needs_insecure() {
     let _turn = ONE_MACHINE.lock().unwrap_or_else(|e| e.into_inner());
     let machine = Machine::up("tls");
     let port = ports(1);
-    let _server = Server::start(
-        "tls",
-        port,
-        &[cert.to_str().expect("utf-8 path"), key.to_str().expect("utf-8 path")],
-    );
+    let _server = Server::start("tls", port, &[cert.to_str().expect("utf-8 path"), key.to_str().expect("utf-8 path")]);
     let https = format!("https://127.0.0.1:{port}/health");
     let subject = format!("http:{https}");
 

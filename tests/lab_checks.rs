@@ -39,7 +39,10 @@ fn rewrite(text: &str, from: &str, to: &str) -> String {
 /// Installs PM2 where `npm install -g pm2` puts it, and the npm cache `ci/install` filled
 /// with pm2-logrotate, so `pm2 install pm2-logrotate` runs offline.
 fn install_pm2(machine: &Machine) {
-    assert!(repo().join("target/npm-cache").is_dir(), "the pm2-logrotate npm cache is not in target/npm-cache: run ci/install");
+    assert!(
+        repo().join("target/npm-cache").is_dir(),
+        "the pm2-logrotate npm cache is not in target/npm-cache: run ci/install"
+    );
     machine.install_pm2();
     machine.write("/opt/api/server.js", SERVER_JS, 0o644);
 }
@@ -92,7 +95,10 @@ fn assert_passes(code: i32, report: &Value, allowed: &[(&str, &str, &str)]) {
 fn assert_finding(report: &Value, subject: &str, check: &str, status: &str, needle: &str) {
     let found = finding(report, subject, check);
     assert_eq!(found["status"], status, "{check} on {subject}: {found:#}");
-    assert!(found["message"].as_str().unwrap_or("").contains(needle), "{check} on {subject} lacks {needle:?}: {found:#}");
+    assert!(
+        found["message"].as_str().unwrap_or("").contains(needle),
+        "{check} on {subject} lacks {needle:?}: {found:#}"
+    );
 }
 
 #[test]
@@ -200,7 +206,11 @@ fn lab_checks_systemd_templates_nginx() {
     let instances: Vec<u16> = (base..base + 4).collect();
     let front = base + 4;
     let mut text = check_file("systemd-templates-nginx.toml");
-    text = rewrite(&text, "my-app@{3000..3003}.service", &format!("my-app@{{{}..{}}}.service", instances[0], instances[3]));
+    text = rewrite(
+        &text,
+        "my-app@{3000..3003}.service",
+        &format!("my-app@{{{}..{}}}.service", instances[0], instances[3]),
+    );
     let front_url = format!("http://127.0.0.1:{front}/health");
     text = rewrite(&text, "url = \"http://127.0.0.1/health\"", &format!("url = \"{front_url}\""));
     // The units as the file describes them: the template with its limits, the service
@@ -228,11 +238,9 @@ fn lab_checks_systemd_templates_nginx() {
         ),
         0o644,
     );
-    machine.sh(
-        "rm -f /etc/nginx/sites-enabled/default
+    machine.sh("rm -f /etc/nginx/sites-enabled/default
          ln -s /etc/nginx/sites-available/my-app /etc/nginx/sites-enabled/my-app
-         nginx -t 2>/dev/null && systemctl enable --now nginx 2>/dev/null",
-    );
+         nginx -t 2>/dev/null && systemctl enable --now nginx 2>/dev/null");
     for port in instances.iter().chain([&front]) {
         wait_listening(&machine, *port);
     }
@@ -257,6 +265,9 @@ fn lab_checks_systemd_templates_nginx() {
     let (code, report) = machine.check_json(&[]);
     assert_eq!(code, 1, "{report:#}");
     assert_eq!(finding(&report, &format!("unit:{}", units[1]), "supervisor.active")["status"], "fail");
-    assert_eq!(finding(&report, &format!("http:http://127.0.0.1:{}/health", instances[1]), "health.http")["status"], "fail");
+    assert_eq!(
+        finding(&report, &format!("http:http://127.0.0.1:{}/health", instances[1]), "health.http")["status"],
+        "fail"
+    );
     assert_finding(&report, &front_subject, "health.http", "pass", "200");
 }

@@ -111,10 +111,15 @@ impl Pm2Lab {
                 let Some(live) = home["daemon"]["rpc"]["ok"]["apps"].as_array() else { return true };
                 let saved = home["dump"]["apps"]["ok"].as_array().cloned().unwrap_or_default();
                 let decided = |name: &Value| {
-                    live.iter().any(|a| &a["name"] == name && matches!(a["status"].as_str(), Some("online" | "errored" | "stopped")))
+                    live.iter().any(|a| {
+                        &a["name"] == name && matches!(a["status"].as_str(), Some("online" | "errored" | "stopped"))
+                    })
                 };
                 live.iter().all(|a| a["status"] != "launching")
-                    && saved.iter().filter(|s| s["status"].as_str().is_none_or(|st| st == "online")).all(|s| decided(&s["name"]))
+                    && saved
+                        .iter()
+                        .filter(|s| s["status"].as_str().is_none_or(|st| st == "online"))
+                        .all(|s| decided(&s["name"]))
             });
             if settled || Instant::now() >= deadline {
                 return facts;
@@ -154,7 +159,10 @@ fn assert_only_warnings(report: &Value, subject: &str, warnings: &[&str]) {
 
 /// The remediation of a finding, as printed.
 fn remediation(report: &Value, subject: &str, check: &str) -> String {
-    finding(report, subject, check)["remediation"].as_str().unwrap_or_else(|| panic!("{check} has no remediation")).to_owned()
+    finding(report, subject, check)["remediation"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{check} has no remediation"))
+        .to_owned()
 }
 
 const ROOT_HOME: &str = "pm2:/root/.pm2";
@@ -173,7 +181,13 @@ fn lab_pm2_started_from_a_shell_is_lost_at_reboot() {
     lab.wait_answers(port);
     let (code, before) = lab.machine.check_json(&[]);
     assert_eq!(code, 1, "{before:#}");
-    assert_finding(&before, ROOT_HOME, "supervisor.registered", "fail", &["no systemd unit starts PM2", "pm2 startup systemd -u root --hp /root"]);
+    assert_finding(
+        &before,
+        ROOT_HOME,
+        "supervisor.registered",
+        "fail",
+        &["no systemd unit starts PM2", "pm2 startup systemd -u root --hp /root"],
+    );
     assert_finding(&before, ROOT_HOME, "supervisor.active", "fail", &["started from a shell"]);
     assert_finding(&before, ROOT_HOME, "pm2.dump", "pass", &["holds 1 app"]);
     assert_finding(&before, ROOT_HOME, "pm2.dump-fresh", "pass", &[]);
@@ -208,7 +222,9 @@ fn lab_pm2_the_fix_bootproof_prints_brings_everything_back() {
     lab.wait_answers(port);
     let (_, incident) = lab.machine.check_json(&[]);
     let fix = remediation(&incident, ROOT_HOME, "supervisor.active");
-    for step in ["pm2 startup systemd -u root --hp /root", "pm2 save", "pm2 kill", "sudo systemctl start pm2-root.service"] {
+    for step in
+        ["pm2 startup systemd -u root --hp /root", "pm2 save", "pm2 kill", "sudo systemctl start pm2-root.service"]
+    {
         assert!(fix.contains(step), "the fix does not run {step:?}: {fix}");
     }
     lab.machine.sh(&format!("export HOME=/root USER=root PATH={PATH}\n{fix} >/dev/null"));
@@ -328,7 +344,13 @@ fn lab_pm2_cluster_under_a_service_user_comes_back() {
     // useradd makes /home/deploy 0755 and pm2 save writes the dump 0644: every user can
     // read the environment saved in it. Paste bootproof's fix.
     let (_, first) = lab.machine.check_json(&[]);
-    assert_finding(&first, DEPLOY_HOME, "pm2.dump-secrets", "warn", &["readable by every user", "/home/deploy/.pm2/dump.pm2 (mode 644)"]);
+    assert_finding(
+        &first,
+        DEPLOY_HOME,
+        "pm2.dump-secrets",
+        "warn",
+        &["readable by every user", "/home/deploy/.pm2/dump.pm2 (mode 644)"],
+    );
     lab.machine.sh(&remediation(&first, DEPLOY_HOME, "pm2.dump-secrets"));
     let (code, before) = lab.machine.check_json(&[]);
     assert_eq!(code, 0, "{before:#}");
@@ -372,9 +394,11 @@ fn lab_pm2_app_crashing_at_start_is_a_crash_loop() {
     ));
     lab.wait_answers(port);
     let looping = |facts: &Value| {
-        facts["pm2"][0]["daemon"]["rpc"]["ok"]["apps"].as_array().into_iter().flatten().any(|a| {
-            a["name"] == "crashy" && (a["status"] == "errored" || a["restart_time"].as_u64() >= Some(5))
-        })
+        facts["pm2"][0]["daemon"]["rpc"]["ok"]["apps"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|a| a["name"] == "crashy" && (a["status"] == "errored" || a["restart_time"].as_u64() >= Some(5)))
     };
     let before_facts = lab.facts_when("crashy restarting", looping);
     let (code, before) = lab.machine.check_json(&[]);
@@ -401,7 +425,9 @@ fn lab_pm2_node_under_nvm_is_a_named_risk() {
     let lab = Pm2Lab::up("pm2nvm");
     let port = ports(1);
     lab.add_deploy();
-    lab.machine.sh(&format!("mkdir -p {NVM_BIN} && cp /usr/bin/node {NVM_BIN}/node && chown -R deploy:deploy /home/deploy/.nvm"));
+    lab.machine.sh(&format!(
+        "mkdir -p {NVM_BIN} && cp /usr/bin/node {NVM_BIN}/node && chown -R deploy:deploy /home/deploy/.nvm"
+    ));
     let nvm_path = format!("{NVM_BIN}:{PATH}");
     lab.as_user(
         "deploy",
@@ -414,7 +440,13 @@ fn lab_pm2_node_under_nvm_is_a_named_risk() {
     lab.wait_answers(port);
     let (code, before) = lab.machine.check_json(&[]);
     assert_eq!(code, 0, "{before:#}");
-    assert_finding(&before, DEPLOY_HOME, "process.node-runtime", "warn", &[NVM_BIN, "pm2-deploy.service's PATH", "nvm"]);
+    assert_finding(
+        &before,
+        DEPLOY_HOME,
+        "process.node-runtime",
+        "warn",
+        &[NVM_BIN, "pm2-deploy.service's PATH", "nvm"],
+    );
     // /home/deploy is 0755 here and the dump 0644: readable by every user.
     assert_only_warnings(&before, DEPLOY_HOME, &["process.node-runtime", "pm2.log-rotation", "pm2.dump-secrets"]);
     let before_facts = lab.facts();
@@ -459,7 +491,13 @@ fn lab_pm2_check_starts_no_daemon_and_changes_no_byte() {
     let took = started.elapsed();
     eprintln!("check with a saved home and no daemon took {took:?}");
     assert_eq!(code, 1, "{report:#}");
-    assert_finding(&report, ROOT_HOME, "supervisor.active", "fail", &["PM2 is not running", "inactive", "sudo systemctl start pm2-root.service"]);
+    assert_finding(
+        &report,
+        ROOT_HOME,
+        "supervisor.active",
+        "fail",
+        &["PM2 is not running", "inactive", "sudo systemctl start pm2-root.service"],
+    );
     assert_finding(&report, ROOT_HOME, "pm2.dump", "pass", &["holds 1 app"]);
     assert_exit(&lab.machine.bootproof(&["facts", "--no-state"]), 0);
     lab.machine.bootproof(&["plan"]);
@@ -510,10 +548,22 @@ fn lab_pm2_bad_input_is_a_finding_in_bounded_time() {
         "x".repeat(50 << 20)
     );
     let cases: [(&str, String, i32, &str, &[&str]); 5] = [
-        ("truncated", good[..good.len() / 2].to_owned(), 1, "fail", &["truncated", "pm2 resurrect will bring nothing back", "pm2 save"]),
+        (
+            "truncated",
+            good[..good.len() / 2].to_owned(),
+            1,
+            "fail",
+            &["truncated", "pm2 resurrect will bring nothing back", "pm2 save"],
+        ),
         ("not JSON", "module.exports = [{ name: 'web' }]\n".to_owned(), 1, "fail", &["not JSON", "pm2 save"]),
         ("[] while apps run", "[]".to_owned(), 1, "fail", &["is empty while 1 app process(es) run"]),
-        ("wrong field types", r#"[{"name":"web","instances":"many"}]"#.to_owned(), 1, "fail", &["not a PM2 dump", "instances"]),
+        (
+            "wrong field types",
+            r#"[{"name":"web","instances":"many"}]"#.to_owned(),
+            1,
+            "fail",
+            &["not a PM2 dump", "instances"],
+        ),
         ("50 MB", fifty_mb, 0, "pass", &["holds 1 app"]),
     ];
     for (what, contents, exit, status, words) in cases {
@@ -529,8 +579,16 @@ fn lab_pm2_bad_input_is_a_finding_in_bounded_time() {
     // reads any home; a check run from an unprivileged account or timer does not).
     let started = Instant::now();
     let out = lab.machine.exec(&[
-        "setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", "/usr/bin/env", "NO_COLOR=1",
-        crate::harness::MACHINE_BOOTPROOF, "check", "--format", "json",
+        "setpriv",
+        "--reuid=nobody",
+        "--regid=nogroup",
+        "--clear-groups",
+        "/usr/bin/env",
+        "NO_COLOR=1",
+        crate::harness::MACHINE_BOOTPROOF,
+        "check",
+        "--format",
+        "json",
     ]);
     eprintln!("unreadable home: exit {:?}, {:?}", out.status.code(), started.elapsed());
     let report: Value = serde_json::from_slice(&out.stdout).expect("JSON from the unprivileged check");

@@ -14,7 +14,11 @@ fn lab_pm2_units_are_attached_to_their_homes() {
     }
     let machine = Machine::up("pm2units");
     let port = ports(1);
-    machine.write("/opt/my-app/server.js", &std::fs::read_to_string(repo().join("tests/lab/my-app/server.js")).expect("server.js"), 0o644);
+    machine.write(
+        "/opt/my-app/server.js",
+        &std::fs::read_to_string(repo().join("tests/lab/my-app/server.js")).expect("server.js"),
+        0o644,
+    );
     // Never started, never loaded, disabled: only its file says it exists.
     machine.write(
         "/etc/systemd/system/pm2-ghost.service",
@@ -35,15 +39,25 @@ fn lab_pm2_units_are_attached_to_their_homes() {
     let out = machine.bootproof(&["facts", "--no-state"]);
     assert_exit(&out, 0);
     let facts: Value = serde_json::from_slice(&out.stdout).expect("facts are JSON");
-    let unit_names: Vec<&str> = facts["units"].as_array().expect("units").iter().filter_map(|u| u["name"].as_str()).collect();
+    let unit_names: Vec<&str> =
+        facts["units"].as_array().expect("units").iter().filter_map(|u| u["name"].as_str()).collect();
     assert!(!unit_names.iter().any(|name| name.starts_with("pm2-")), "pm2 units are not node services: {unit_names:?}");
     let home = |path: &str| -> Value {
-        facts["pm2"].as_array().expect("homes").iter().find(|h| h["home"] == path).cloned()
+        facts["pm2"]
+            .as_array()
+            .expect("homes")
+            .iter()
+            .find(|h| h["home"] == path)
+            .cloned()
             .unwrap_or_else(|| panic!("no home {path}: {}", facts["pm2"]))
     };
 
     let root = home("/root/.pm2");
-    assert!(root["found_by"].as_array().expect("found_by").iter().any(|how| how == "unit pm2-root.service"), "{}", root["found_by"]);
+    assert!(
+        root["found_by"].as_array().expect("found_by").iter().any(|how| how == "unit pm2-root.service"),
+        "{}",
+        root["found_by"]
+    );
     let unit = &root["units"][0];
     assert_eq!(unit["name"], "pm2-root.service");
     assert_eq!(unit["load_state"], "loaded");

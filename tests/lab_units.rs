@@ -34,7 +34,9 @@ impl Fleet {
         for port in &ports {
             machine.write(&format!("/etc/my-app/{port}.env"), "GREETING=hello\n", 0o640);
         }
-        machine.sh("useradd --system --no-create-home --shell /usr/sbin/nologin nodeuser && chgrp nodeuser /etc/my-app/*.env");
+        machine.sh(
+            "useradd --system --no-create-home --shell /usr/sbin/nologin nodeuser && chgrp nodeuser /etc/my-app/*.env",
+        );
         machine.sh(&format!("systemctl daemon-reload && systemctl enable --now {}", fleet_units(&ports).join(" ")));
         let fleet = Fleet { machine, ports };
         for i in 0..4 {
@@ -52,10 +54,7 @@ impl Fleet {
     }
 
     fn wait_listening(&self, i: usize) {
-        self.machine.wait_for(
-            &format!("exec 3<>/dev/tcp/127.0.0.1/{}", self.ports[i]),
-            Duration::from_secs(15),
-        );
+        self.machine.wait_for(&format!("exec 3<>/dev/tcp/127.0.0.1/{}", self.ports[i]), Duration::from_secs(15));
     }
 
     /// Checks, reboots, checks again; asserts the predictions held. Returns both reports.
@@ -130,15 +129,15 @@ fn lab_instance_enabled_runtime_is_predicted_lost() {
     let (before, after) = fleet.check_reboot_check();
     let enabled = finding(&before, &fleet.subject(2), "supervisor.enabled");
     assert_eq!(enabled["status"], "fail");
-    assert!(
-        enabled["message"].as_str().unwrap_or("").contains("enabled only until the next reboot"),
-        "{enabled:#}"
-    );
+    assert!(enabled["message"].as_str().unwrap_or("").contains("enabled only until the next reboot"), "{enabled:#}");
     assert_status(&before, &fleet.subject(2), "supervisor.active", "pass");
     // After the reboot systemd has forgotten the instance; bootproof's state file has not.
     let gone = finding(&after, &fleet.subject(2), "supervisor.active");
     assert_eq!(gone["status"], "fail", "{gone:#}");
-    assert!(gone["message"].as_str().unwrap_or("").contains("was running at the last check before this boot"), "{gone:#}");
+    assert!(
+        gone["message"].as_str().unwrap_or("").contains("was running at the last check before this boot"),
+        "{gone:#}"
+    );
     let instances = finding(&after, "unit:my-app@.service", "unit.instances");
     assert_eq!(instances["status"], "fail", "the template says an instance did not come back: {instances:#}");
 }
@@ -247,7 +246,10 @@ fn lab_init_then_check_passes_on_a_healthy_host() {
     let written = fleet.machine.sh("cat /etc/bootproof/bootproof.toml");
     let range = format!("name = \"my-app@{{{}..{}}}.service\"", fleet.ports[0], fleet.ports[3]);
     assert!(written.contains(&range), "init writes the instance range:\n{written}");
-    assert!(written.contains("# health = \"http://127.0.0.1:{i}/\""), "and suggests the ports they listen on:\n{written}");
+    assert!(
+        written.contains("# health = \"http://127.0.0.1:{i}/\""),
+        "and suggests the ports they listen on:\n{written}"
+    );
     // Never replaces a check file an operator may have edited.
     let again = fleet.machine.bootproof(&["init", "-o", "/etc/bootproof/bootproof.toml"]);
     crate::harness::assert_exit(&again, 2);

@@ -67,11 +67,7 @@ fn lab_unseen_units_predictions_hold() {
     case("offline-app.service", Some("supervisor.enabled"), "does not pull in at boot");
 
     // A custom target that multi-user.target does pull in, wanting a node unit.
-    unit_file(
-        &machine,
-        "apps.target",
-        "[Unit]\nDescription=Our apps\n\n[Install]\nWantedBy=multi-user.target\n",
-    );
+    unit_file(&machine, "apps.target", "[Unit]\nDescription=Our apps\n\n[Install]\nWantedBy=multi-user.target\n");
     unit_file(&machine, "apps-api.service", &node_unit(port(1), "API", "", "WantedBy=apps.target"));
     case("apps-api.service", None, "apps.target");
 
@@ -168,7 +164,12 @@ fn lab_unseen_units_predictions_hold() {
     unit_file(
         &machine,
         "optenv-app.service",
-        &node_unit(port(11), "Optional env file", "EnvironmentFile=-/etc/optenv-app.env\n", "WantedBy=multi-user.target"),
+        &node_unit(
+            port(11),
+            "Optional env file",
+            "EnvironmentFile=-/etc/optenv-app.env\n",
+            "WantedBy=multi-user.target",
+        ),
     );
     case("optenv-app.service", None, "/etc/optenv-app.env");
 
@@ -209,8 +210,7 @@ fn lab_unseen_units_predictions_hold() {
     );
     case("ghost-uid-app.service", Some("unit.user"), "4242");
 
-    machine.sh(
-        "systemctl daemon-reload
+    machine.sh("systemctl daemon-reload
          systemctl enable apps.target frontdoor.service offline-app.service apps-api.service \
            masked-app.service envpath-app.service relative-app.service exec-type-app.service \
            migrate-app.service prefail-app.service cond-app.service optenv-app.service greet@.service \
@@ -219,8 +219,7 @@ fn lab_unseen_units_predictions_hold() {
                   prefail-app cond-app optenv-app edited-app dyn-app envpath-app migrate-app ghost-uid-app; do
            systemctl start $u.service || true
          done
-         systemctl mask masked-app.service",
-    );
+         systemctl mask masked-app.service");
     for i in [0, 1, 2, 3, 4, 6, 7, 9, 11, 13, 14] {
         machine.wait_for(&format!("exec 3<>/dev/tcp/127.0.0.1/{}", port(i)), Duration::from_secs(15));
     }
@@ -263,7 +262,10 @@ fn wrong_verdict(report: &Value, case: &Case) -> Option<String> {
                 return Some(format!("{} should come back:\n{f:#}", case.unit));
             }
             if !critical.iter().any(|f| says(f)) {
-                return Some(format!("{}: no boot-critical finding mentions {:?}:\n{critical:#?}", case.unit, case.because));
+                return Some(format!(
+                    "{}: no boot-critical finding mentions {:?}:\n{critical:#?}",
+                    case.unit, case.because
+                ));
             }
         }
         Some(check) => {
@@ -272,7 +274,10 @@ fn wrong_verdict(report: &Value, case: &Case) -> Option<String> {
             };
             let remedied = f["remediation"].as_str().is_some_and(|r| !r.is_empty());
             if f["status"] != "fail" || !says(f) || !remedied {
-                return Some(format!("{} should be lost by {check} saying {:?}, with a remediation:\n{f:#}", case.unit, case.because));
+                return Some(format!(
+                    "{} should be lost by {check} saying {:?}, with a remediation:\n{f:#}",
+                    case.unit, case.because
+                ));
             }
         }
     }

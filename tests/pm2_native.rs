@@ -88,10 +88,7 @@ impl Pm2 {
     /// Pids in `pids/*.pid`: app processes that may outlive a killed daemon.
     fn app_pids(&self) -> Vec<i32> {
         let Ok(entries) = std::fs::read_dir(self.home().join("pids")) else { return Vec::new() };
-        entries
-            .flatten()
-            .filter_map(|e| std::fs::read_to_string(e.path()).ok()?.trim().parse().ok())
-            .collect()
+        entries.flatten().filter_map(|e| std::fs::read_to_string(e.path()).ok()?.trim().parse().ok()).collect()
     }
 }
 
@@ -193,7 +190,11 @@ fn pm2_native_live_daemon_answers_over_rpc_sock() {
     assert!(!title.ends_with(')'), "the title must be cut for this test to prove anything: {title}");
     assert_eq!(daemon["pid_file"]["ok"].as_u64(), Some(daemon_pid), "pm2.pid is the titled daemon");
     assert!(
-        home["found_by"].as_array().expect("found_by").iter().any(|how| how == format!("daemon pid {daemon_pid}").as_str()),
+        home["found_by"]
+            .as_array()
+            .expect("found_by")
+            .iter()
+            .any(|how| how == format!("daemon pid {daemon_pid}").as_str()),
         "found_by {} lacks daemon pid {daemon_pid}; daemon: {daemon:#}",
         home["found_by"]
     );
@@ -261,13 +262,17 @@ fn pm2_native_killed_daemon_leaves_stale_files_and_dead_apps_in_pid_files() {
     assert_eq!(fallback[0]["pid"].as_u64(), Some(app_pid));
     assert_eq!(fallback[0]["process"], Value::Null, "the app died with its daemon");
     // bootproof started no daemon (any pm2 CLI call would have).
-    let daemons = facts["pm2"].as_array().expect("homes").iter().filter(|h| h["home"] == pm2.home_str().as_str()).count();
+    let daemons =
+        facts["pm2"].as_array().expect("homes").iter().filter(|h| h["home"] == pm2.home_str().as_str()).count();
     assert_eq!(daemons, 1);
     assert!(!Path::new(&format!("/proc/{daemon_pid}")).exists());
-    assert!(!std::fs::read_dir("/proc").expect("proc").flatten().any(|e| {
-        std::fs::read(e.path().join("cmdline"))
-            .is_ok_and(|c| String::from_utf8_lossy(&c).contains(&format!("God Daemon ({})", pm2.home_str())))
-    }), "a daemon was started for this home");
+    assert!(
+        !std::fs::read_dir("/proc").expect("proc").flatten().any(|e| {
+            std::fs::read(e.path().join("cmdline"))
+                .is_ok_and(|c| String::from_utf8_lossy(&c).contains(&format!("God Daemon ({})", pm2.home_str())))
+        }),
+        "a daemon was started for this home"
+    );
 }
 
 #[test]
@@ -300,10 +305,12 @@ fn pm2_native_socket_that_never_answers_is_no_answer_in_bounded_time() {
     let pm2 = Pm2::new("pm2-silent");
     let listener = UnixListener::bind(pm2.home().join("rpc.sock")).expect("bind");
     // Accept and hold the connection open without a word, like a wedged daemon.
-    let holder = std::thread::spawn(move || listener.accept().map(|(stream, _)| {
-        std::thread::sleep(Duration::from_secs(4));
-        drop(stream);
-    }));
+    let holder = std::thread::spawn(move || {
+        listener.accept().map(|(stream, _)| {
+            std::thread::sleep(Duration::from_secs(4));
+            drop(stream);
+        })
+    });
     let started = Instant::now();
     let (_, home) = pm2.facts();
     let took = started.elapsed();

@@ -4,10 +4,10 @@
 mod harness;
 
 mod cli;
-mod lab_pm2;
-mod lab_pm2_units;
 mod health;
 mod lab_checks;
+mod lab_pm2;
+mod lab_pm2_units;
 mod lab_units;
 mod lab_unseen;
 mod pm2_native;

@@ -59,15 +59,13 @@ fn load(path: &Path) -> Result<Option<State>, StateError> {
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(source) => return Err(StateError::Read { path: path.to_owned(), source }),
     };
-    let parsed = serde_json::from_str::<State>(&text)
-        .map_err(|err| err.to_string())
-        .and_then(|state| {
-            if state.schema == STATE_SCHEMA {
-                Ok(state)
-            } else {
-                Err(format!("schema {:?}, expected {STATE_SCHEMA:?}", state.schema))
-            }
-        });
+    let parsed = serde_json::from_str::<State>(&text).map_err(|err| err.to_string()).and_then(|state| {
+        if state.schema == STATE_SCHEMA {
+            Ok(state)
+        } else {
+            Err(format!("schema {:?}, expected {STATE_SCHEMA:?}", state.schema))
+        }
+    });
     match parsed {
         Ok(state) => Ok(Some(state)),
         Err(reason) => {

@@ -6,8 +6,8 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use crate::facts::{Fact, Facts, RpcAnswer};
 use crate::facts::sockets::Listening;
+use crate::facts::{Fact, Facts, RpcAnswer};
 
 /// What `init` knows about the ports: per unit name or per `pm2:<home>/<app>`.
 pub(crate) type Ports = BTreeMap<String, Vec<Listening>>;
@@ -65,7 +65,11 @@ fn instance_patterns(template: &str, instances: &[String]) -> Vec<(String, Vec<S
     runs.into_iter()
         .map(|(a, b)| {
             let members = (a..=b).map(|n| n.to_string()).collect();
-            if a == b { (format!("{prefix}@{a}.{suffix}"), members) } else { (format!("{prefix}@{{{a}..{b}}}.{suffix}"), members) }
+            if a == b {
+                (format!("{prefix}@{a}.{suffix}"), members)
+            } else {
+                (format!("{prefix}@{{{a}..{b}}}.{suffix}"), members)
+            }
         })
         .collect()
 }
@@ -128,7 +132,10 @@ pub(crate) fn render(facts: &Facts, ports: &Ports) -> String {
                 let instances: Vec<String> = facts
                     .units
                     .iter()
-                    .filter(|u| u.template.as_deref() == Some(template) && (u.active_state == "active" || u.unit_file_state == "enabled"))
+                    .filter(|u| {
+                        u.template.as_deref() == Some(template)
+                            && (u.active_state == "active" || u.unit_file_state == "enabled")
+                    })
                     .filter_map(|u| u.instance.clone())
                     .collect();
                 for (pattern, members) in instance_patterns(template, &instances) {
@@ -141,13 +148,17 @@ pub(crate) fn render(facts: &Facts, ports: &Ports) -> String {
                         })
                         .collect();
                     // When every instance listens on its own instance number, `{i}` says it once.
-                    let by_instance = member_ports.iter().all(|(i, sockets)| sockets.iter().any(|s| s.port.to_string() == *i));
+                    let by_instance =
+                        member_ports.iter().all(|(i, sockets)| sockets.iter().any(|s| s.port.to_string() == *i));
                     if by_instance && pattern.contains('{') {
                         let host = member_ports
                             .first()
                             .and_then(|(i, s)| s.iter().find(|s| s.port.to_string() == *i))
                             .map_or("127.0.0.1", Listening::loopback_host);
-                        let _ = writeln!(out, "# health = \"http://{host}:{{i}}/\"   # each instance listens on its instance number");
+                        let _ = writeln!(
+                            out,
+                            "# health = \"http://{host}:{{i}}/\"   # each instance listens on its instance number"
+                        );
                     } else {
                         for (i, sockets) in &member_ports {
                             if !sockets.is_empty() {
@@ -189,11 +200,17 @@ mod tests {
 
     #[test]
     fn consecutive_instances_become_a_range() {
-        let got = instance_patterns("my-app@.service", &["3001".into(), "3000".into(), "3003".into(), "3002".into(), "4000".into()]);
+        let got = instance_patterns(
+            "my-app@.service",
+            &["3001".into(), "3000".into(), "3003".into(), "3002".into(), "4000".into()],
+        );
         assert_eq!(got[0].0, "my-app@{3000..3003}.service");
         assert_eq!(got[1].0, "my-app@4000.service");
         let named = instance_patterns("tenant@.service", &["alice".into(), "bob".into()]);
-        assert_eq!(named.iter().map(|(p, _)| p.as_str()).collect::<Vec<_>>(), ["tenant@alice.service", "tenant@bob.service"]);
+        assert_eq!(
+            named.iter().map(|(p, _)| p.as_str()).collect::<Vec<_>>(),
+            ["tenant@alice.service", "tenant@bob.service"]
+        );
     }
 
     #[test]
@@ -209,7 +226,10 @@ mod tests {
         assert!(text.contains("# health = \"http://127.0.0.1:{i}/\""), "{text}");
         let config = crate::config::load::parse(&text, "init.toml").expect("init writes a valid check file");
         let names: Vec<&str> = config.units.iter().map(|u| u.name.as_str()).collect();
-        assert_eq!(names, ["my-app@39400.service", "my-app@39401.service", "my-app@39402.service", "my-app@39403.service"]);
+        assert_eq!(
+            names,
+            ["my-app@39400.service", "my-app@39401.service", "my-app@39402.service", "my-app@39403.service"]
+        );
         // On the host it was written from, the check file adds no failure.
         let findings = crate::invariants::evaluate(&facts, &config);
         assert!(findings.iter().all(|f| f.status != crate::report::Status::Fail), "{findings:#?}");

@@ -143,7 +143,11 @@ impl Doc<'_> {
     }
 
     /// `[[name]]`: an array of tables, each checked for unknown keys by its reader.
-    fn array_of_tables<'v, 'i>(&self, value: &'v Value<'i>, name: &str) -> Result<Vec<Spanned<&'v DeTable<'i>>>, ConfigError> {
+    fn array_of_tables<'v, 'i>(
+        &self,
+        value: &'v Value<'i>,
+        name: &str,
+    ) -> Result<Vec<Spanned<&'v DeTable<'i>>>, ConfigError> {
         let wrong = || self.wrong_type(value, name, "the check file", &format!("a list of tables, written [[{name}]]"));
         let array = value.get_ref().as_array().ok_or_else(wrong)?;
         array
@@ -166,10 +170,16 @@ impl Doc<'_> {
     }
 
     /// A key every table of the section must have.
-    fn required<'v, 'i>(&self, table: &Spanned<&'v DeTable<'i>>, key: &str, section: &str) -> Result<&'v Value<'i>, ConfigError> {
-        table.get_ref().get(key).ok_or_else(|| {
-            self.error(table.span(), format!("missing key {key:?} in {section}"), None)
-        })
+    fn required<'v, 'i>(
+        &self,
+        table: &Spanned<&'v DeTable<'i>>,
+        key: &str,
+        section: &str,
+    ) -> Result<&'v Value<'i>, ConfigError> {
+        table
+            .get_ref()
+            .get(key)
+            .ok_or_else(|| self.error(table.span(), format!("missing key {key:?} in {section}"), None))
     }
 
     fn string<'v>(&self, value: &'v Value<'_>, key: &str, section: &str) -> Result<&'v str, ConfigError> {
@@ -205,7 +215,10 @@ impl Doc<'_> {
     /// A humantime duration string: `2s`, `500ms`, `30d`.
     fn duration(&self, value: &Value<'_>, key: &str, section: &str) -> Result<Duration, ConfigError> {
         const EXPECTED: &str = "a number and a unit, such as \"2s\", \"500ms\", \"5m\" or \"30d\"";
-        let text = value.get_ref().as_str().ok_or_else(|| self.wrong_type(value, key, section, &format!("a duration string: {EXPECTED}")))?;
+        let text = value
+            .get_ref()
+            .as_str()
+            .ok_or_else(|| self.wrong_type(value, key, section, &format!("a duration string: {EXPECTED}")))?;
         match humantime::parse_duration(text) {
             Ok(duration) if !duration.is_zero() => Ok(duration),
             Ok(_) => Err(self.error(
@@ -260,7 +273,11 @@ impl Doc<'_> {
 
     /// One `[[unit]]`: its expanded instances, and a health probe per instance when it
     /// declares `health`.
-    fn unit(&self, table: Spanned<&DeTable<'_>>, earlier: &[ExpectedUnit]) -> Result<(Vec<ExpectedUnit>, Vec<HealthSpec>), ConfigError> {
+    fn unit(
+        &self,
+        table: Spanned<&DeTable<'_>>,
+        earlier: &[ExpectedUnit],
+    ) -> Result<(Vec<ExpectedUnit>, Vec<HealthSpec>), ConfigError> {
         const SECTION: &str = "[[unit]]";
         self.known_keys(table.get_ref(), SECTION, UNIT_KEYS)?;
         let name_value = self.required(&table, "name", SECTION)?;
@@ -506,18 +523,24 @@ dump_max_age = "30d"
     fn the_full_example_resolves() {
         let config = parse(EXAMPLE, FILE).expect("the example loads");
         assert_eq!(config.source.as_deref(), Some(FILE));
-        assert_eq!(config.pm2, [ExpectedPm2 {
-            home: "/home/deploy/.pm2".into(),
-            apps: BTreeMap::from([("api".into(), 4), ("worker".into(), 1)]),
-        }]);
+        assert_eq!(
+            config.pm2,
+            [ExpectedPm2 {
+                home: "/home/deploy/.pm2".into(),
+                apps: BTreeMap::from([("api".into(), 4), ("worker".into(), 1)]),
+            }]
+        );
         let units: Vec<_> = config.units.iter().map(|u| (u.name.as_str(), u.template.as_deref())).collect();
-        assert_eq!(units, [
-            ("my-app@3000.service", Some("my-app@.service")),
-            ("my-app@3001.service", Some("my-app@.service")),
-            ("my-app@3002.service", Some("my-app@.service")),
-            ("my-app@3003.service", Some("my-app@.service")),
-            ("legacy.service", None),
-        ]);
+        assert_eq!(
+            units,
+            [
+                ("my-app@3000.service", Some("my-app@.service")),
+                ("my-app@3001.service", Some("my-app@.service")),
+                ("my-app@3002.service", Some("my-app@.service")),
+                ("my-app@3003.service", Some("my-app@.service")),
+                ("legacy.service", None),
+            ]
+        );
         assert_eq!(config.health.len(), 5);
         let last = &config.health[4];
         assert_eq!(last.url, "http://127.0.0.1:8080/healthz");
@@ -666,7 +689,12 @@ dump_max_age = "30d"
 
     #[test]
     fn missing_and_malformed_values_are_named() {
-        assert_error("[[unit]]\nhealth = \"http://x/\"\n", "missing key \"name\" in [[unit]] at bootproof.toml:1:1", 1, 1);
+        assert_error(
+            "[[unit]]\nhealth = \"http://x/\"\n",
+            "missing key \"name\" in [[unit]] at bootproof.toml:1:1",
+            1,
+            1,
+        );
         assert_error(
             "[[pm2]]\nhome = \".pm2\"\n",
             "relative path \".pm2\" for key \"home\" in [[pm2]] at bootproof.toml:2:8; expected the absolute PM2_HOME, e.g. /home/deploy/.pm2",
@@ -743,17 +771,21 @@ mod ready_check_files {
 
     #[test]
     fn systemd_templates_nginx() {
-        let config = load_ready("systemd-templates-nginx.toml", include_str!("../../checks/systemd-templates-nginx.toml"));
+        let config =
+            load_ready("systemd-templates-nginx.toml", include_str!("../../checks/systemd-templates-nginx.toml"));
         assert_eq!(config.units.len(), 4);
         assert!(config.units.iter().all(|u| u.template.as_deref() == Some("my-app@.service")));
         let urls: Vec<_> = config.health.iter().map(|h| h.url.as_str()).collect();
-        assert_eq!(urls, [
-            "http://127.0.0.1:3000/health",
-            "http://127.0.0.1:3001/health",
-            "http://127.0.0.1:3002/health",
-            "http://127.0.0.1:3003/health",
-            "http://127.0.0.1/health",
-        ]);
+        assert_eq!(
+            urls,
+            [
+                "http://127.0.0.1:3000/health",
+                "http://127.0.0.1:3001/health",
+                "http://127.0.0.1:3002/health",
+                "http://127.0.0.1:3003/health",
+                "http://127.0.0.1/health",
+            ]
+        );
         assert_eq!(config.health[4].host.as_deref(), Some("app.example.com"));
         assert_eq!(config.health[3].unit.as_deref(), Some("my-app@3003.service"));
     }

@@ -113,7 +113,16 @@ fn parse_range(inside: &str) -> Result<(u64, u64), RangeError> {
 /// `my-app` → `my-app.service`; a name that already names its unit type stays as it is.
 fn with_service_suffix(name: &str) -> String {
     const TYPES: &[&str] = &[
-        ".service", ".socket", ".target", ".timer", ".path", ".mount", ".automount", ".swap", ".slice", ".scope",
+        ".service",
+        ".socket",
+        ".target",
+        ".timer",
+        ".path",
+        ".mount",
+        ".automount",
+        ".swap",
+        ".slice",
+        ".scope",
         ".device",
     ];
     if TYPES.iter().any(|t| name.ends_with(t)) { name.to_owned() } else { format!("{name}.service") }
@@ -168,10 +177,10 @@ mod tests {
     #[test]
     fn bad_ranges_say_what_is_wrong_and_where() {
         let err = |p: &str| expand_unit_name(p).expect_err("rejected");
-        assert_eq!(err("my-app@{3003..3000}.service"), RangeErrorAt {
-            offset: 7,
-            error: RangeError::Descending { first: 3003, last: 3000 }
-        });
+        assert_eq!(
+            err("my-app@{3003..3000}.service"),
+            RangeErrorAt { offset: 7, error: RangeError::Descending { first: 3003, last: 3000 } }
+        );
         assert_eq!(err("my-app@{a..b}.service").error, RangeError::NotARange("a..b".into()));
         assert_eq!(err("my-app@{3000-3003}.service").error, RangeError::NotARange("3000-3003".into()));
         assert_eq!(err("my-app@{1..1001}.service").error, RangeError::TooLarge(1001));

@@ -46,10 +46,7 @@ pub(crate) fn stat_file(path: &str) -> FileFacts {
         Err(err) if is_absent(&err) => Fact::Ok(None),
         Err(err) => Fact::Error(format!("cannot stat {path}: {}", os_message(&err))),
     };
-    FileFacts {
-        path: path.to_owned(),
-        stat,
-    }
+    FileFacts { path: path.to_owned(), stat }
 }
 
 /// An I/O error's message without the `(os error N)` suffix std appends.
@@ -165,8 +162,7 @@ pub(crate) fn masked_unit_files(unit_path: &[String], suffix: &str) -> Vec<UnitF
     let mut found = Vec::new();
     for dir in unit_path {
         for (name, path) in dir_entries(dir, suffix) {
-            let is_mask =
-                std::fs::read_link(&path).is_ok_and(|target| target == Path::new("/dev/null"));
+            let is_mask = std::fs::read_link(&path).is_ok_and(|target| target == Path::new("/dev/null"));
             if !seen.insert(name.clone()) {
                 // Below the first entry of this name: the file a mask hides, if it is one.
                 if masked.remove(&name) && !is_mask {
@@ -185,19 +181,14 @@ pub(crate) fn masked_unit_files(unit_path: &[String], suffix: &str) -> Vec<UnitF
 /// Whether a path is a regular file with an execute bit set: what `env`'s PATH
 /// search (execvp) would run.
 pub(crate) fn is_executable_file(path: &Path) -> bool {
-    std::fs::metadata(path)
-        .is_ok_and(|meta| meta.is_file() && meta.permissions().mode() & 0o111 != 0)
+    std::fs::metadata(path).is_ok_and(|meta| meta.is_file() && meta.permissions().mode() & 0o111 != 0)
 }
 
 /// Finds `program` on a PATH string the way execvp does: the first directory
 /// holding an executable file of that name. `is_executable` is the probe, so tests
 /// can run without touching the disk. Empty PATH entries mean the working
 /// directory to execvp; a service's working directory is not ours, so they are skipped.
-pub(crate) fn find_on_path(
-    program: &str,
-    search_path: &str,
-    is_executable: impl Fn(&Path) -> bool,
-) -> Option<String> {
+pub(crate) fn find_on_path(program: &str, search_path: &str, is_executable: impl Fn(&Path) -> bool) -> Option<String> {
     search_path
         .split(':')
         .filter(|dir| !dir.is_empty())
@@ -263,12 +254,7 @@ fn getpw_by_uid(uid: u32) -> io::Result<Option<Account>> {
 
 /// Runs a `getpw*_r` call with a buffer that grows on `ERANGE`.
 fn getpw_with(
-    call: impl Fn(
-        *mut libc::passwd,
-        *mut libc::c_char,
-        libc::size_t,
-        *mut *mut libc::passwd,
-    ) -> libc::c_int,
+    call: impl Fn(*mut libc::passwd, *mut libc::c_char, libc::size_t, *mut *mut libc::passwd) -> libc::c_int,
 ) -> io::Result<Option<Account>> {
     // Large groups of NSS data (LDAP) can exceed the suggested size; stop at 1 MiB.
     const BUF_MAX: usize = 1 << 20;
@@ -296,12 +282,7 @@ fn getpw_with(
         // SAFETY: on success the strings point into `buf`, which is still alive,
         // and are NUL-terminated (or null, which `c_string` handles).
         let account = unsafe {
-            Account {
-                name: c_string(pwd.pw_name),
-                uid: pwd.pw_uid,
-                gid: pwd.pw_gid,
-                home: c_string(pwd.pw_dir),
-            }
+            Account { name: c_string(pwd.pw_name), uid: pwd.pw_uid, gid: pwd.pw_gid, home: c_string(pwd.pw_dir) }
         };
         return Ok(Some(account));
     }
@@ -316,9 +297,7 @@ unsafe fn c_string(ptr: *const libc::c_char) -> String {
         return String::new();
     }
     // SAFETY: guaranteed by the caller.
-    unsafe { CStr::from_ptr(ptr) }
-        .to_string_lossy()
-        .into_owned()
+    unsafe { CStr::from_ptr(ptr) }.to_string_lossy().into_owned()
 }
 
 #[cfg(test)]
@@ -327,18 +306,9 @@ mod tests {
 
     #[test]
     fn shebang_parsing() {
-        assert_eq!(
-            shebang_line(b"#!/usr/bin/env node\nconsole.log(1)\n"),
-            Some("#!/usr/bin/env node".into())
-        );
-        assert_eq!(
-            shebang_line(b"#!/usr/bin/node\r\n"),
-            Some("#!/usr/bin/node".into())
-        );
-        assert_eq!(
-            shebang_line(b"#!/usr/bin/node"),
-            Some("#!/usr/bin/node".into())
-        );
+        assert_eq!(shebang_line(b"#!/usr/bin/env node\nconsole.log(1)\n"), Some("#!/usr/bin/env node".into()));
+        assert_eq!(shebang_line(b"#!/usr/bin/node\r\n"), Some("#!/usr/bin/node".into()));
+        assert_eq!(shebang_line(b"#!/usr/bin/node"), Some("#!/usr/bin/node".into()));
         assert_eq!(shebang_line(b"\x7fELF\x02\x01"), None);
         assert_eq!(shebang_line(b""), None);
     }
@@ -347,14 +317,8 @@ mod tests {
     fn path_search_takes_first_match() {
         let present = ["/usr/bin/node", "/usr/local/bin/node"];
         let probe = |p: &Path| present.iter().any(|x| Path::new(x) == p);
-        assert_eq!(
-            find_on_path("node", SYSTEMD_DEFAULT_PATH, probe),
-            Some("/usr/local/bin/node".into())
-        );
-        assert_eq!(
-            find_on_path("node", "/usr/bin/::/usr/local/bin", probe),
-            Some("/usr/bin/node".into())
-        );
+        assert_eq!(find_on_path("node", SYSTEMD_DEFAULT_PATH, probe), Some("/usr/local/bin/node".into()));
+        assert_eq!(find_on_path("node", "/usr/bin/::/usr/local/bin", probe), Some("/usr/bin/node".into()));
         assert_eq!(find_on_path("bun", SYSTEMD_DEFAULT_PATH, probe), None);
         assert_eq!(find_on_path("node", "", probe), None);
     }
@@ -381,15 +345,12 @@ mod tests {
         assert_eq!(stat_file("/nonexistent/bootproof").stat, Fact::Ok(None));
         assert_eq!(stat_file("/etc/passwd/child").stat, Fact::Ok(None));
         let root = stat_file("/");
-        assert!(
-            matches!(root.stat, Fact::Ok(Some(FileStat { ref kind, .. })) if kind == "directory")
-        );
+        assert!(matches!(root.stat, Fact::Ok(Some(FileStat { ref kind, .. })) if kind == "directory"));
     }
 
     #[test]
     fn unit_files_pick_the_first_directory_and_skip_aliases_and_masks() -> io::Result<()> {
-        let base =
-            std::env::temp_dir().join(format!("bootproof-unit-files-{}", std::process::id()));
+        let base = std::env::temp_dir().join(format!("bootproof-unit-files-{}", std::process::id()));
         let (etc, lib) = (base.join("etc"), base.join("lib"));
         std::fs::create_dir_all(&etc)?;
         std::fs::create_dir_all(&lib)?;
@@ -399,17 +360,10 @@ mod tests {
         std::fs::write(lib.join("c.timer"), "[Timer]\n")?;
         std::os::unix::fs::symlink("/dev/null", etc.join("masked.service"))?;
         std::os::unix::fs::symlink(lib.join("b@.service"), etc.join("alias@.service"))?;
-        let dirs = [
-            etc.to_string_lossy().into_owned(),
-            lib.to_string_lossy().into_owned(),
-            "/nonexistent".into(),
-        ];
+        let dirs = [etc.to_string_lossy().into_owned(), lib.to_string_lossy().into_owned(), "/nonexistent".into()];
         let found = unit_files(&dirs, ".service");
         std::fs::remove_dir_all(&base)?;
-        let names: Vec<(&str, bool)> = found
-            .iter()
-            .map(|f| (f.name.as_str(), f.path.starts_with(&dirs[0])))
-            .collect();
+        let names: Vec<(&str, bool)> = found.iter().map(|f| (f.name.as_str(), f.path.starts_with(&dirs[0]))).collect();
         assert_eq!(names, vec![("a.service", true), ("b@.service", false)]);
         Ok(())
     }

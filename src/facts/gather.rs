@@ -19,8 +19,8 @@ use zbus::wire::OwnedObjectPath;
 
 use super::files::{self, SYSTEMD_DEFAULT_PATH};
 use super::model::{
-    Account, EnvironmentFile, ExecCommand, FACTS_SCHEMA, Fact, Facts, HostFacts, ProcessFacts,
-    RuntimeFacts, ServiceFacts, StartCondition, TemplateFacts, UnitFacts,
+    Account, EnvironmentFile, ExecCommand, FACTS_SCHEMA, Fact, Facts, HostFacts, ProcessFacts, RuntimeFacts,
+    ServiceFacts, StartCondition, TemplateFacts, UnitFacts,
 };
 use super::node::{self, ExecKind, Locate, RuntimeUse};
 use super::pm2::{
@@ -28,9 +28,7 @@ use super::pm2::{
     discover::{is_pm2_unit_name, runs_pm2_resurrect},
 };
 use super::procfs::{self, BootClock};
-use super::systemd::{
-    ConditionLine, ExecLine, ServiceProperties, Systemd, SystemdError, UnitProperties,
-};
+use super::systemd::{ConditionLine, ExecLine, ServiceProperties, Systemd, SystemdError, UnitProperties};
 
 /// zbus's system bus address when `DBUS_SYSTEM_BUS_ADDRESS` is not set.
 const DEFAULT_SYSTEM_BUS: &str = "unix:path=/var/run/dbus/system_bus_socket";
@@ -83,20 +81,14 @@ pub(crate) enum GatherError {
 
 /// One sentence for "systemd cannot be asked": what failed, why, and what PID 1 suggests.
 /// `if_systemd` is the likelier cause when PID 1 is systemd after all.
-fn no_bus_sentence(
-    what: &str,
-    address: &str,
-    reason: &str,
-    pid1: Option<&str>,
-    if_systemd: &str,
-) -> String {
+fn no_bus_sentence(what: &str, address: &str, reason: &str, pid1: Option<&str>, if_systemd: &str) -> String {
     match pid1 {
         Some("systemd") => {
             format!("{what} {address} ({reason}); systemd is PID 1, so {if_systemd}")
         }
-        Some(pid1) => format!(
-            "{what} {address} ({reason}); systemd does not seem to be PID 1 on this host (PID 1 is \"{pid1}\")"
-        ),
+        Some(pid1) => {
+            format!("{what} {address} ({reason}); systemd does not seem to be PID 1 on this host (PID 1 is \"{pid1}\")")
+        }
         None => format!("{what} {address} ({reason})"),
     }
 }
@@ -119,45 +111,32 @@ fn bus_reason(err: &zbus::Error) -> String {
 /// an operator who lists `nginx.service` wants it judged, and a listed unit that does
 /// not exist is judged as such (LoadState=not-found) rather than left out.
 pub(crate) async fn gather_with(extra_pm2_homes: &[String], expected_units: &[String]) -> Result<Facts, GatherError> {
-    let address =
-        std::env::var("DBUS_SYSTEM_BUS_ADDRESS").unwrap_or_else(|_| DEFAULT_SYSTEM_BUS.to_owned());
-    let systemd = Systemd::connect()
-        .await
-        .map_err(|err| GatherError::NoSystemBus {
-            // zbus names the address it tried; prefer that over our guess of its default.
-            address: match &err {
-                zbus::Error::Connection(_, tried) => tried.to_string(),
-                _ => address.clone(),
-            },
-            reason: bus_reason(&err),
-            pid1: procfs::pid1_name(),
-        })?;
+    let address = std::env::var("DBUS_SYSTEM_BUS_ADDRESS").unwrap_or_else(|_| DEFAULT_SYSTEM_BUS.to_owned());
+    let systemd = Systemd::connect().await.map_err(|err| GatherError::NoSystemBus {
+        // zbus names the address it tried; prefer that over our guess of its default.
+        address: match &err {
+            zbus::Error::Connection(_, tried) => tried.to_string(),
+            _ => address.clone(),
+        },
+        reason: bus_reason(&err),
+        pid1: procfs::pid1_name(),
+    })?;
     // The first call doubles as the probe: a bus without systemd on it fails here.
-    let system_state = systemd
-        .system_state()
-        .await
-        .map_err(|err| GatherError::NoSystemd {
-            address,
-            reason: match &err {
-                SystemdError::Call { source, .. } => bus_reason(source),
-                other => other.to_string(),
-            },
-            pid1: procfs::pid1_name(),
-        })?;
+    let system_state = systemd.system_state().await.map_err(|err| GatherError::NoSystemd {
+        address,
+        reason: match &err {
+            SystemdError::Call { source, .. } => bus_reason(source),
+            other => other.to_string(),
+        },
+        pid1: procfs::pid1_name(),
+    })?;
     // PM2 homes found without systemd are gathered (their daemons asked) meanwhile.
     let ((host, services), (pm2_homes, daemons)) = join(
-        join(
-            host_facts(&systemd, system_state),
-            discover_and_gather(&systemd, expected_units),
-        ),
+        join(host_facts(&systemd, system_state), discover_and_gather(&systemd, expected_units)),
         pm2::home::gather_local(extra_pm2_homes),
     )
     .await;
-    let Discovered {
-        mut units,
-        templates,
-        mut pm2_units,
-    } = services?;
+    let Discovered { mut units, templates, mut pm2_units } = services?;
     let split = units.len();
     units.append(&mut pm2_units);
     let chains = boot_chains(&systemd, &units, &host.boot_targets).await;
@@ -210,19 +189,15 @@ pub(crate) async fn gather_without_systemd(extra_pm2_homes: &[String]) -> Facts 
 
 /// RFC 3339 UTC for a systemd timestamp (µs since the epoch); `None` for 0 (never).
 fn usec_to_rfc3339(usec: u64) -> Option<String> {
-    (usec != 0).then(|| {
-        humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_micros(usec)).to_string()
-    })
+    (usec != 0).then(|| humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_micros(usec)).to_string())
 }
 
 /// Host identity, boot and manager state; each part independently fallible.
 async fn host_facts(systemd: &Systemd, system_state: String) -> HostFacts {
     let booted_at = async {
         match systemd.userspace_timestamp().await {
-            Ok(usec) => usec_to_rfc3339(usec).map_or_else(
-                || Fact::Error("systemd reports no userspace start time".to_owned()),
-                Fact::Ok,
-            ),
+            Ok(usec) => usec_to_rfc3339(usec)
+                .map_or_else(|| Fact::Error("systemd reports no userspace start time".to_owned()), Fact::Ok),
             Err(err) => Fact::Error(err.to_string()),
         }
     };
@@ -232,15 +207,11 @@ async fn host_facts(systemd: &Systemd, system_state: String) -> HostFacts {
                 let reachable = Fact::from_result(boot_targets(systemd, &default).await);
                 (Fact::Ok(default), reachable)
             }
-            Err(err) => (
-                Fact::Error(err.to_string()),
-                Fact::Error(format!("no default target: {err}")),
-            ),
+            Err(err) => (Fact::Error(err.to_string()), Fact::Error(format!("no default target: {err}"))),
         }
     };
     let failed = async { Fact::from_result(systemd.failed_units().await) };
-    let (booted_at, ((default_target, boot_targets), failed_units)) =
-        join(booted_at, join(targets, failed)).await;
+    let (booted_at, ((default_target, boot_targets), failed_units)) = join(booted_at, join(targets, failed)).await;
     HostFacts {
         hostname: procfs::hostname(),
         boot_id: procfs::boot_id(),
@@ -254,10 +225,7 @@ async fn host_facts(systemd: &Systemd, system_state: String) -> HostFacts {
 
 /// The default target and every target it pulls in through `Wants`/`Requires`,
 /// breadth-first, one concurrent round of calls per level.
-async fn boot_targets(
-    systemd: &Systemd,
-    default_target: &str,
-) -> Result<Vec<String>, SystemdError> {
+async fn boot_targets(systemd: &Systemd, default_target: &str) -> Result<Vec<String>, SystemdError> {
     let mut seen: HashSet<String> = HashSet::from([default_target.to_owned()]);
     let mut order = vec![default_target.to_owned()];
     let mut level = vec![default_target.to_owned()];
@@ -303,9 +271,7 @@ async fn boot_chains(
     let mut pulled_from: HashMap<String, Result<Vec<String>, String>> = HashMap::new();
     let mut level: Vec<String> = units.iter().map(|unit| unit.name.clone()).collect();
     for _ in 0..BOOT_CHAIN_DEPTH {
-        level.retain(|name| {
-            !boot_targets.contains(name.as_str()) && !pulled_from.contains_key(name)
-        });
+        level.retain(|name| !boot_targets.contains(name.as_str()) && !pulled_from.contains_key(name));
         level.sort();
         level.dedup();
         if level.is_empty() {
@@ -322,10 +288,7 @@ async fn boot_chains(
         }
         level = next;
     }
-    units
-        .iter()
-        .map(|unit| chain_to(&unit.name, &pulled_from, &boot_targets))
-        .collect()
+    units.iter().map(|unit| chain_to(&unit.name, &pulled_from, &boot_targets)).collect()
 }
 
 /// The shortest chain from a boot target down to (not including) `unit` through
@@ -346,9 +309,7 @@ fn chain_to(
             let from = match pulled_from.get(name) {
                 Some(Ok(from)) => from,
                 Some(Err(reason)) => {
-                    unreadable.get_or_insert_with(|| {
-                        format!("cannot read what pulls in {name}: {reason}")
-                    });
+                    unreadable.get_or_insert_with(|| format!("cannot read what pulls in {name}: {reason}"));
                     continue;
                 }
                 // Beyond the depth walked.
@@ -419,11 +380,7 @@ fn unit_kind(name: &str, runs_node: bool, commands: &[(String, Vec<String>)]) ->
     if runs_node {
         return Some(UnitKind::Node);
     }
-    if is_pm2_unit_name(name)
-        || commands
-            .iter()
-            .any(|(path, argv)| runs_pm2_resurrect(path, argv))
-    {
+    if is_pm2_unit_name(name) || commands.iter().any(|(path, argv)| runs_pm2_resurrect(path, argv)) {
         return Some(UnitKind::Pm2);
     }
     None
@@ -431,18 +388,12 @@ fn unit_kind(name: &str, runs_node: bool, commands: &[(String, Vec<String>)]) ->
 
 /// The (path, argv) pairs of parsed ExecStart lines.
 fn command_pairs(lines: &[ExecLine]) -> Vec<(String, Vec<String>)> {
-    lines
-        .iter()
-        .map(|line| (line.path.clone(), line.argv.clone()))
-        .collect()
+    lines.iter().map(|line| (line.path.clone(), line.argv.clone())).collect()
 }
 
 /// The (path, argv) pairs of a unit file's own ExecStart lines.
 fn file_command_pairs(text: &str) -> Vec<(String, Vec<String>)> {
-    node::unit_file_exec_starts(text)
-        .into_iter()
-        .filter_map(|argv| Some((argv.first()?.clone(), argv)))
-        .collect()
+    node::unit_file_exec_starts(text).into_iter().filter_map(|argv| Some((argv.first()?.clone(), argv))).collect()
 }
 
 /// Reads scripts' `#!` lines once per run.
@@ -456,18 +407,14 @@ impl Shebangs {
         if !path.starts_with('/') {
             return None;
         }
-        self.0
-            .entry(path.to_owned())
-            .or_insert_with(|| files::read_shebang(path).ok().flatten())
-            .clone()
+        self.0.entry(path.to_owned()).or_insert_with(|| files::read_shebang(path).ok().flatten()).clone()
     }
 
     /// The runtime a command uses, following a script's `#!` line.
     fn runtime_of(&mut self, path: &str, argv: &[String]) -> Option<RuntimeUse> {
         match node::classify_exec(path, argv) {
             ExecKind::Runtime(runtime) => Some(runtime),
-            ExecKind::Script(script) => match node::classify_shebang(&script, &self.line(&script)?)
-            {
+            ExecKind::Script(script) => match node::classify_shebang(&script, &self.line(&script)?) {
                 ExecKind::Runtime(runtime) => Some(runtime),
                 _ => None,
             },
@@ -477,17 +424,14 @@ impl Shebangs {
 
     /// Whether any of the commands runs node.
     fn runs_node(&mut self, commands: &[ExecLine]) -> bool {
-        commands
-            .iter()
-            .any(|line| self.runtime_of(&line.path, &line.argv).is_some())
+        commands.iter().any(|line| self.runtime_of(&line.path, &line.argv).is_some())
     }
 
     /// Whether a unit file's own `ExecStart=` lines run node.
     fn file_runs_node(&mut self, text: &str) -> bool {
-        node::unit_file_exec_starts(text).iter().any(|argv| {
-            argv.first()
-                .is_some_and(|path| self.runtime_of(path, argv).is_some())
-        })
+        node::unit_file_exec_starts(text)
+            .iter()
+            .any(|argv| argv.first().is_some_and(|path| self.runtime_of(path, argv).is_some()))
     }
 }
 
@@ -495,21 +439,12 @@ impl Shebangs {
 /// unit's facts.
 async fn discover_and_gather(systemd: &Systemd, expected_units: &[String]) -> Result<Discovered, GatherError> {
     let (listed, unit_path) = join(systemd.list_units(&["*.service"]), systemd.unit_path()).await;
-    let listed = listed.map_err(|source| GatherError::Discover {
-        what: "service units",
-        source,
-    })?;
-    let unit_path = unit_path.map_err(|source| GatherError::Discover {
-        what: "the unit file search path",
-        source,
-    })?;
+    let listed = listed.map_err(|source| GatherError::Discover { what: "service units", source })?;
+    let unit_path = unit_path.map_err(|source| GatherError::Discover { what: "the unit file search path", source })?;
     let mut shebangs = Shebangs::default();
 
     // Loaded services: systemd has parsed their ExecStart, ask for just that.
-    let loaded: Vec<_> = listed
-        .iter()
-        .filter(|unit| unit.load_state == "loaded")
-        .collect();
+    let loaded: Vec<_> = listed.iter().filter(|unit| unit.load_state == "loaded").collect();
     let exec_starts = join_all(loaded.iter().map(|unit| systemd.exec_start(&unit.path))).await;
     let mut candidates: Vec<Candidate> = Vec::new();
     for (unit, exec_start) in loaded.iter().zip(exec_starts) {
@@ -566,12 +501,7 @@ async fn discover_and_gather(systemd: &Systemd, expected_units: &[String]) -> Re
             to_load.push((file.name, kind));
         }
     }
-    let template_states = join_all(
-        template_files
-            .iter()
-            .map(|file| systemd.unit_file_state(&file.name)),
-    )
-    .await;
+    let template_states = join_all(template_files.iter().map(|file| systemd.unit_file_state(&file.name))).await;
     let mut templates: Vec<TemplateFacts> = template_files
         .into_iter()
         .zip(template_states)
@@ -587,20 +517,13 @@ async fn discover_and_gather(systemd: &Systemd, expected_units: &[String]) -> Re
     for ((name, kind), path) in to_load.into_iter().zip(loaded_now) {
         // LoadUnit only fails for an invalid name or a refused call; nothing to gather then.
         if let Ok(path) = path {
-            candidates.push(Candidate {
-                name,
-                path,
-                from_file_text: true,
-                kind,
-            });
+            candidates.push(Candidate { name, path, from_file_text: true, kind });
         }
     }
 
     // Units the check file expects, whatever they run (not already found above).
-    let expected: Vec<&String> = expected_units
-        .iter()
-        .filter(|name| !candidates.iter().any(|c| &c.name == *name))
-        .collect();
+    let expected: Vec<&String> =
+        expected_units.iter().filter(|name| !candidates.iter().any(|c| &c.name == *name)).collect();
     let expected_paths = join_all(expected.iter().map(|name| systemd.load_unit(name))).await;
     for (name, path) in expected.into_iter().zip(expected_paths) {
         if let Ok(path) = path {
@@ -610,12 +533,7 @@ async fn discover_and_gather(systemd: &Systemd, expected_units: &[String]) -> Re
 
     let mut seen_paths = HashSet::new();
     candidates.retain(|candidate| seen_paths.insert(candidate.path.clone()));
-    let properties = join_all(
-        candidates
-            .iter()
-            .map(|candidate| systemd.service_unit(&candidate.path)),
-    )
-    .await;
+    let properties = join_all(candidates.iter().map(|candidate| systemd.service_unit(&candidate.path))).await;
 
     let mut local = LocalReader::new();
     let mut units = Vec::new();
@@ -624,16 +542,12 @@ async fn discover_and_gather(systemd: &Systemd, expected_units: &[String]) -> Re
         if candidate.from_file_text {
             let loaded_ok = unit.as_ref().is_ok_and(|unit| unit.load_state == "loaded");
             let (runs_node, commands) = match &service {
-                Ok(service) => (
-                    shebangs.runs_node(&service.exec_start),
-                    command_pairs(&service.exec_start),
-                ),
+                Ok(service) => (shebangs.runs_node(&service.exec_start), command_pairs(&service.exec_start)),
                 Err(_) => (false, Vec::new()),
             };
             // The text looked like node (or pm2) but systemd's parse says otherwise (a
             // drop-in replaced ExecStart, say): not what the file suggested after all.
-            if loaded_ok && unit_kind(&candidate.name, runs_node, &commands) != Some(candidate.kind)
-            {
+            if loaded_ok && unit_kind(&candidate.name, runs_node, &commands) != Some(candidate.kind) {
                 continue;
             }
         }
@@ -646,26 +560,18 @@ async fn discover_and_gather(systemd: &Systemd, expected_units: &[String]) -> Re
     units.sort_by(|a, b| a.name.cmp(&b.name));
     pm2_units.sort_by(|a, b| a.name.cmp(&b.name));
     templates.sort_by(|a, b| a.name.cmp(&b.name));
-    Ok(Discovered {
-        units,
-        templates,
-        pm2_units,
-    })
+    Ok(Discovered { units, templates, pm2_units })
 }
 
 /// The instances of a template among unit names: `my-app@.service` → `my-app@3000.service`, …
 fn template_instances<'a>(template: &str, names: impl Iterator<Item = &'a str>) -> Vec<String> {
-    let Some(prefix) = template
-        .strip_suffix(".service")
-        .and_then(|t| t.strip_suffix('@'))
-    else {
+    let Some(prefix) = template.strip_suffix(".service").and_then(|t| t.strip_suffix('@')) else {
         return Vec::new();
     };
     let mut instances: Vec<String> = names
         .filter(|name| {
-            split_instance(name).is_some_and(|(template_name, _)| {
-                template_name.strip_suffix("@.service") == Some(prefix)
-            })
+            split_instance(name)
+                .is_some_and(|(template_name, _)| template_name.strip_suffix("@.service") == Some(prefix))
         })
         .map(str::to_owned)
         .collect();
@@ -706,10 +612,7 @@ struct LocalReader {
 impl LocalReader {
     /// A reader with empty caches.
     fn new() -> LocalReader {
-        LocalReader {
-            clock: BootClock::read(),
-            user_names: HashMap::new(),
-        }
+        LocalReader { clock: BootClock::read(), user_names: HashMap::new() }
     }
 
     /// Builds one unit's facts from its properties and what they point at.
@@ -720,8 +623,7 @@ impl LocalReader {
         service: Result<ServiceProperties, SystemdError>,
         shebangs: &mut Shebangs,
     ) -> UnitFacts {
-        let (template, instance) =
-            split_instance(name).map_or((None, None), |(t, i)| (Some(t), Some(i)));
+        let (template, instance) = split_instance(name).map_or((None, None), |(t, i)| (Some(t), Some(i)));
         let service = match service {
             Ok(service) => Fact::Ok(self.service_facts(service, shebangs)),
             Err(err) => Fact::Error(err.to_string()),
@@ -778,17 +680,10 @@ impl LocalReader {
     }
 
     /// Builds the service side: commands, files, account and processes.
-    fn service_facts(
-        &mut self,
-        service: ServiceProperties,
-        shebangs: &mut Shebangs,
-    ) -> ServiceFacts {
+    fn service_facts(&mut self, service: ServiceProperties, shebangs: &mut Shebangs) -> ServiceFacts {
         let search_path = unit_search_path(&service.environment);
         let commands = |lines: &[ExecLine], shebangs: &mut Shebangs| -> Vec<ExecCommand> {
-            lines
-                .iter()
-                .map(|line| exec_command(line, &search_path, shebangs))
-                .collect()
+            lines.iter().map(|line| exec_command(line, &search_path, shebangs)).collect()
         };
         let exec_start = commands(&service.exec_start, shebangs);
         let exec_start_pre = commands(&service.exec_start_pre, shebangs);
@@ -833,22 +728,14 @@ impl LocalReader {
         };
         let clock = self.clock;
         let user_names = &mut self.user_names;
-        let mut resolve = |uid: u32| {
-            user_names
-                .entry(uid)
-                .or_insert_with(|| files::user_name(uid))
-                .clone()
-        };
+        let mut resolve = |uid: u32| user_names.entry(uid).or_insert_with(|| files::user_name(uid)).clone();
         let mut processes = Vec::new();
         for pid in pids {
             match procfs::read_process(pid, clock, &mut resolve) {
                 Ok(Some(process)) => processes.push(process),
                 Ok(None) => {}
                 Err(err) => {
-                    return Fact::Error(format!(
-                        "cannot read process {pid}: {}",
-                        files::os_message(&err)
-                    ));
+                    return Fact::Error(format!("cannot read process {pid}: {}", files::os_message(&err)));
                 }
             }
         }
@@ -871,35 +758,22 @@ fn exec_command(line: &ExecLine, search_path: &str, shebangs: &mut Shebangs) -> 
         argv: line.argv.clone(),
         ignore_failure: line.ignore_failure,
         binary: files::stat_file(&binary_path),
-        runtime: shebangs
-            .runtime_of(&binary_path, &line.argv)
-            .map(|runtime| runtime_facts(&runtime, search_path)),
+        runtime: shebangs.runtime_of(&binary_path, &line.argv).map(|runtime| runtime_facts(&runtime, search_path)),
     }
 }
 
 /// The path conditions bootproof can tell the outcome of from a `stat`.
-const PATH_CONDITIONS: [&str; 4] = [
-    "PathExists",
-    "PathIsDirectory",
-    "FileNotEmpty",
-    "FileIsExecutable",
-];
+const PATH_CONDITIONS: [&str; 4] = ["PathExists", "PathIsDirectory", "FileNotEmpty", "FileIsExecutable"];
 
 /// A condition as gathered: path conditions get what is at their path.
 fn start_condition(line: &ConditionLine) -> StartCondition {
-    let test = line
-        .kind
-        .strip_prefix("Condition")
-        .or_else(|| line.kind.strip_prefix("Assert"))
-        .unwrap_or_default();
+    let test = line.kind.strip_prefix("Condition").or_else(|| line.kind.strip_prefix("Assert")).unwrap_or_default();
     StartCondition {
         kind: line.kind.clone(),
         trigger: line.trigger,
         negate: line.negate,
         parameter: line.parameter.clone(),
-        file: PATH_CONDITIONS
-            .contains(&test)
-            .then(|| files::stat_file(&line.parameter)),
+        file: PATH_CONDITIONS.contains(&test).then(|| files::stat_file(&line.parameter)),
     }
 }
 
@@ -907,10 +781,7 @@ fn start_condition(line: &ConditionLine) -> StartCondition {
 fn account_fact(user: &str) -> Fact<Option<Account>> {
     match files::lookup_user(user) {
         Ok(account) => Fact::Ok(account),
-        Err(err) => Fact::Error(format!(
-            "cannot look up user {user:?}: {}",
-            files::os_message(&err)
-        )),
+        Err(err) => Fact::Error(format!("cannot look up user {user:?}: {}", files::os_message(&err))),
     }
 }
 
@@ -953,22 +824,14 @@ mod tests {
 
     #[test]
     fn instance_names_split() {
-        assert_eq!(
-            split_instance("my-app@3000.service"),
-            Some(("my-app@.service".into(), "3000".into()))
-        );
+        assert_eq!(split_instance("my-app@3000.service"), Some(("my-app@.service".into(), "3000".into())));
         assert_eq!(split_instance("my-app@.service"), None);
         assert_eq!(split_instance("sshd.service"), None);
     }
 
     #[test]
     fn instances_of_a_template() {
-        let names = [
-            "my-app@3001.service",
-            "my-app@3000.service",
-            "my-app-worker@1.service",
-            "my-app.service",
-        ];
+        let names = ["my-app@3001.service", "my-app@3000.service", "my-app-worker@1.service", "my-app.service"];
         assert_eq!(
             template_instances("my-app@.service", names.into_iter()),
             vec!["my-app@3000.service", "my-app@3001.service"]
@@ -978,44 +841,26 @@ mod tests {
     #[test]
     fn search_path_from_environment() {
         assert_eq!(unit_search_path(&[]), SYSTEMD_DEFAULT_PATH);
-        let env = vec![
-            "PATH=/a".to_owned(),
-            "NODE_ENV=production".to_owned(),
-            "PATH=/home/u/.nvm/bin:/usr/bin".to_owned(),
-        ];
+        let env =
+            vec!["PATH=/a".to_owned(), "NODE_ENV=production".to_owned(), "PATH=/home/u/.nvm/bin:/usr/bin".to_owned()];
         assert_eq!(unit_search_path(&env), "/home/u/.nvm/bin:/usr/bin");
     }
 
     #[test]
     fn boot_chains_go_through_services() {
         let pulled_from: HashMap<String, Result<Vec<String>, String>> = HashMap::from([
-            (
-                "sidecar.service".to_owned(),
-                Ok(vec!["frontdoor.service".to_owned()]),
-            ),
-            (
-                "frontdoor.service".to_owned(),
-                Ok(vec!["multi-user.target".to_owned()]),
-            ),
+            ("sidecar.service".to_owned(), Ok(vec!["frontdoor.service".to_owned()])),
+            ("frontdoor.service".to_owned(), Ok(vec!["multi-user.target".to_owned()])),
             ("manual.service".to_owned(), Ok(Vec::new())),
-            (
-                "hidden.service".to_owned(),
-                Ok(vec!["locked.service".to_owned()]),
-            ),
+            ("hidden.service".to_owned(), Ok(vec!["locked.service".to_owned()])),
             ("locked.service".to_owned(), Err("access denied".to_owned())),
         ]);
         let targets = HashSet::from(["graphical.target", "multi-user.target"]);
         assert_eq!(
             chain_to("sidecar.service", &pulled_from, &targets),
-            Fact::Ok(vec![
-                "multi-user.target".to_owned(),
-                "frontdoor.service".to_owned()
-            ])
+            Fact::Ok(vec!["multi-user.target".to_owned(), "frontdoor.service".to_owned()])
         );
-        assert_eq!(
-            chain_to("manual.service", &pulled_from, &targets),
-            Fact::Ok(Vec::new())
-        );
+        assert_eq!(chain_to("manual.service", &pulled_from, &targets), Fact::Ok(Vec::new()));
         assert!(matches!(
             chain_to("hidden.service", &pulled_from, &targets),
             Fact::Error(reason) if reason.contains("locked.service")
@@ -1025,9 +870,6 @@ mod tests {
     #[test]
     fn timestamps() {
         assert_eq!(usec_to_rfc3339(0), None);
-        assert_eq!(
-            usec_to_rfc3339(1_700_000_000_500_000).as_deref(),
-            Some("2023-11-14T22:13:20Z")
-        );
+        assert_eq!(usec_to_rfc3339(1_700_000_000_500_000).as_deref(), Some("2023-11-14T22:13:20Z"));
     }
 }

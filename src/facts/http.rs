@@ -34,26 +34,17 @@ pub(crate) async fn probe_all(specs: &[HealthSpec]) -> Vec<HttpFacts> {
     // from stalling the probes already under way on this thread).
     let mut clients: HashMap<(bool, bool), Result<Client, String>> = HashMap::new();
     for spec in specs {
-        clients
-            .entry(client_kind(spec))
-            .or_insert_with(|| client(spec).map_err(|err| chain(&err)));
+        clients.entry(client_kind(spec)).or_insert_with(|| client(spec).map_err(|err| chain(&err)));
     }
     join_all(specs.iter().map(|spec| {
         let client = clients.get(&client_kind(spec));
         async move {
             let outcome = match client {
                 Some(Ok(client)) => probe(client, spec).await,
-                Some(Err(reason)) => HttpOutcome::Other {
-                    reason: format!("cannot set up the HTTP client: {reason}"),
-                },
-                None => HttpOutcome::Other {
-                    reason: "no HTTP client was set up for this probe".to_owned(),
-                },
+                Some(Err(reason)) => HttpOutcome::Other { reason: format!("cannot set up the HTTP client: {reason}") },
+                None => HttpOutcome::Other { reason: "no HTTP client was set up for this probe".to_owned() },
             };
-            HttpFacts {
-                spec: spec.clone(),
-                outcome,
-            }
+            HttpFacts { spec: spec.clone(), outcome }
         }
     }))
     .await
@@ -64,18 +55,14 @@ pub(crate) async fn probe(client: &Client, spec: &HealthSpec) -> HttpOutcome {
     let url = match Url::parse(&spec.url) {
         Ok(url) => url,
         Err(err) => {
-            return HttpOutcome::Other {
-                reason: format!("not a valid URL: {err}"),
-            };
+            return HttpOutcome::Other { reason: format!("not a valid URL: {err}") };
         }
     };
     // One deadline for the whole exchange, body included: reqwest's own timeouts would
     // let a server that trickles its body in keep us waiting past it.
     match tokio::time::timeout(spec.timeout, exchange(client, spec, &url)).await {
         Ok(outcome) => outcome,
-        Err(_) => HttpOutcome::TimedOut {
-            after_ms: millis(spec.timeout),
-        },
+        Err(_) => HttpOutcome::TimedOut { after_ms: millis(spec.timeout) },
     }
 }
 
@@ -87,11 +74,7 @@ fn client_kind(spec: &HealthSpec) -> (bool, bool) {
 /// A client for probes of one kind. It keeps no idle connection, so each probe (and
 /// each `--wait` round) opens a fresh one, as a client after a reboot would.
 fn client(spec: &HealthSpec) -> reqwest::Result<Client> {
-    let redirects = if spec.follow_redirects {
-        Policy::limited(MAX_REDIRECTS)
-    } else {
-        Policy::none()
-    };
+    let redirects = if spec.follow_redirects { Policy::limited(MAX_REDIRECTS) } else { Policy::none() };
     Client::builder()
         .no_proxy()
         .redirect(redirects)
@@ -116,9 +99,7 @@ async fn exchange(client: &Client, spec: &HealthSpec, url: &Url) -> HttpOutcome 
         response
             .headers()
             .get(name)
-            .map(|value: &reqwest::header::HeaderValue| {
-                String::from_utf8_lossy(value.as_bytes()).into_owned()
-            })
+            .map(|value: &reqwest::header::HeaderValue| String::from_utf8_lossy(value.as_bytes()).into_owned())
     };
     let location = header(LOCATION);
     let content_type = header(CONTENT_TYPE);
@@ -164,30 +145,21 @@ fn failure(err: &reqwest::Error, url: &Url) -> HttpOutcome {
         if let Some(io) = cause.downcast_ref::<std::io::Error>()
             && io.kind() == std::io::ErrorKind::ConnectionRefused
         {
-            return HttpOutcome::Refused {
-                address: address(url),
-            };
+            return HttpOutcome::Refused { address: address(url) };
         }
         if let Some(tls) = cause.downcast_ref::<rustls::Error>() {
-            return HttpOutcome::Tls {
-                untrusted: untrusted(tls),
-                reason: tls.to_string(),
-            };
+            return HttpOutcome::Tls { untrusted: untrusted(tls), reason: tls.to_string() };
         }
         // hyper-util's connector names a failed lookup "dns error" and keeps the
         // resolver's words as its cause; it exposes no type to match on.
         if cause.to_string() == "dns error" {
             return HttpOutcome::Dns {
                 host: url.host_str().unwrap_or_default().to_owned(),
-                reason: cause
-                    .source()
-                    .map_or_else(|| "lookup failed".to_owned(), ToString::to_string),
+                reason: cause.source().map_or_else(|| "lookup failed".to_owned(), ToString::to_string),
             };
         }
     }
-    HttpOutcome::Other {
-        reason: chain(err),
-    }
+    HttpOutcome::Other { reason: chain(err) }
 }
 
 /// An error and everything under it. An `io::Error`'s `source()` skips the error it
@@ -198,9 +170,7 @@ fn causes<'a>(err: &'a (dyn std::error::Error + 'static)) -> Vec<&'a (dyn std::e
     while let Some(cause) = next {
         all.push(cause);
         next = match cause.downcast_ref::<std::io::Error>() {
-            Some(io) => io
-                .get_ref()
-                .map(|inner| inner as &(dyn std::error::Error + 'static)),
+            Some(io) => io.get_ref().map(|inner| inner as &(dyn std::error::Error + 'static)),
             None => cause.source(),
         };
     }
@@ -217,9 +187,7 @@ fn untrusted(err: &rustls::Error) -> bool {
     matches!(
         err,
         rustls::Error::InvalidCertificate(
-            CertificateError::UnknownIssuer
-                | CertificateError::BadSignature
-                | CertificateError::Other(_)
+            CertificateError::UnknownIssuer | CertificateError::BadSignature | CertificateError::Other(_)
         )
     )
 }
@@ -327,10 +295,7 @@ mod tests {
     async fn an_unresolvable_name_is_a_dns_failure() {
         // .invalid never resolves (RFC 6761), with or without a resolver on this host.
         let outcome = probe_one(&spec("http://bootproof-test.invalid/health", Duration::from_secs(5))).await;
-        assert!(
-            matches!(&outcome, HttpOutcome::Dns { host, .. } if host == "bootproof-test.invalid"),
-            "{outcome:?}"
-        );
+        assert!(matches!(&outcome, HttpOutcome::Dns { host, .. } if host == "bootproof-test.invalid"), "{outcome:?}");
     }
 
     #[tokio::test]
@@ -360,11 +325,9 @@ mod tests {
     #[tokio::test]
     async fn a_ten_megabyte_body_is_read_only_to_the_cap() {
         let total = 10 * 1024 * 1024;
-        let addr = serve(
-            format!("HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: {total}\r\n\r\n"),
-            total,
-        )
-        .await;
+        let addr =
+            serve(format!("HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: {total}\r\n\r\n"), total)
+                .await;
         let outcome = probe_one(&spec(&format!("http://{addr}/"), Duration::from_secs(2))).await;
         let HttpOutcome::Answered(answer) = outcome else { panic!("{outcome:?}") };
         assert_eq!(answer.status, 200);
@@ -377,7 +340,10 @@ mod tests {
     async fn a_body_of_exactly_the_cap_is_not_truncated() {
         let addr = serve(format!("HTTP/1.1 200 OK\r\ncontent-length: {BODY_CAP}\r\n\r\n"), BODY_CAP).await;
         let outcome = probe_one(&spec(&format!("http://{addr}/"), Duration::from_secs(2))).await;
-        assert!(matches!(&outcome, HttpOutcome::Answered(a) if !a.body_truncated && a.body_head.len() == BODY_CAP), "{outcome:?}");
+        assert!(
+            matches!(&outcome, HttpOutcome::Answered(a) if !a.body_truncated && a.body_head.len() == BODY_CAP),
+            "{outcome:?}"
+        );
     }
 
     #[tokio::test]
@@ -385,7 +351,10 @@ mod tests {
         let addr = serve("HTTP/1.1 302 Found\r\nlocation: /login\r\ncontent-length: 0\r\n\r\n".into(), 0).await;
         let mut s = spec(&format!("http://{addr}/health"), Duration::from_secs(2));
         let outcome = probe_one(&s).await;
-        assert!(matches!(&outcome, HttpOutcome::Answered(a) if a.status == 302 && a.location.as_deref() == Some("/login")), "{outcome:?}");
+        assert!(
+            matches!(&outcome, HttpOutcome::Answered(a) if a.status == 302 && a.location.as_deref() == Some("/login")),
+            "{outcome:?}"
+        );
         s.follow_redirects = true;
         let outcome = probe_one(&s).await;
         assert!(matches!(&outcome, HttpOutcome::Other { reason } if reason.contains("redirect")), "{outcome:?}");
@@ -413,6 +382,9 @@ mod tests {
     #[tokio::test]
     async fn a_malformed_url_is_said_so() {
         let outcome = probe_one(&spec("127.0.0.1:3000/health", Duration::from_secs(1))).await;
-        assert!(matches!(&outcome, HttpOutcome::Other { reason } if reason.starts_with("not a valid URL")), "{outcome:?}");
+        assert!(
+            matches!(&outcome, HttpOutcome::Other { reason } if reason.starts_with("not a valid URL")),
+            "{outcome:?}"
+        );
     }
 }

@@ -82,16 +82,8 @@ fn is_pm2_cli(path: &str) -> bool {
 }
 
 /// Node options that take the next argument as their value, so it is not the script.
-const NODE_OPTIONS_WITH_VALUE: [&str; 8] = [
-    "-r",
-    "--require",
-    "--import",
-    "--loader",
-    "--experimental-loader",
-    "-e",
-    "--eval",
-    "--env-file",
-];
+const NODE_OPTIONS_WITH_VALUE: [&str; 8] =
+    ["-r", "--require", "--import", "--loader", "--experimental-loader", "-e", "--eval", "--env-file"];
 
 /// The script a runtime is asked to run: its first non-option argument.
 fn runtime_script(args: &[String]) -> Option<&str> {
@@ -115,21 +107,12 @@ fn runtime_script(args: &[String]) -> Option<&str> {
 }
 
 /// Classifies a runtime invocation: the runtime itself, unless it runs the pm2 CLI.
-fn runtime_invocation(
-    program: &'static str,
-    via: Via,
-    locate: Locate,
-    args: &[String],
-) -> ExecKind {
+fn runtime_invocation(program: &'static str, via: Via, locate: Locate, args: &[String]) -> ExecKind {
     // `node /usr/lib/node_modules/pm2/bin/pm2 resurrect` is still the pm2 CLI.
     if runtime_script(args).is_some_and(is_pm2_cli) {
         return ExecKind::Pm2Cli;
     }
-    ExecKind::Runtime(RuntimeUse {
-        program,
-        via,
-        locate,
-    })
+    ExecKind::Runtime(RuntimeUse { program, via, locate })
 }
 
 /// The program `env` runs and its arguments, skipping env's own options and
@@ -192,18 +175,11 @@ fn classify_env_program(program: &str, args: &[String], via: Via) -> ExecKind {
     }
     if let Some(runtime) = runtime_named(program) {
         // env only searches PATH for a bare name.
-        let locate = if program.contains('/') {
-            Locate::At(program.to_owned())
-        } else {
-            Locate::OnPath(program.to_owned())
-        };
+        let locate =
+            if program.contains('/') { Locate::At(program.to_owned()) } else { Locate::OnPath(program.to_owned()) };
         return runtime_invocation(runtime, via, locate, args);
     }
-    if program.contains('/') {
-        ExecKind::Script(program.to_owned())
-    } else {
-        ExecKind::Other
-    }
+    if program.contains('/') { ExecKind::Script(program.to_owned()) } else { ExecKind::Other }
 }
 
 /// Classifies one `ExecStart=` command: the binary systemd executes and its argv
@@ -370,38 +346,22 @@ mod tests {
     }
 
     fn runtime(program: &'static str, via: Via, locate: Locate) -> ExecKind {
-        ExecKind::Runtime(RuntimeUse {
-            program,
-            via,
-            locate,
-        })
+        ExecKind::Runtime(RuntimeUse { program, via, locate })
     }
 
     #[test]
     fn direct_node() {
-        let kind = classify_exec(
-            "/usr/bin/node",
-            &argv(&["/usr/bin/node", "/opt/app/server.js"]),
-        );
-        assert_eq!(
-            kind,
-            runtime("node", Via::Direct, Locate::At("/usr/bin/node".into()))
-        );
+        let kind = classify_exec("/usr/bin/node", &argv(&["/usr/bin/node", "/opt/app/server.js"]));
+        assert_eq!(kind, runtime("node", Via::Direct, Locate::At("/usr/bin/node".into())));
     }
 
     #[test]
     fn direct_nodejs_and_bun_and_nvm() {
         let nvm = "/home/deploy/.nvm/versions/node/v20.11.0/bin/node";
-        assert_eq!(
-            classify_exec(nvm, &argv(&[nvm, "app.js"])),
-            runtime("node", Via::Direct, Locate::At(nvm.into()))
-        );
+        assert_eq!(classify_exec(nvm, &argv(&[nvm, "app.js"])), runtime("node", Via::Direct, Locate::At(nvm.into())));
         assert!(matches!(
             classify_exec("/usr/bin/nodejs", &argv(&["nodejs", "a.js"])),
-            ExecKind::Runtime(RuntimeUse {
-                program: "nodejs",
-                ..
-            })
+            ExecKind::Runtime(RuntimeUse { program: "nodejs", .. })
         ));
         assert!(matches!(
             classify_exec("/usr/local/bin/bun", &argv(&["bun", "run", "start"])),
@@ -413,11 +373,7 @@ mod tests {
     fn argv0_names_node() {
         assert!(matches!(
             classify_exec("/opt/runtime/bin/js", &argv(&["node", "app.js"])),
-            ExecKind::Runtime(RuntimeUse {
-                program: "node",
-                via: Via::Direct,
-                ..
-            })
+            ExecKind::Runtime(RuntimeUse { program: "node", via: Via::Direct, .. })
         ));
     }
 
@@ -433,33 +389,15 @@ mod tests {
     fn env_node_with_options_and_assignments() {
         let kind = classify_exec(
             "/usr/bin/env",
-            &argv(&[
-                "/usr/bin/env",
-                "-i",
-                "-u",
-                "HOME",
-                "NODE_ENV=production",
-                "PORT=3000",
-                "node",
-                "server.js",
-            ]),
+            &argv(&["/usr/bin/env", "-i", "-u", "HOME", "NODE_ENV=production", "PORT=3000", "node", "server.js"]),
         );
-        assert_eq!(
-            kind,
-            runtime("node", Via::Env, Locate::OnPath("node".into()))
-        );
+        assert_eq!(kind, runtime("node", Via::Env, Locate::OnPath("node".into())));
     }
 
     #[test]
     fn env_split_string() {
-        let kind = classify_exec(
-            "/usr/bin/env",
-            &argv(&["env", "-S", "NODE_ENV=x node --inspect", "app.js"]),
-        );
-        assert_eq!(
-            kind,
-            runtime("node", Via::Env, Locate::OnPath("node".into()))
-        );
+        let kind = classify_exec("/usr/bin/env", &argv(&["env", "-S", "NODE_ENV=x node --inspect", "app.js"]));
+        assert_eq!(kind, runtime("node", Via::Env, Locate::OnPath("node".into())));
         let (program, rest) = env_program(&argv(&["-SFOO=1 bun run", "x"])).unwrap_or_default();
         assert_eq!(program, "bun");
         assert_eq!(rest, argv(&["run", "x"]));
@@ -467,109 +405,57 @@ mod tests {
 
     #[test]
     fn env_absolute_program() {
-        let kind = classify_exec(
-            "/usr/bin/env",
-            &argv(&["env", "/opt/node/bin/node", "a.js"]),
-        );
-        assert_eq!(
-            kind,
-            runtime("node", Via::Env, Locate::At("/opt/node/bin/node".into()))
-        );
+        let kind = classify_exec("/usr/bin/env", &argv(&["env", "/opt/node/bin/node", "a.js"]));
+        assert_eq!(kind, runtime("node", Via::Env, Locate::At("/opt/node/bin/node".into())));
         let kind = classify_exec("/usr/bin/env", &argv(&["env", "/opt/app/start"]));
         assert_eq!(kind, ExecKind::Script("/opt/app/start".into()));
-        assert_eq!(
-            classify_exec("/usr/bin/env", &argv(&["env", "python3", "x.py"])),
-            ExecKind::Other
-        );
-        assert_eq!(
-            classify_exec("/usr/bin/env", &argv(&["env", "A=1"])),
-            ExecKind::Other
-        );
+        assert_eq!(classify_exec("/usr/bin/env", &argv(&["env", "python3", "x.py"])), ExecKind::Other);
+        assert_eq!(classify_exec("/usr/bin/env", &argv(&["env", "A=1"])), ExecKind::Other);
     }
 
     #[test]
     fn pm2_cli_is_excluded() {
         let pm2 = "/usr/lib/node_modules/pm2/bin/pm2";
+        assert_eq!(classify_exec(pm2, &argv(&[pm2, "resurrect"])), ExecKind::Pm2Cli);
+        assert_eq!(classify_exec("/usr/bin/env", &argv(&["env", "pm2", "resurrect"])), ExecKind::Pm2Cli);
         assert_eq!(
-            classify_exec(pm2, &argv(&[pm2, "resurrect"])),
+            classify_exec("/usr/bin/node", &argv(&["node", "--max-old-space-size=512", pm2, "resurrect"])),
             ExecKind::Pm2Cli
         );
-        assert_eq!(
-            classify_exec("/usr/bin/env", &argv(&["env", "pm2", "resurrect"])),
-            ExecKind::Pm2Cli
-        );
-        assert_eq!(
-            classify_exec(
-                "/usr/bin/node",
-                &argv(&["node", "--max-old-space-size=512", pm2, "resurrect"])
-            ),
-            ExecKind::Pm2Cli
-        );
-        assert_eq!(
-            classify_shebang(pm2, "#!/usr/bin/env node"),
-            ExecKind::Pm2Cli
-        );
+        assert_eq!(classify_shebang(pm2, "#!/usr/bin/env node"), ExecKind::Pm2Cli);
     }
 
     #[test]
     fn pm2_runtime_is_a_node_service() {
         let bin = "/usr/lib/node_modules/pm2/bin/pm2-runtime";
-        assert_eq!(
-            classify_exec(bin, &argv(&[bin, "ecosystem.config.js"])),
-            ExecKind::Script(bin.into())
-        );
+        assert_eq!(classify_exec(bin, &argv(&[bin, "ecosystem.config.js"])), ExecKind::Script(bin.into()));
         assert_eq!(
             classify_shebang(bin, "#!/usr/bin/env node"),
             runtime("node", Via::Shebang, Locate::OnPath("node".into()))
         );
-        assert!(matches!(
-            classify_exec("/usr/bin/node", &argv(&["node", "-r", "pm2", bin])),
-            ExecKind::Runtime(_)
-        ));
+        assert!(matches!(classify_exec("/usr/bin/node", &argv(&["node", "-r", "pm2", bin])), ExecKind::Runtime(_)));
     }
 
     #[test]
     fn shebangs() {
         assert_eq!(
             classify_shebang("/opt/app/run", "#!/usr/local/bin/node"),
-            runtime(
-                "node",
-                Via::Shebang,
-                Locate::At("/usr/local/bin/node".into())
-            )
+            runtime("node", Via::Shebang, Locate::At("/usr/local/bin/node".into()))
         );
         assert_eq!(
-            classify_shebang(
-                "/opt/app/run",
-                "#! /usr/bin/env  -S node --enable-source-maps "
-            ),
+            classify_shebang("/opt/app/run", "#! /usr/bin/env  -S node --enable-source-maps "),
             runtime("node", Via::Shebang, Locate::OnPath("node".into()))
         );
-        assert_eq!(
-            classify_shebang("/opt/app/run", "#!/bin/sh"),
-            ExecKind::Other
-        );
-        assert_eq!(
-            classify_shebang("/opt/app/run", "#!/usr/bin/env python3"),
-            ExecKind::Other
-        );
-        assert_eq!(
-            classify_shebang("/opt/app/run", "no shebang"),
-            ExecKind::Other
-        );
+        assert_eq!(classify_shebang("/opt/app/run", "#!/bin/sh"), ExecKind::Other);
+        assert_eq!(classify_shebang("/opt/app/run", "#!/usr/bin/env python3"), ExecKind::Other);
+        assert_eq!(classify_shebang("/opt/app/run", "no shebang"), ExecKind::Other);
         assert_eq!(classify_shebang("/opt/app/run", "#!"), ExecKind::Other);
     }
 
     #[test]
     fn split_shebang_keeps_one_argument() {
-        assert_eq!(
-            split_shebang("#!/usr/bin/env node --a --b"),
-            Some(("/usr/bin/env", Some("node --a --b")))
-        );
-        assert_eq!(
-            split_shebang("#!/usr/bin/node"),
-            Some(("/usr/bin/node", None))
-        );
+        assert_eq!(split_shebang("#!/usr/bin/env node --a --b"), Some(("/usr/bin/env", Some("node --a --b"))));
+        assert_eq!(split_shebang("#!/usr/bin/node"), Some(("/usr/bin/node", None)));
     }
 
     #[test]
@@ -580,12 +466,7 @@ mod tests {
                     ExecStart=\n[Install]\nWantedBy=multi-user.target\n";
         assert_eq!(
             unit_file_exec_starts(text),
-            vec![argv(&[
-                "/usr/bin/node",
-                "/opt/my app/server.js",
-                "--port",
-                "%i"
-            ])]
+            vec![argv(&["/usr/bin/node", "/opt/my app/server.js", "--port", "%i"])]
         );
     }
 }

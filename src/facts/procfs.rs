@@ -13,11 +13,7 @@ use super::model::{Fact, ProcessFacts};
 /// Where systemd's cgroup tree can be mounted, in order of preference: the unified
 /// hierarchy (cgroup v2), the unified part of a hybrid setup (Ubuntu 20.04, and
 /// this project's lab), and the legacy `name=systemd` hierarchy (cgroup v1 only).
-const CGROUP_ROOTS: [&str; 3] = [
-    "/sys/fs/cgroup",
-    "/sys/fs/cgroup/unified",
-    "/sys/fs/cgroup/systemd",
-];
+const CGROUP_ROOTS: [&str; 3] = ["/sys/fs/cgroup", "/sys/fs/cgroup/unified", "/sys/fs/cgroup/systemd"];
 
 /// The mount holding systemd's cgroup tree: the first of [`CGROUP_ROOTS`] that is
 /// a cgroup2 root (`cgroup.controllers`), else the legacy `name=systemd` one.
@@ -46,10 +42,7 @@ impl BootClock {
         // SAFETY: sysconf has no preconditions.
         let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
         let ticks_per_second = u64::try_from(ticks).ok().filter(|t| *t > 0)?;
-        Some(BootClock {
-            btime,
-            ticks_per_second,
-        })
+        Some(BootClock { btime, ticks_per_second })
     }
 
     /// RFC 3339 UTC time of a start time in clock ticks after boot.
@@ -62,9 +55,7 @@ impl BootClock {
 
 /// The `btime` line of /proc/stat.
 fn parse_btime(stat: &str) -> Option<u64> {
-    stat.lines()
-        .find_map(|line| line.strip_prefix("btime "))
-        .and_then(|value| value.trim().parse().ok())
+    stat.lines().find_map(|line| line.strip_prefix("btime ")).and_then(|value| value.trim().parse().ok())
 }
 
 /// The real uid from /proc/PID/status (`Uid:` real, effective, saved, fs).
@@ -93,28 +84,19 @@ fn parse_cgroup(text: &str) -> Option<String> {
             rest.strip_prefix(prefix).map(str::to_owned)
         })
     };
-    text.lines()
-        .find_map(|line| line.strip_prefix("0::"))
-        .map(str::to_owned)
-        .or_else(|| line_for("name=systemd:"))
+    text.lines().find_map(|line| line.strip_prefix("0::")).map(str::to_owned).or_else(|| line_for("name=systemd:"))
 }
 
 /// /proc/PID/cmdline split on NUL. Trailing NULs are dropped, not read as empty
 /// arguments: a process that sets its title (PM2's daemon and apps do) overwrites argv
 /// in place and leaves the rest of the area as NUL padding.
 fn parse_cmdline(bytes: &[u8]) -> Vec<String> {
-    let end = bytes
-        .iter()
-        .rposition(|b| *b != 0)
-        .map_or(0, |last| last + 1);
+    let end = bytes.iter().rposition(|b| *b != 0).map_or(0, |last| last + 1);
     let bytes = &bytes[..end];
     if bytes.is_empty() {
         return Vec::new();
     }
-    bytes
-        .split(|b| *b == 0)
-        .map(|arg| String::from_utf8_lossy(arg).into_owned())
-        .collect()
+    bytes.split(|b| *b == 0).map(|arg| String::from_utf8_lossy(arg).into_owned()).collect()
 }
 
 /// Whether an error means the process (or its /proc entry) is gone.
@@ -136,10 +118,7 @@ pub(crate) fn read_process(
         Err(err) => return Err(err),
     };
     let Some(uid) = parse_status_uid(&status) else {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidData,
-            format!("{dir}/status has no Uid line"),
-        ));
+        return Err(io::Error::new(io::ErrorKind::InvalidData, format!("{dir}/status has no Uid line")));
     };
     let exe = match std::fs::read_link(format!("{dir}/exe")) {
         Ok(target) => Fact::Ok(target.to_string_lossy().into_owned()),
@@ -153,9 +132,7 @@ pub(crate) fn read_process(
         Err(err) => return Err(err),
     };
     let started_at = match std::fs::read_to_string(format!("{dir}/stat")) {
-        Ok(stat) => clock
-            .zip(parse_stat_starttime(&stat))
-            .map(|(clock, ticks)| clock.started_at(ticks)),
+        Ok(stat) => clock.zip(parse_stat_starttime(&stat)).map(|(clock, ticks)| clock.started_at(ticks)),
         Err(err) if is_gone(&err) => return Ok(None),
         Err(err) => return Err(err),
     };
@@ -164,15 +141,7 @@ pub(crate) fn read_process(
         Err(err) if is_gone(&err) => return Ok(None),
         Err(err) => return Err(err),
     };
-    Ok(Some(ProcessFacts {
-        pid,
-        uid,
-        user: user_name(uid),
-        exe,
-        cmdline,
-        started_at,
-        cgroup,
-    }))
+    Ok(Some(ProcessFacts { pid, uid, user: user_name(uid), exe, cmdline, started_at, cgroup }))
 }
 
 /// The pids in a unit's cgroup (`ControlGroup`), its child cgroups included
@@ -183,10 +152,7 @@ pub(crate) fn cgroup_pids(control_group: &str) -> io::Result<Vec<u32>> {
         return Ok(Vec::new());
     }
     let mut pids = Vec::new();
-    collect_cgroup_pids(
-        &Path::new(cgroup_root()).join(control_group.trim_start_matches('/')),
-        &mut pids,
-    )?;
+    collect_cgroup_pids(&Path::new(cgroup_root()).join(control_group.trim_start_matches('/')), &mut pids)?;
     pids.sort_unstable();
     pids.dedup();
     Ok(pids)
@@ -197,28 +163,17 @@ fn collect_cgroup_pids(dir: &Path, pids: &mut Vec<u32>) -> io::Result<()> {
     let procs = match std::fs::read_to_string(dir.join("cgroup.procs")) {
         Ok(text) => text,
         // The unit stopped between the D-Bus call and now.
-        Err(err)
-            if err.kind() == io::ErrorKind::NotFound
-                || err.raw_os_error() == Some(libc::ENODEV) =>
-        {
+        Err(err) if err.kind() == io::ErrorKind::NotFound || err.raw_os_error() == Some(libc::ENODEV) => {
             return Ok(());
         }
         Err(err) => {
             return Err(io::Error::new(
                 err.kind(),
-                format!(
-                    "cannot read {}: {}",
-                    dir.join("cgroup.procs").display(),
-                    os_message(&err)
-                ),
+                format!("cannot read {}: {}", dir.join("cgroup.procs").display(), os_message(&err)),
             ));
         }
     };
-    pids.extend(
-        procs
-            .lines()
-            .filter_map(|line| line.trim().parse::<u32>().ok()),
-    );
+    pids.extend(procs.lines().filter_map(|line| line.trim().parse::<u32>().ok()));
     let entries = match std::fs::read_dir(dir) {
         Ok(entries) => entries,
         Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(()),
@@ -252,9 +207,7 @@ pub(crate) fn boot_id() -> Fact<String> {
 
 /// The command name of PID 1 (`/proc/1/comm`), to explain a missing systemd.
 pub(crate) fn pid1_name() -> Option<String> {
-    std::fs::read_to_string("/proc/1/comm")
-        .ok()
-        .map(|name| name.trim().to_owned())
+    std::fs::read_to_string("/proc/1/comm").ok().map(|name| name.trim().to_owned())
 }
 
 #[cfg(test)]
@@ -290,27 +243,15 @@ mod tests {
 
     #[test]
     fn cmdline_split() {
-        assert_eq!(
-            parse_cmdline(b"/usr/bin/node\0/opt/a b.js\0"),
-            vec!["/usr/bin/node", "/opt/a b.js"]
-        );
+        assert_eq!(parse_cmdline(b"/usr/bin/node\0/opt/a b.js\0"), vec!["/usr/bin/node", "/opt/a b.js"]);
         assert!(parse_cmdline(b"").is_empty());
-        assert_eq!(
-            parse_cmdline(b"node /srv/api/server.js\0\0\0\0"),
-            vec!["node /srv/api/server.js"]
-        );
+        assert_eq!(parse_cmdline(b"node /srv/api/server.js\0\0\0\0"), vec!["node /srv/api/server.js"]);
     }
 
     #[test]
     fn btime_and_started_at() {
-        assert_eq!(
-            parse_btime("cpu 1 2 3\nbtime 1700000000\nprocesses 5\n"),
-            Some(1_700_000_000)
-        );
-        let clock = BootClock {
-            btime: 1_700_000_000,
-            ticks_per_second: 100,
-        };
+        assert_eq!(parse_btime("cpu 1 2 3\nbtime 1700000000\nprocesses 5\n"), Some(1_700_000_000));
+        let clock = BootClock { btime: 1_700_000_000, ticks_per_second: 100 };
         assert_eq!(clock.started_at(250), "2023-11-14T22:13:22Z");
     }
 
@@ -323,13 +264,8 @@ mod tests {
     #[test]
     fn own_process_reads() {
         let mut names = |_uid: u32| None;
-        let me = read_process(std::process::id(), BootClock::read(), &mut names)
-            .ok()
-            .flatten();
+        let me = read_process(std::process::id(), BootClock::read(), &mut names).ok().flatten();
         assert!(me.is_some_and(|p| !p.cmdline.is_empty()));
-        assert_eq!(
-            read_process(u32::MAX - 1, None, &mut names).ok(),
-            Some(None)
-        );
+        assert_eq!(read_process(u32::MAX - 1, None, &mut names).ok(), Some(None));
     }
 }

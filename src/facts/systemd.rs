@@ -168,52 +168,29 @@ pub(crate) struct Systemd {
 impl Systemd {
     /// Connects to the system bus (`DBUS_SYSTEM_BUS_ADDRESS` honoured by zbus).
     pub(crate) async fn connect() -> zbus::Result<Systemd> {
-        Ok(Systemd {
-            conn: Connection::system().await?,
-        })
+        Ok(Systemd { conn: Connection::system().await? })
     }
 
     /// Calls a method of the manager service and decodes the reply body.
-    async fn call<B, R>(
-        &self,
-        path: &str,
-        interface: &str,
-        method: &str,
-        body: &B,
-    ) -> Result<R, SystemdError>
+    async fn call<B, R>(&self, path: &str, interface: &str, method: &str, body: &B) -> Result<R, SystemdError>
     where
         B: serde::Serialize + zbus::wire::DynamicType,
         R: for<'d> serde::Deserialize<'d> + zbus::wire::Type,
     {
-        let failed = |source| SystemdError::Call {
-            method: format!("{interface}.{method}"),
-            path: path.to_owned(),
-            source,
-        };
-        let reply = self
-            .conn
-            .call_method(Some(DESTINATION), path, Some(interface), method, body)
-            .await
-            .map_err(failed)?;
+        let failed =
+            |source| SystemdError::Call { method: format!("{interface}.{method}"), path: path.to_owned(), source };
+        let reply =
+            self.conn.call_method(Some(DESTINATION), path, Some(interface), method, body).await.map_err(failed)?;
         reply.body().deserialize::<R>().map_err(failed)
     }
 
     /// Reads one property of an object.
-    pub(crate) async fn property(
-        &self,
-        path: &str,
-        interface: &str,
-        name: &str,
-    ) -> Result<OwnedVariant, SystemdError> {
+    pub(crate) async fn property(&self, path: &str, interface: &str, name: &str) -> Result<OwnedVariant, SystemdError> {
         self.call(path, PROPERTIES, "Get", &(interface, name)).await
     }
 
     /// Reads all properties of one interface of an object.
-    pub(crate) async fn all_properties(
-        &self,
-        path: &str,
-        interface: &str,
-    ) -> Result<Props, SystemdError> {
+    pub(crate) async fn all_properties(&self, path: &str, interface: &str) -> Result<Props, SystemdError> {
         self.call(path, PROPERTIES, "GetAll", &(interface,)).await
     }
 
@@ -244,52 +221,28 @@ impl Systemd {
 
     /// `GetUnitFileState`: the enablement state of one unit file (`enabled`, `indirect`, …).
     pub(crate) async fn unit_file_state(&self, name: &str) -> Result<String, SystemdError> {
-        self.call(MANAGER_PATH, MANAGER, "GetUnitFileState", &(name,))
-            .await
+        self.call(MANAGER_PATH, MANAGER, "GetUnitFileState", &(name,)).await
     }
 
     /// `GetDefaultTarget`: what `default.target` points at.
     pub(crate) async fn default_target(&self) -> Result<String, SystemdError> {
-        self.call(MANAGER_PATH, MANAGER, "GetDefaultTarget", &())
-            .await
+        self.call(MANAGER_PATH, MANAGER, "GetDefaultTarget", &()).await
     }
 
     /// The names of units in the `failed` state.
     pub(crate) async fn failed_units(&self) -> Result<Vec<String>, SystemdError> {
-        let units: Vec<ListUnitsRow> = self
-            .call(
-                MANAGER_PATH,
-                MANAGER,
-                "ListUnitsFiltered",
-                &(vec!["failed"],),
-            )
-            .await?;
+        let units: Vec<ListUnitsRow> =
+            self.call(MANAGER_PATH, MANAGER, "ListUnitsFiltered", &(vec!["failed"],)).await?;
         Ok(units.into_iter().map(|row| row.0).collect())
     }
 
     /// Units in the manager's memory matching `patterns`, in any state (empty state
     /// filter: inactive and failed units too).
-    pub(crate) async fn list_units(
-        &self,
-        patterns: &[&str],
-    ) -> Result<Vec<ListedUnit>, SystemdError> {
+    pub(crate) async fn list_units(&self, patterns: &[&str]) -> Result<Vec<ListedUnit>, SystemdError> {
         let no_states: Vec<&str> = Vec::new();
-        let units: Vec<ListUnitsRow> = self
-            .call(
-                MANAGER_PATH,
-                MANAGER,
-                "ListUnitsByPatterns",
-                &(no_states, patterns),
-            )
-            .await?;
-        Ok(units
-            .into_iter()
-            .map(|row| ListedUnit {
-                name: row.0,
-                load_state: row.2,
-                path: row.6,
-            })
-            .collect())
+        let units: Vec<ListUnitsRow> =
+            self.call(MANAGER_PATH, MANAGER, "ListUnitsByPatterns", &(no_states, patterns)).await?;
+        Ok(units.into_iter().map(|row| ListedUnit { name: row.0, load_state: row.2, path: row.6 }).collect())
     }
 
     /// Loads a unit (from disk if not in memory yet) and returns its object path.
@@ -306,11 +259,9 @@ impl Systemd {
     /// What a unit pulls in: `Wants` and `Requires`, fetched concurrently.
     pub(crate) async fn pulled_in_by(&self, name: &str) -> Result<Vec<String>, SystemdError> {
         let path = self.load_unit(name).await?;
-        let (wants, requires) = futures_util::future::join(
-            self.property(&path, UNIT, "Wants"),
-            self.property(&path, UNIT, "Requires"),
-        )
-        .await;
+        let (wants, requires) =
+            futures_util::future::join(self.property(&path, UNIT, "Wants"), self.property(&path, UNIT, "Requires"))
+                .await;
         let mut names = as_strings("Wants", &*wants?)?;
         names.extend(as_strings("Requires", &*requires?)?);
         Ok(names)
@@ -335,15 +286,9 @@ impl Systemd {
     pub(crate) async fn service_unit(
         &self,
         path: &str,
-    ) -> (
-        Result<UnitProperties, SystemdError>,
-        Result<ServiceProperties, SystemdError>,
-    ) {
-        let (unit, service) = futures_util::future::join(
-            self.all_properties(path, UNIT),
-            self.all_properties(path, SERVICE),
-        )
-        .await;
+    ) -> (Result<UnitProperties, SystemdError>, Result<ServiceProperties, SystemdError>) {
+        let (unit, service) =
+            futures_util::future::join(self.all_properties(path, UNIT), self.all_properties(path, SERVICE)).await;
         (
             unit.and_then(|props| UnitProperties::decode(&props)),
             service.and_then(|props| ServiceProperties::decode(&props)),
@@ -353,25 +298,11 @@ impl Systemd {
 
 /// A row of `ListUnits*`: name, description, load state, active state, sub state,
 /// followed unit, object path, job id, job type, job path.
-type ListUnitsRow = (
-    String,
-    String,
-    String,
-    String,
-    String,
-    String,
-    OwnedObjectPath,
-    u32,
-    String,
-    OwnedObjectPath,
-);
+type ListUnitsRow = (String, String, String, String, String, String, OwnedObjectPath, u32, String, OwnedObjectPath);
 
 /// A property problem.
 fn bad(name: &'static str, problem: impl Into<String>) -> SystemdError {
-    SystemdError::Property {
-        name,
-        problem: problem.into(),
-    }
+    SystemdError::Property { name, problem: problem.into() }
 }
 
 /// The value inside any variant wrapping.
@@ -389,10 +320,7 @@ fn type_of(value: &Variant<'_>) -> String {
 
 /// Looks a property up in a `GetAll` dictionary.
 fn get<'p>(props: &'p Props, name: &'static str) -> Result<&'p Variant<'static>, SystemdError> {
-    props
-        .get(name)
-        .map(|value| unwrap_variant(value))
-        .ok_or_else(|| bad(name, "missing"))
+    props.get(name).map(|value| unwrap_variant(value)).ok_or_else(|| bad(name, "missing"))
 }
 
 /// Decodes a string (or object path) property.
@@ -400,10 +328,7 @@ fn as_string(name: &'static str, value: &Variant<'_>) -> Result<String, SystemdE
     match unwrap_variant(value) {
         Variant::Str(text) => Ok(text.as_str().to_owned()),
         Variant::ObjectPath(path) => Ok(path.as_str().to_owned()),
-        other => Err(bad(
-            name,
-            format!("expected a string, got {}", type_of(other)),
-        )),
+        other => Err(bad(name, format!("expected a string, got {}", type_of(other)))),
     }
 }
 
@@ -411,10 +336,7 @@ fn as_string(name: &'static str, value: &Variant<'_>) -> Result<String, SystemdE
 fn as_bool(name: &'static str, value: &Variant<'_>) -> Result<bool, SystemdError> {
     match unwrap_variant(value) {
         Variant::Bool(flag) => Ok(*flag),
-        other => Err(bad(
-            name,
-            format!("expected a boolean, got {}", type_of(other)),
-        )),
+        other => Err(bad(name, format!("expected a boolean, got {}", type_of(other)))),
     }
 }
 
@@ -442,54 +364,29 @@ fn as_limit(name: &'static str, value: &Variant<'_>) -> Result<Option<u64>, Syst
 /// Decodes an array of strings (`as`).
 fn as_strings(name: &'static str, value: &Variant<'_>) -> Result<Vec<String>, SystemdError> {
     match unwrap_variant(value) {
-        Variant::Array(array) => array
-            .inner()
-            .iter()
-            .map(|item| as_string(name, item))
-            .collect(),
-        other => Err(bad(
-            name,
-            format!("expected an array of strings, got {}", type_of(other)),
-        )),
+        Variant::Array(array) => array.inner().iter().map(|item| as_string(name, item)).collect(),
+        other => Err(bad(name, format!("expected an array of strings, got {}", type_of(other)))),
     }
 }
 
 /// The fields of one structure element of an array property.
-fn struct_fields<'v, 'a>(
-    name: &'static str,
-    value: &'v Variant<'a>,
-) -> Result<&'v [Variant<'a>], SystemdError> {
+fn struct_fields<'v, 'a>(name: &'static str, value: &'v Variant<'a>) -> Result<&'v [Variant<'a>], SystemdError> {
     match unwrap_variant(value) {
         Variant::Structure(structure) => Ok(structure.fields()),
-        other => Err(bad(
-            name,
-            format!("expected a structure, got {}", type_of(other)),
-        )),
+        other => Err(bad(name, format!("expected a structure, got {}", type_of(other)))),
     }
 }
 
 /// Field `index` of a structure, or a property error naming what is missing.
-fn field<'v, 'a>(
-    name: &'static str,
-    fields: &'v [Variant<'a>],
-    index: usize,
-) -> Result<&'v Variant<'a>, SystemdError> {
-    fields
-        .get(index)
-        .ok_or_else(|| bad(name, format!("structure has no field {index}")))
+fn field<'v, 'a>(name: &'static str, fields: &'v [Variant<'a>], index: usize) -> Result<&'v Variant<'a>, SystemdError> {
+    fields.get(index).ok_or_else(|| bad(name, format!("structure has no field {index}")))
 }
 
 /// The elements of an array property.
-fn array_items<'v, 'a>(
-    name: &'static str,
-    value: &'v Variant<'a>,
-) -> Result<&'v [Variant<'a>], SystemdError> {
+fn array_items<'v, 'a>(name: &'static str, value: &'v Variant<'a>) -> Result<&'v [Variant<'a>], SystemdError> {
     match unwrap_variant(value) {
         Variant::Array(array) => Ok(array.inner()),
-        other => Err(bad(
-            name,
-            format!("expected an array, got {}", type_of(other)),
-        )),
+        other => Err(bad(name, format!("expected an array, got {}", type_of(other)))),
     }
 }
 
@@ -510,10 +407,7 @@ fn as_exec_lines(name: &'static str, value: &Variant<'_>) -> Result<Vec<ExecLine
 
 /// Decodes `Conditions`/`Asserts` (`a(sbbsi)`); the last evaluation's state is not kept:
 /// it describes the last start, not the next boot.
-fn as_conditions(
-    name: &'static str,
-    value: &Variant<'_>,
-) -> Result<Vec<ConditionLine>, SystemdError> {
+fn as_conditions(name: &'static str, value: &Variant<'_>) -> Result<Vec<ConditionLine>, SystemdError> {
     array_items(name, value)?
         .iter()
         .map(|item| {
@@ -529,18 +423,12 @@ fn as_conditions(
 }
 
 /// Decodes `EnvironmentFiles` (`a(sb)`): path and whether it is optional.
-fn as_environment_files(
-    name: &'static str,
-    value: &Variant<'_>,
-) -> Result<Vec<(String, bool)>, SystemdError> {
+fn as_environment_files(name: &'static str, value: &Variant<'_>) -> Result<Vec<(String, bool)>, SystemdError> {
     array_items(name, value)?
         .iter()
         .map(|item| {
             let fields = struct_fields(name, item)?;
-            Ok((
-                as_string(name, field(name, fields, 0)?)?,
-                as_bool(name, field(name, fields, 1)?)?,
-            ))
+            Ok((as_string(name, field(name, fields, 0)?)?, as_bool(name, field(name, fields, 1)?)?))
         })
         .collect()
 }
@@ -553,11 +441,7 @@ fn as_load_error(name: &'static str, value: &Variant<'_>) -> Result<Option<Strin
     if error_name.is_empty() {
         return Ok(None);
     }
-    Ok(Some(if message.is_empty() {
-        error_name
-    } else {
-        message
-    }))
+    Ok(Some(if message.is_empty() { error_name } else { message }))
 }
 
 /// A string property that is absent when empty.
@@ -581,10 +465,7 @@ impl UnitProperties {
             sub_state: as_string("SubState", get(props, "SubState")?)?,
             active_enter_usec: as_u64("ActiveEnterTimestamp", get(props, "ActiveEnterTimestamp")?)?,
             start_limit_burst: as_u32("StartLimitBurst", get(props, "StartLimitBurst")?)?,
-            start_limit_interval_usec: as_u64(
-                "StartLimitIntervalUSec",
-                get(props, "StartLimitIntervalUSec")?,
-            )?,
+            start_limit_interval_usec: as_u64("StartLimitIntervalUSec", get(props, "StartLimitIntervalUSec")?)?,
             conditions: {
                 let mut all = as_conditions("Conditions", get(props, "Conditions")?)?;
                 all.extend(as_conditions("Asserts", get(props, "Asserts")?)?);
@@ -604,10 +485,7 @@ impl ServiceProperties {
             exec_start: as_exec_lines("ExecStart", get(props, "ExecStart")?)?,
             exec_start_pre: as_exec_lines("ExecStartPre", get(props, "ExecStartPre")?)?,
             environment: as_strings("Environment", get(props, "Environment")?)?,
-            environment_files: as_environment_files(
-                "EnvironmentFiles",
-                get(props, "EnvironmentFiles")?,
-            )?,
+            environment_files: as_environment_files("EnvironmentFiles", get(props, "EnvironmentFiles")?)?,
             working_directory: as_string("WorkingDirectory", get(props, "WorkingDirectory")?)?,
             restart: as_string("Restart", get(props, "Restart")?)?,
             restart_usec: as_u64("RestartUSec", get(props, "RestartUSec")?)?,
@@ -640,24 +518,15 @@ mod tests {
         };
         put("LoadState", Variant::from("loaded"));
         put("LoadError", Variant::from((String::new(), String::new())));
-        put(
-            "FragmentPath",
-            Variant::from("/etc/systemd/system/my-app@.service"),
-        );
+        put("FragmentPath", Variant::from("/etc/systemd/system/my-app@.service"));
         put("DropInPaths", Variant::from(Vec::<String>::new()));
         put("NeedDaemonReload", Variant::from(false));
         put("UnitFileState", Variant::from("enabled"));
-        put(
-            "WantedBy",
-            Variant::from(vec!["multi-user.target".to_owned()]),
-        );
+        put("WantedBy", Variant::from(vec!["multi-user.target".to_owned()]));
         put("RequiredBy", Variant::from(Vec::<String>::new()));
         put("ActiveState", Variant::from("active"));
         put("SubState", Variant::from("running"));
-        put(
-            "ActiveEnterTimestamp",
-            Variant::from(1_700_000_000_000_000u64),
-        );
+        put("ActiveEnterTimestamp", Variant::from(1_700_000_000_000_000u64));
         put("StartLimitBurst", Variant::from(3u32));
         put("StartLimitIntervalUSec", Variant::from(60_000_000u64));
         put(
@@ -670,10 +539,7 @@ mod tests {
                 0i32,
             )]),
         );
-        put(
-            "Asserts",
-            Variant::from(Vec::<(String, bool, bool, String, i32)>::new()),
-        );
+        put("Asserts", Variant::from(Vec::<(String, bool, bool, String, i32)>::new()));
         props
     }
 
@@ -685,10 +551,7 @@ mod tests {
             Err(err) => panic!("{err}"),
         };
         assert_eq!(unit.load_error, None);
-        assert_eq!(
-            unit.fragment_path.as_deref(),
-            Some("/etc/systemd/system/my-app@.service")
-        );
+        assert_eq!(unit.fragment_path.as_deref(), Some("/etc/systemd/system/my-app@.service"));
         assert_eq!(unit.wanted_by, vec!["multi-user.target"]);
         assert_eq!(unit.start_limit_burst, 3);
         assert_eq!(
@@ -711,32 +574,21 @@ mod tests {
         let mut props = unit_props();
         props.insert("StartLimitBurst".into(), owned(Variant::from(3u64)));
         let err = UnitProperties::decode(&props).err().map(|e| e.to_string());
-        assert_eq!(
-            err.as_deref(),
-            Some("property StartLimitBurst: expected u32, got t")
-        );
+        assert_eq!(err.as_deref(), Some("property StartLimitBurst: expected u32, got t"));
     }
 
     #[test]
     fn load_error_prefers_the_message() {
-        let value = Variant::from((
-            "org.freedesktop.systemd1.NoSuchUnit".to_owned(),
-            "Unit x.service not found.".to_owned(),
-        ));
-        assert_eq!(
-            as_load_error("LoadError", &value).ok().flatten().as_deref(),
-            Some("Unit x.service not found.")
-        );
+        let value =
+            Variant::from(("org.freedesktop.systemd1.NoSuchUnit".to_owned(), "Unit x.service not found.".to_owned()));
+        assert_eq!(as_load_error("LoadError", &value).ok().flatten().as_deref(), Some("Unit x.service not found."));
     }
 
     #[test]
     fn exec_start_decodes() {
         let line = (
             "/usr/bin/node".to_owned(),
-            vec![
-                "/usr/bin/node".to_owned(),
-                "/opt/my-app/server.js".to_owned(),
-            ],
+            vec!["/usr/bin/node".to_owned(), "/opt/my-app/server.js".to_owned()],
             false,
             0u64,
             0u64,
@@ -760,33 +612,19 @@ mod tests {
 
     #[test]
     fn environment_files_and_limits() {
-        let value = Variant::from(vec![
-            ("/etc/my-app/3000.env".to_owned(), false),
-            ("/etc/default/x".to_owned(), true),
-        ]);
+        let value =
+            Variant::from(vec![("/etc/my-app/3000.env".to_owned(), false), ("/etc/default/x".to_owned(), true)]);
         assert_eq!(
             as_environment_files("EnvironmentFiles", &value).unwrap_or_default(),
-            vec![
-                ("/etc/my-app/3000.env".to_owned(), false),
-                ("/etc/default/x".to_owned(), true)
-            ]
+            vec![("/etc/my-app/3000.env".to_owned(), false), ("/etc/default/x".to_owned(), true)]
         );
-        assert_eq!(
-            as_limit("MemoryMax", &Variant::from(u64::MAX)).ok(),
-            Some(None)
-        );
-        assert_eq!(
-            as_limit("MemoryMax", &Variant::from(1u64 << 30)).ok(),
-            Some(Some(1 << 30))
-        );
+        assert_eq!(as_limit("MemoryMax", &Variant::from(u64::MAX)).ok(), Some(None));
+        assert_eq!(as_limit("MemoryMax", &Variant::from(1u64 << 30)).ok(), Some(Some(1 << 30)));
     }
 
     #[test]
     fn nested_variants_unwrap() {
         let value = Variant::new(Variant::from("running"));
-        assert_eq!(
-            as_string("SystemState", &value).ok().as_deref(),
-            Some("running")
-        );
+        assert_eq!(as_string("SystemState", &value).ok().as_deref(), Some("running"));
     }
 }

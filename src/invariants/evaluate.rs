@@ -24,11 +24,8 @@ pub(crate) fn evaluate(facts: &Facts, config: &CheckConfig) -> Vec<Finding> {
     }
     findings.extend(host::gone_since_last_boot(facts));
     findings.extend(expected::missing_units(facts, config));
-    let template_findings: Vec<Finding> = facts
-        .templates
-        .iter()
-        .map(|template| host::instances(template, facts, &config.units, &findings))
-        .collect();
+    let template_findings: Vec<Finding> =
+        facts.templates.iter().map(|template| host::instances(template, facts, &config.units, &findings)).collect();
     findings.extend(template_findings);
     findings.extend(facts.http.iter().map(health::http));
     findings

@@ -24,7 +24,9 @@ pub(crate) fn missing_units(facts: &Facts, config: &CheckConfig) -> Vec<Finding>
                 Some(template) if template_known(facts, template) => Finding::violated(
                     CheckId::SupervisorEnabled,
                     &subject,
-                    format!("expected by the check file, and neither enabled nor running: nothing starts {name} at boot"),
+                    format!(
+                        "expected by the check file, and neither enabled nor running: nothing starts {name} at boot"
+                    ),
                     fix::systemctl("enable --now", &[name]),
                 ),
                 Some(template) => Finding::violated(

@@ -156,7 +156,10 @@ pub(crate) fn explanation(id: CheckId) -> Explanation {
             why: "`pm2 resurrect` (what pm2-USER.service runs at boot) starts exactly the apps in dump.pm2. \
                   Without `pm2 save` there is no dump, and PM2 comes back after a reboot with an empty list, \
                   as in the incident.",
-            reads: &["PM2_HOME/dump.pm2 (JSON array; stat and content)", "the live daemon's app list over PM2_HOME/rpc.sock"],
+            reads: &[
+                "PM2_HOME/dump.pm2 (JSON array; stat and content)",
+                "the live daemon's app list over PM2_HOME/rpc.sock",
+            ],
             fix: &["pm2 save   # as the user PM2 runs as, with its PM2_HOME"],
         },
         CheckId::Pm2DumpFresh => Explanation {
@@ -179,7 +182,10 @@ pub(crate) fn explanation(id: CheckId) -> Explanation {
             why: "\"↺ climbs while uptime stays low\": PM2 restarts a crashing app forever, so it looks online \
                   in every snapshot. The restart count rising across checks while uptime stays short is the \
                   crash loop (NRestarts likewise for units).",
-            reads: &["restart_time, unstable_restarts, pm_uptime of each app over rpc.sock", "the state file, across runs"],
+            reads: &[
+                "restart_time, unstable_restarts, pm_uptime of each app over rpc.sock",
+                "the state file, across runs",
+            ],
             fix: &["pm2 logs APP --lines 100", "pm2 describe APP"],
         },
         CheckId::Pm2LogRotation => Explanation {
@@ -191,13 +197,20 @@ pub(crate) fn explanation(id: CheckId) -> Explanation {
         CheckId::Pm2DumpSecrets => Explanation {
             why: "`pm2 save` stores each app's environment in dump.pm2, including whatever the shell that \
                   started it exported (tokens, database URLs). A dump other users can read leaks them.",
-            reads: &["stat of PM2_HOME/dump.pm2 and dump.pm2.bak", "the names (never the values) of the saved environment variables"],
+            reads: &[
+                "stat of PM2_HOME/dump.pm2 and dump.pm2.bak",
+                "the names (never the values) of the saved environment variables",
+            ],
             fix: &["chmod 600 PM2_HOME/dump.pm2 PM2_HOME/dump.pm2.bak"],
         },
         CheckId::ProcessNotRoot => Explanation {
             why: "The incident report's \"Running as Root\" risk: the PM2 daemon and every app it started ran \
                   as root, so any hole in the app was a hole in the host.",
-            reads: &["the uid of each process in the unit's cgroup (/proc/PID/status)", "User= when the unit is stopped", "the uid of the PM2 daemon and its apps"],
+            reads: &[
+                "the uid of each process in the unit's cgroup (/proc/PID/status)",
+                "User= when the unit is stopped",
+                "the uid of the PM2 daemon and its apps",
+            ],
             fix: &[
                 "run the service as a service user: sudo useradd --system --no-create-home --shell /usr/sbin/nologin nodeapp, then User=nodeapp (sudo systemctl edit UNIT)",
                 "for PM2: pm2 startup systemd -u deploy --hp /home/deploy, and start the apps as deploy",
@@ -208,19 +221,26 @@ pub(crate) fn explanation(id: CheckId) -> Explanation {
                   (~/.nvm, fnm, volta, asdf, n) changes or disappears with `nvm use`/`nvm uninstall`, and \
                   the service breaks at its next start.",
             reads: &["/proc/PID/exe of the running node", "ExecStart= and the unit's PATH (Environment=)"],
-            fix: &["install node system-wide (distribution or NodeSource package) and point ExecStart and PATH at /usr/bin: sudo systemctl edit --full UNIT"],
+            fix: &[
+                "install node system-wide (distribution or NodeSource package) and point ExecStart and PATH at /usr/bin: sudo systemctl edit --full UNIT",
+            ],
         },
         CheckId::HealthHttp => Explanation {
             why: "A unit can be active and the app still not serve: health checks failed after the reboot \
                   while systemd said all was well. The endpoint must answer the expected status in time.",
-            reads: &["the check file's [[health]] and [[unit]] health URLs: an HTTP request each, with its timeout, no proxy for loopback"],
+            reads: &[
+                "the check file's [[health]] and [[unit]] health URLs: an HTTP request each, with its timeout, no proxy for loopback",
+            ],
             fix: &["sudo journalctl -b -u UNIT -n 50 --no-pager   # why the app does not answer", "curl -sv URL"],
         },
         CheckId::HostState => Explanation {
             why: "Reboot validation: `systemctl is-system-running` says `degraded` when any unit failed, which \
                   is the first thing to look at after a patching reboot.",
             reads: &["SystemState, the units in the failed state (org.freedesktop.systemd1.Manager)"],
-            fix: &["sudo systemctl list-units --state=failed", "sudo journalctl -b -u UNIT -n 50 --no-pager; after fixing: sudo systemctl reset-failed"],
+            fix: &[
+                "sudo systemctl list-units --state=failed",
+                "sudo journalctl -b -u UNIT -n 50 --no-pager; after fixing: sudo systemctl reset-failed",
+            ],
         },
     }
 }

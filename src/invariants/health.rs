@@ -24,39 +24,28 @@ pub(crate) fn http(facts: &HttpFacts) -> Finding {
     let subject = Subject::Http(spec.url.clone());
     let finding = match &facts.outcome {
         HttpOutcome::Answered(answer) => answered(spec, answer, &subject),
-        HttpOutcome::Refused { address } => unreachable(
-            spec,
-            &subject,
-            format!("refused: nothing listens on {address}"),
-        ),
+        HttpOutcome::Refused { address } => {
+            unreachable(spec, &subject, format!("refused: nothing listens on {address}"))
+        }
         HttpOutcome::TimedOut { after_ms } => unreachable(
             spec,
             &subject,
-            format!(
-                "timed out after {}",
-                humantime::format_duration(Duration::from_millis(*after_ms))
-            ),
+            format!("timed out after {}", humantime::format_duration(Duration::from_millis(*after_ms))),
         ),
-        HttpOutcome::Tls {
-            untrusted: true, ..
-        } => Finding::violated(
+        HttpOutcome::Tls { untrusted: true, .. } => Finding::violated(
             CheckId::HealthHttp,
             &subject,
             "TLS certificate not trusted (self-signed or from an unknown CA); set insecure = true for this endpoint if that is expected",
             curl(spec),
         ),
-        HttpOutcome::Tls { reason, .. } => {
-            unreachable(spec, &subject, format!("TLS handshake failed: {reason}"))
-        }
+        HttpOutcome::Tls { reason, .. } => unreachable(spec, &subject, format!("TLS handshake failed: {reason}")),
         HttpOutcome::Dns { host, reason } => Finding::violated(
             CheckId::HealthHttp,
             &subject,
             format!("DNS failure: {host} does not resolve ({reason})"),
             format!("getent hosts {}", shell_word(host)),
         ),
-        HttpOutcome::Other { reason } => {
-            unreachable(spec, &subject, format!("request failed: {reason}"))
-        }
+        HttpOutcome::Other { reason } => unreachable(spec, &subject, format!("request failed: {reason}")),
     };
     evidence(finding, facts)
 }
@@ -66,23 +55,17 @@ fn answered(spec: &HealthSpec, answer: &HttpAnswer, subject: &Subject) -> Findin
     let check = CheckId::HealthHttp;
     let status = status_text(answer.status);
     if !status_expected(spec, answer.status) {
-        let expected = if spec.status.is_empty() {
-            String::new()
-        } else {
-            format!(" (expected {})", expected_statuses(spec))
-        };
+        let expected =
+            if spec.status.is_empty() { String::new() } else { format!(" (expected {})", expected_statuses(spec)) };
         if (300..400).contains(&answer.status) && !spec.follow_redirects {
-            let target = answer.location.as_deref().map_or_else(
-                || "without a Location header".to_owned(),
-                |location| format!("to {location}"),
-            );
+            let target = answer
+                .location
+                .as_deref()
+                .map_or_else(|| "without a Location header".to_owned(), |location| format!("to {location}"));
             return Finding::violated(
                 check,
                 subject,
-                format!(
-                    "{} redirect {target} (redirects are not followed){expected}",
-                    answer.status
-                ),
+                format!("{} redirect {target} (redirects are not followed){expected}", answer.status),
                 curl(spec),
             );
         }
@@ -129,19 +112,10 @@ fn answered(spec: &HealthSpec, answer: &HttpAnswer, subject: &Subject) -> Findin
             })
             .collect();
         if !mismatches.is_empty() {
-            return Finding::violated(
-                check,
-                subject,
-                format!("{status}, but {}", mismatches.join("; ")),
-                curl(spec),
-            );
+            return Finding::violated(check, subject, format!("{status}, but {}", mismatches.join("; ")), curl(spec));
         }
     }
-    Finding::pass(
-        check,
-        subject,
-        format!("{status} in {} ms", answer.elapsed_ms),
-    )
+    Finding::pass(check, subject, format!("{status} in {} ms", answer.elapsed_ms))
 }
 
 /// A violation whose next step is the service's own account of itself: its journal when
@@ -160,10 +134,7 @@ fn evidence(finding: Finding, facts: &HttpFacts) -> Finding {
     let finding = finding
         .evidence("url", &spec.url)
         .evidence("expected_status", expected_statuses(spec))
-        .evidence(
-            "timeout",
-            humantime::format_duration(spec.timeout).to_string(),
-        );
+        .evidence("timeout", humantime::format_duration(spec.timeout).to_string());
     match &facts.outcome {
         HttpOutcome::Answered(answer) => finding
             .evidence("status", answer.status)
@@ -171,28 +142,16 @@ fn evidence(finding: Finding, facts: &HttpFacts) -> Finding {
             .evidence("location", &answer.location)
             .evidence("body_truncated", answer.body_truncated),
         HttpOutcome::Refused { .. } => finding.evidence("outcome", "refused"),
-        HttpOutcome::TimedOut { after_ms } => finding
-            .evidence("outcome", "timed-out")
-            .evidence("after_ms", after_ms),
-        HttpOutcome::Tls { reason, .. } => finding
-            .evidence("outcome", "tls")
-            .evidence("reason", reason),
-        HttpOutcome::Dns { reason, .. } => finding
-            .evidence("outcome", "dns")
-            .evidence("reason", reason),
-        HttpOutcome::Other { reason } => finding
-            .evidence("outcome", "other")
-            .evidence("reason", reason),
+        HttpOutcome::TimedOut { after_ms } => finding.evidence("outcome", "timed-out").evidence("after_ms", after_ms),
+        HttpOutcome::Tls { reason, .. } => finding.evidence("outcome", "tls").evidence("reason", reason),
+        HttpOutcome::Dns { reason, .. } => finding.evidence("outcome", "dns").evidence("reason", reason),
+        HttpOutcome::Other { reason } => finding.evidence("outcome", "other").evidence("reason", reason),
     }
 }
 
 /// Whether the check file accepts this status: any 2xx unless it lists codes.
 fn status_expected(spec: &HealthSpec, status: u16) -> bool {
-    if spec.status.is_empty() {
-        (200..300).contains(&status)
-    } else {
-        spec.status.contains(&status)
-    }
+    if spec.status.is_empty() { (200..300).contains(&status) } else { spec.status.contains(&status) }
 }
 
 /// `2xx`, `200`, `200 or 204`.
@@ -200,22 +159,13 @@ fn expected_statuses(spec: &HealthSpec) -> String {
     match spec.status.as_slice() {
         [] => "2xx".to_owned(),
         [one] => one.to_string(),
-        [init @ .., last] => format!(
-            "{} or {last}",
-            init.iter()
-                .map(u16::to_string)
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
+        [init @ .., last] => format!("{} or {last}", init.iter().map(u16::to_string).collect::<Vec<_>>().join(", ")),
     }
 }
 
 /// `503 Service Unavailable`; the bare number for a code without a standard name.
 fn status_text(status: u16) -> String {
-    match reqwest::StatusCode::from_u16(status)
-        .ok()
-        .and_then(|code| code.canonical_reason())
-    {
+    match reqwest::StatusCode::from_u16(status).ok().and_then(|code| code.canonical_reason()) {
         Some(reason) => format!("{status} {reason}"),
         None => status.to_string(),
     }
@@ -252,25 +202,14 @@ fn curl(spec: &HealthSpec) -> String {
     if let Some(host) = &spec.host {
         command.push_str(&format!(" -H {}", shell_word(&format!("Host: {host}"))));
     }
-    command.push_str(&format!(
-        " --max-time {} {}",
-        spec.timeout.as_secs_f64().ceil().max(1.0),
-        shell_word(&spec.url)
-    ));
+    command.push_str(&format!(" --max-time {} {}", spec.timeout.as_secs_f64().ceil().max(1.0), shell_word(&spec.url)));
     command
 }
 
 /// `text` as one shell word: quoted only when it needs to be.
 fn shell_word(text: &str) -> String {
-    let plain = !text.is_empty()
-        && text
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_./:@%+=,".contains(c));
-    if plain {
-        text.to_owned()
-    } else {
-        format!("'{}'", text.replace('\'', r"'\''"))
-    }
+    let plain = !text.is_empty() && text.chars().all(|c| c.is_ascii_alphanumeric() || "-_./:@%+=,".contains(c));
+    if plain { text.to_owned() } else { format!("'{}'", text.replace('\'', r"'\''")) }
 }
 
 #[cfg(test)]
@@ -313,45 +252,25 @@ mod tests {
     fn refused_names_the_address_and_the_units_journal() {
         let mut s = spec("http://127.0.0.1:3000/health");
         s.unit = Some("my-app@3000.service".into());
-        let f = judge(
-            s,
-            HttpOutcome::Refused {
-                address: "127.0.0.1:3000".into(),
-            },
-        );
+        let f = judge(s, HttpOutcome::Refused { address: "127.0.0.1:3000".into() });
         assert_eq!(f.status, Status::Fail);
         assert_eq!(f.subject.to_string(), "http:http://127.0.0.1:3000/health");
         assert_eq!(f.message, "refused: nothing listens on 127.0.0.1:3000");
-        assert_eq!(
-            f.remediation.as_deref(),
-            Some("sudo journalctl -b -u my-app@3000.service -n 50 --no-pager")
-        );
+        assert_eq!(f.remediation.as_deref(), Some("sudo journalctl -b -u my-app@3000.service -n 50 --no-pager"));
     }
 
     #[test]
     fn timeout_is_said_in_seconds_and_curl_reproduces_it() {
-        let f = judge(
-            spec("http://127.0.0.1:3000/health"),
-            HttpOutcome::TimedOut { after_ms: 2000 },
-        );
+        let f = judge(spec("http://127.0.0.1:3000/health"), HttpOutcome::TimedOut { after_ms: 2000 });
         assert_eq!(f.message, "timed out after 2s");
-        assert_eq!(
-            f.remediation.as_deref(),
-            Some("curl -sv --max-time 2 http://127.0.0.1:3000/health")
-        );
+        assert_eq!(f.remediation.as_deref(), Some("curl -sv --max-time 2 http://127.0.0.1:3000/health"));
     }
 
     #[test]
     fn an_error_status_quotes_the_first_line_of_the_body() {
-        let f = judge(
-            spec("http://127.0.0.1:3000/health"),
-            answer(503, "\n  db down: connect ECONNREFUSED\n  at x\n"),
-        );
+        let f = judge(spec("http://127.0.0.1:3000/health"), answer(503, "\n  db down: connect ECONNREFUSED\n  at x\n"));
         assert_eq!(f.status, Status::Fail);
-        assert_eq!(
-            f.message,
-            "503 Service Unavailable: db down: connect ECONNREFUSED"
-        );
+        assert_eq!(f.message, "503 Service Unavailable: db down: connect ECONNREFUSED");
         let empty = judge(spec("http://127.0.0.1:3000/"), answer(500, ""));
         assert_eq!(empty.message, "500 Internal Server Error (empty body)");
     }
@@ -363,10 +282,7 @@ mod tests {
         let f = judge(s.clone(), answer(204, ""));
         assert_eq!(f.message, "204 No Content (empty body) (expected 200)");
         s.status = vec![200, 204, 503];
-        assert_eq!(
-            judge(s.clone(), answer(503, "draining")).status,
-            Status::Pass
-        );
+        assert_eq!(judge(s.clone(), answer(503, "draining")).status, Status::Pass);
         assert_eq!(expected_statuses(&s), "200, 204 or 503");
     }
 
@@ -388,15 +304,9 @@ mod tests {
     fn self_signed_says_how_to_accept_it() {
         let f = judge(
             spec("https://127.0.0.1:3443/health"),
-            HttpOutcome::Tls {
-                untrusted: true,
-                reason: "invalid peer certificate: UnknownIssuer".into(),
-            },
+            HttpOutcome::Tls { untrusted: true, reason: "invalid peer certificate: UnknownIssuer".into() },
         );
-        assert!(
-            f.message.starts_with("TLS certificate not trusted"),
-            "{f:#?}"
-        );
+        assert!(f.message.starts_with("TLS certificate not trusted"), "{f:#?}");
         assert!(f.message.contains("set insecure = true"), "{f:#?}");
         assert_eq!(f.evidence["reason"], "invalid peer certificate: UnknownIssuer");
     }
@@ -440,8 +350,7 @@ mod tests {
 
     #[test]
     fn dotted_paths_index_arrays() {
-        let doc: Value = serde_json::from_str(r#"{"items":[{"name":"a"},{"name":"b"}]}"#)
-            .expect("test JSON");
+        let doc: Value = serde_json::from_str(r#"{"items":[{"name":"a"},{"name":"b"}]}"#).expect("test JSON");
         assert_eq!(field(&doc, "items.1.name"), Some(&Value::from("b")));
         assert_eq!(field(&doc, "items.x"), None);
     }

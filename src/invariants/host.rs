@@ -48,7 +48,11 @@ pub(crate) fn gone_since_last_boot(facts: &Facts) -> Vec<Finding> {
         Fact::Ok(Some(previous)) => previous,
         Fact::Ok(None) => return Vec::new(),
         Fact::Error(reason) => {
-            return vec![Finding::error(check, &Subject::Host, format!("cannot tell what ran before this boot: {reason}"))];
+            return vec![Finding::error(
+                check,
+                &Subject::Host,
+                format!("cannot tell what ran before this boot: {reason}"),
+            )];
         }
     };
     gone(facts)
@@ -82,7 +86,12 @@ fn gone(facts: &Facts) -> impl Iterator<Item = &str> {
 /// judged from the instances' own findings so "comes back" means the same everywhere.
 /// Instances the check file expects and systemd does not know (nothing enables or runs
 /// them) count as not coming back.
-pub(crate) fn instances(template: &TemplateFacts, facts: &Facts, expected: &[ExpectedUnit], findings: &[Finding]) -> Finding {
+pub(crate) fn instances(
+    template: &TemplateFacts,
+    facts: &Facts,
+    expected: &[ExpectedUnit],
+    findings: &[Finding],
+) -> Finding {
     let check = CheckId::UnitInstances;
     let subject = Subject::Unit(template.name.clone());
     let units: Vec<_> = facts.units.iter().filter(|u| u.template.as_deref() == Some(template.name.as_str())).collect();
@@ -148,11 +157,9 @@ pub(crate) fn instances(template: &TemplateFacts, facts: &Facts, expected: &[Exp
         let remediation = match (enable.is_empty(), others.is_empty()) {
             (false, true) => fix::systemctl("enable --now", &enable),
             (true, _) => format!("fix the findings of {} (listed under each unit)", others.join(", ")),
-            (false, false) => format!(
-                "{}; and fix the findings of {}",
-                fix::systemctl("enable --now", &enable),
-                others.join(", ")
-            ),
+            (false, false) => {
+                format!("{}; and fix the findings of {}", fix::systemctl("enable --now", &enable), others.join(", "))
+            }
         };
         Finding::violated(
             check,
@@ -187,18 +194,19 @@ mod tests {
         let host = findings.iter().find(|f| f.subject == Subject::Host).expect("host finding");
         assert_finding(host, Status::Fail, "api@39408.service");
         let good = evaluate(&all_good(), &CheckConfig::default());
-        assert_finding(good.iter().find(|f| f.subject == Subject::Host).expect("host finding"), Status::Pass, "running");
+        assert_finding(
+            good.iter().find(|f| f.subject == Subject::Host).expect("host finding"),
+            Status::Pass,
+            "running",
+        );
     }
 
     /// The all-good host after a reboot that lost instance 39402, which the last check of
     /// the previous boot saw running.
     fn after_losing_39402() -> crate::facts::Facts {
         let mut facts = all_good();
-        let seen: Vec<_> = facts
-            .units
-            .iter()
-            .map(|u| crate::facts::SeenUnit { name: u.name.clone(), active: true })
-            .collect();
+        let seen: Vec<_> =
+            facts.units.iter().map(|u| crate::facts::SeenUnit { name: u.name.clone(), active: true }).collect();
         facts.units.retain(|u| u.name != "my-app@39402.service");
         facts.previous_boot = crate::facts::Fact::Ok(Some(crate::facts::BootRecord {
             boot_id: "previous-boot".into(),
@@ -224,7 +232,9 @@ mod tests {
         let mut facts = all_good();
         facts.previous_boot = crate::facts::Fact::Error("permission denied".into());
         let findings = evaluate(&facts, &CheckConfig::default());
-        assert!(findings.iter().any(|f| f.subject == Subject::Host && f.status == Status::Error && f.message.contains("permission denied")));
+        assert!(findings.iter().any(|f| f.subject == Subject::Host
+            && f.status == Status::Error
+            && f.message.contains("permission denied")));
     }
 
     #[test]
@@ -238,7 +248,9 @@ mod tests {
         assert!(!f.message.contains("my-app@39400.service"));
         assert_eq!(
             f.remediation.as_deref(),
-            Some("sudo systemctl enable --now my-app@39401.service my-app@39402.service; and fix the findings of my-app@39403.service")
+            Some(
+                "sudo systemctl enable --now my-app@39401.service my-app@39402.service; and fix the findings of my-app@39403.service"
+            )
         );
     }
 }

@@ -7,9 +7,9 @@ pub(crate) mod evaluate;
 pub(crate) mod expected;
 pub(crate) mod explain;
 pub(crate) mod finding;
+pub(crate) mod fix;
 #[cfg(test)]
 pub(crate) mod fixtures;
-pub(crate) mod fix;
 pub(crate) mod health;
 pub(crate) mod host;
 pub(crate) mod pm2;

@@ -33,14 +33,22 @@ pub(crate) fn judge(home: &Pm2Home, host: &HostFacts, config: &CheckConfig, now_
                 }
                 Fact::Error(reason) => {
                     for check in [CheckId::UnitUser, CheckId::UnitExec] {
-                        findings.push(Finding::error(check, &subject, format!("service properties unreadable: {reason}")));
+                        findings.push(Finding::error(
+                            check,
+                            &subject,
+                            format!("service properties unreadable: {reason}"),
+                        ));
                     }
                 }
             }
         }
         None => {
             for check in [CheckId::SupervisorEnabled, CheckId::UnitUser, CheckId::UnitExec] {
-                findings.push(Finding::skip(check, &subject, "no unit starts PM2 for this home (see supervisor.registered)"));
+                findings.push(Finding::skip(
+                    check,
+                    &subject,
+                    "no unit starts PM2 for this home (see supervisor.registered)",
+                ));
             }
         }
     }
@@ -80,11 +88,7 @@ struct Context<'a> {
 
 impl<'a> Context<'a> {
     fn new(home: &'a Pm2Home, config: &'a CheckConfig) -> Self {
-        let unit = home
-            .units
-            .iter()
-            .find(|u| u.load_state == "loaded")
-            .or_else(|| home.units.first());
+        let unit = home.units.iter().find(|u| u.load_state == "loaded").or_else(|| home.units.first());
         let live = match &home.daemon.rpc {
             Fact::Ok(RpcAnswer::Apps { apps }) => Some(apps.iter().filter(|a| !a.is_module).collect()),
             _ => None,
@@ -101,7 +105,12 @@ impl<'a> Context<'a> {
             .clone()
             .or_else(|| {
                 let service = unit?.service.ok()?;
-                service.exec_start.iter().map(|e| e.path.as_str()).find(|p| p.rsplit('/').next() == Some("pm2")).map(str::to_owned)
+                service
+                    .exec_start
+                    .iter()
+                    .map(|e| e.path.as_str())
+                    .find(|p| p.rsplit('/').next() == Some("pm2"))
+                    .map(str::to_owned)
             })
             .unwrap_or_else(|| "pm2".to_owned());
         let expected = config.pm2.iter().find(|e| e.home.trim_end_matches('/') == home.home.trim_end_matches('/'));
@@ -116,7 +125,13 @@ impl<'a> Context<'a> {
 
     /// The `pm2 startup` line PM2 itself prints, for this home's owner.
     fn startup(&self) -> String {
-        format!("sudo env PATH=$PATH:{} {} startup systemd -u {} --hp {}", self.node_dir(), self.pm2, self.owner, self.owner_home)
+        format!(
+            "sudo env PATH=$PATH:{} {} startup systemd -u {} --hp {}",
+            self.node_dir(),
+            self.pm2,
+            self.owner,
+            self.owner_home
+        )
     }
 
     /// The directory of the node the daemon runs (what `pm2 startup` pins in PATH).
@@ -150,7 +165,8 @@ impl<'a> Context<'a> {
         let unit = self.unit?;
         let service = unit.service.ok()?;
         let in_cgroup = daemon.cgroup.as_deref().is_some_and(|cg| {
-            !service.control_group.is_empty() && (cg == service.control_group || cg.starts_with(&format!("{}/", service.control_group)))
+            !service.control_group.is_empty()
+                && (cg == service.control_group || cg.starts_with(&format!("{}/", service.control_group)))
         });
         Some(unit.active_state == "active" && (service.main_pid == daemon.pid || in_cgroup))
     }
@@ -173,9 +189,11 @@ fn registered(ctx: &Context, subject: &Subject) -> Finding {
     let units: Vec<&str> = ctx.home.units.iter().map(|u| u.name.as_str()).collect();
     let finding = match ctx.unit {
         Some(unit) => return unit::registered(unit, subject).evidence("units", units),
-        None if ctx.nothing_to_supervise() => {
-            Finding::skip(check, subject, format!("no app runs or is saved in {}: a reboot loses nothing here", ctx.home.home))
-        }
+        None if ctx.nothing_to_supervise() => Finding::skip(
+            check,
+            subject,
+            format!("no app runs or is saved in {}: a reboot loses nothing here", ctx.home.home),
+        ),
         None => Finding::violated(
             check,
             subject,
@@ -192,11 +210,7 @@ fn registered(ctx: &Context, subject: &Subject) -> Finding {
 fn active(ctx: &Context, subject: &Subject) -> Finding {
     let check = CheckId::SupervisorActive;
     let unit_name = ctx.unit_name();
-    let handover = format!(
-        "{} && {} && sudo systemctl start {unit_name}",
-        ctx.as_owner("save"),
-        ctx.as_owner("kill")
-    );
+    let handover = format!("{} && {} && sudo systemctl start {unit_name}", ctx.as_owner("save"), ctx.as_owner("kill"));
     let daemon_pid = ctx.daemon.map(|p| p.pid);
     let finding = match (ctx.daemon, ctx.unit) {
         (_, None) if ctx.nothing_to_supervise() => {
@@ -221,7 +235,9 @@ fn active(ctx: &Context, subject: &Subject) -> Finding {
             format!("{} && {handover}", ctx.startup()),
         ),
         (Some(daemon), Some(unit)) => match ctx.daemon_owned_by_unit() {
-            Some(true) => Finding::pass(check, subject, format!("{unit_name} owns the PM2 daemon (pid {})", daemon.pid)),
+            Some(true) => {
+                Finding::pass(check, subject, format!("{unit_name} owns the PM2 daemon (pid {})", daemon.pid))
+            }
             _ if unit.active_state != "active" => Finding::violated(
                 check,
                 subject,
@@ -234,7 +250,10 @@ fn active(ctx: &Context, subject: &Subject) -> Finding {
             _ => Finding::violated(
                 check,
                 subject,
-                format!("{unit_name} is active, but the PM2 daemon (pid {}) is not its process: it was started from a shell", daemon.pid),
+                format!(
+                    "{unit_name} is active, but the PM2 daemon (pid {}) is not its process: it was started from a shell",
+                    daemon.pid
+                ),
                 handover,
             ),
         },
@@ -326,7 +345,8 @@ fn dump_fresh(ctx: &Context, subject: &Subject) -> Finding {
         let app = live.iter().find(|a| a.name == *name);
         let saved_instances = saved.iter().filter(|s| s.name == *name).count();
         // PM2 saves one entry per process; a cluster app's `instances` is also recorded.
-        let saved_count = entry.instances.filter(|n| *n > 0).map_or(saved_instances, |n| n as usize).max(saved_instances);
+        let saved_count =
+            entry.instances.filter(|n| *n > 0).map_or(saved_instances, |n| n as usize).max(saved_instances);
         if saved_count != *count {
             changed.push(format!("{name} ({count} running, {saved_count} saved)"));
         }
@@ -361,7 +381,10 @@ fn dump_fresh(ctx: &Context, subject: &Subject) -> Finding {
         Finding::violated(
             check,
             subject,
-            format!("dump.pm2 is stale: after a reboot these would not come back as they run now: {}", parts.join(", ")),
+            format!(
+                "dump.pm2 is stale: after a reboot these would not come back as they run now: {}",
+                parts.join(", ")
+            ),
             save,
         )
     } else if !stale.is_empty() && ctx.unit.is_none() {
@@ -501,10 +524,16 @@ fn log_rotation(ctx: &Context, subject: &Subject) -> Finding {
     let check = CheckId::Pm2LogRotation;
     if ctx.nothing_to_supervise() && ctx.unit.is_none() {
         // What `pm2 startup` run as root for another user leaves behind: no app writes logs here.
-        return Finding::skip(check, subject, format!("no app runs or is saved in {}: no logs grow here", ctx.home.home));
+        return Finding::skip(
+            check,
+            subject,
+            format!("no app runs or is saved in {}: no logs grow here", ctx.home.home),
+        );
     }
     match &ctx.home.modules {
-        Fact::Error(reason) => Finding::error(check, subject, format!("could not read the installed PM2 modules: {reason}")),
+        Fact::Error(reason) => {
+            Finding::error(check, subject, format!("could not read the installed PM2 modules: {reason}"))
+        }
         Fact::Ok(modules) if modules.iter().any(|m| m == "pm2-logrotate") => {
             Finding::pass(check, subject, "pm2-logrotate is installed")
         }
@@ -523,7 +552,8 @@ fn dump_secrets(ctx: &Context, subject: &Subject) -> Finding {
     let Some(saved) = &ctx.saved else {
         return Finding::skip(check, subject, "dump.pm2 could not be read");
     };
-    let keys: std::collections::BTreeSet<&str> = saved.iter().flat_map(|a| a.env_keys.iter().map(String::as_str)).collect();
+    let keys: std::collections::BTreeSet<&str> =
+        saved.iter().flat_map(|a| a.env_keys.iter().map(String::as_str)).collect();
     if keys.is_empty() {
         return Finding::pass(check, subject, "dump.pm2 carries no environment values");
     }
@@ -544,7 +574,8 @@ fn dump_secrets(ctx: &Context, subject: &Subject) -> Finding {
         )
     } else {
         let files: Vec<String> = readable.iter().map(|(p, m)| format!("{p} (mode {m:o})")).collect();
-        let named = if secret_like.is_empty() { String::new() } else { format!(", among them {}", secret_like.join(", ")) };
+        let named =
+            if secret_like.is_empty() { String::new() } else { format!(", among them {}", secret_like.join(", ")) };
         Finding::violated(
             check,
             subject,
@@ -568,11 +599,14 @@ fn closed_to_others(home: &Pm2Home) -> Option<&str> {
 
 fn memory_limit(ctx: &Context, subject: &Subject) -> Finding {
     let check = CheckId::UnitMemoryLimit;
-    let unit_limit = ctx.unit.and_then(|u| u.service.ok()).is_some_and(|s| s.memory_max.is_some() || s.memory_high.is_some());
+    let unit_limit =
+        ctx.unit.and_then(|u| u.service.ok()).is_some_and(|s| s.memory_max.is_some() || s.memory_high.is_some());
     let apps: Vec<(&str, Option<u64>)> = match (&ctx.live, &ctx.saved) {
         (Some(live), _) => live.iter().map(|a| (a.name.as_str(), a.max_memory_restart)).collect(),
         (None, Some(saved)) => saved.iter().map(|a| (a.name.as_str(), a.max_memory_restart)).collect(),
-        (None, None) => return Finding::skip(check, subject, "no app list: neither the daemon nor dump.pm2 could be read"),
+        (None, None) => {
+            return Finding::skip(check, subject, "no app list: neither the daemon nor dump.pm2 could be read");
+        }
     };
     let unbounded: Vec<&str> = apps
         .iter()
@@ -588,7 +622,10 @@ fn memory_limit(ctx: &Context, subject: &Subject) -> Finding {
         Finding::violated(
             check,
             subject,
-            format!("no max_memory_restart for {}: a leaking app can take the whole host's memory", unbounded.join(", ")),
+            format!(
+                "no max_memory_restart for {}: a leaking app can take the whole host's memory",
+                unbounded.join(", ")
+            ),
             format!(
                 "{} && {}  # or max_memory_restart in the ecosystem file; size it to the app",
                 ctx.as_owner(&format!("restart {} --max-memory-restart 1G", unbounded[0])),
@@ -601,11 +638,18 @@ fn memory_limit(ctx: &Context, subject: &Subject) -> Finding {
 
 /// The daemon and every app process, with a label for messages.
 fn processes<'a>(ctx: &'a Context) -> Vec<(String, &'a ProcessFacts)> {
-    let mut all: Vec<(String, &ProcessFacts)> = ctx.daemon.map(|p| ("the PM2 daemon".to_owned(), p)).into_iter().collect();
+    let mut all: Vec<(String, &ProcessFacts)> =
+        ctx.daemon.map(|p| ("the PM2 daemon".to_owned(), p)).into_iter().collect();
     if let Some(live) = &ctx.live {
         all.extend(live.iter().filter_map(|a| a.process.as_ref().map(|p| (format!("app {}", a.name), p))));
     } else {
-        all.extend(ctx.home.daemon.fallback_apps.iter().filter_map(|a| a.process.as_ref().map(|p| (format!("app {}", a.name), p))));
+        all.extend(
+            ctx.home
+                .daemon
+                .fallback_apps
+                .iter()
+                .filter_map(|a| a.process.as_ref().map(|p| (format!("app {}", a.name), p))),
+        );
     }
     all
 }
@@ -635,12 +679,7 @@ fn not_root(ctx: &Context, subject: &Subject) -> Finding {
     } else if root.is_empty() {
         Finding::pass(check, subject, format!("PM2 and its apps run as {}", ctx.owner))
     } else {
-        Finding::violated(
-            check,
-            subject,
-            format!("runs as root: {}", root.join(", ")),
-            move_to_service_user,
-        )
+        Finding::violated(check, subject, format!("runs as root: {}", root.join(", ")), move_to_service_user)
     };
     finding.evidence("root_processes", root)
 }
@@ -686,7 +725,10 @@ fn node_runtime(ctx: &Context, subject: &Subject) -> Finding {
             format!(
                 "install node system-wide (distribution or NodeSource package), reinstall pm2 with it, then: {}",
                 ctx.startup().replace(
-                    &ctx.daemon.and_then(|p| p.exe.ok()).and_then(|e| e.rsplit_once('/').map(|(d, _)| d.to_owned())).unwrap_or_default(),
+                    &ctx.daemon
+                        .and_then(|p| p.exe.ok())
+                        .and_then(|e| e.rsplit_once('/').map(|(d, _)| d.to_owned()))
+                        .unwrap_or_default(),
                     "/usr/bin"
                 )
             ),
@@ -736,7 +778,10 @@ mod tests {
             owner: None,
             units: Vec::new(),
             dump: dump(&format!("{path}/dump.pm2"), 0o644, apps),
-            dump_backup: DumpFacts { file: FileFacts { path: format!("{path}/dump.pm2.bak"), stat: Fact::Ok(None) }, apps: Fact::Ok(Vec::new()) },
+            dump_backup: DumpFacts {
+                file: FileFacts { path: format!("{path}/dump.pm2.bak"), stat: Fact::Ok(None) },
+                apps: Fact::Ok(Vec::new()),
+            },
             daemon: DaemonFacts {
                 pid_file: Fact::Ok(None),
                 process: None,
@@ -788,7 +833,8 @@ mod tests {
         let mut config = CheckConfig::default();
         config.pm2.push(ExpectedPm2 { home: "/root/.pm2".into(), apps: [("web".to_owned(), 1)].into() });
         let host = fixtures::all_good().host;
-        let registered = judge(&empty, &host, &config, 0).into_iter().find(|f| f.check == CheckId::SupervisorRegistered);
+        let registered =
+            judge(&empty, &host, &config, 0).into_iter().find(|f| f.check == CheckId::SupervisorRegistered);
         assert_eq!(registered.map(|f| f.status), Some(Status::Fail));
     }
 
@@ -819,7 +865,10 @@ mod tests {
         lost.units.push(unit);
         let found = check(&lost, CheckId::Pm2LogRotation);
         assert!(
-            found.remediation.as_deref().is_some_and(|r| r.contains("/opt/pm2/node_modules/pm2/bin/pm2 install pm2-logrotate")),
+            found
+                .remediation
+                .as_deref()
+                .is_some_and(|r| r.contains("/opt/pm2/node_modules/pm2/bin/pm2 install pm2-logrotate")),
             "{found:#?}"
         );
     }

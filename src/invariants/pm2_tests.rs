@@ -46,7 +46,8 @@ fn incident_after_the_reboot_names_the_app_that_stayed_down() {
     let mut facts = pm2_incident();
     let home = &mut facts.pm2[0];
     home.daemon.process = None;
-    home.daemon.rpc = crate::facts::Fact::Ok(crate::facts::RpcAnswer::NotRunning { reason: "connection refused".into() });
+    home.daemon.rpc =
+        crate::facts::Fact::Ok(crate::facts::RpcAnswer::NotRunning { reason: "connection refused".into() });
     let findings = evaluate(&facts, &CheckConfig::default());
     let resurrected = on_pm2(&findings, HOME, "pm2.resurrected");
     assert_finding(resurrected, Status::Fail, "saved online but down: api");
@@ -56,7 +57,11 @@ fn incident_after_the_reboot_names_the_app_that_stayed_down() {
 #[test]
 fn fixed_host_is_registered_enabled_and_owned_by_systemd() {
     let findings = evaluate(&pm2_fixed(), &CheckConfig::default());
-    assert_finding(on_pm2(&findings, HOME, "supervisor.registered"), Status::Pass, "/etc/systemd/system/pm2-root.service");
+    assert_finding(
+        on_pm2(&findings, HOME, "supervisor.registered"),
+        Status::Pass,
+        "/etc/systemd/system/pm2-root.service",
+    );
     assert_finding(on_pm2(&findings, HOME, "supervisor.enabled"), Status::Pass, "enabled");
     assert_finding(on_pm2(&findings, HOME, "supervisor.active"), Status::Pass, "pm2-root.service owns the PM2 daemon");
     assert_finding(on_pm2(&findings, HOME, "pm2.resurrected"), Status::Pass, "api");
@@ -68,7 +73,9 @@ fn fixed_host_still_runs_as_root() {
     let findings = evaluate(&pm2_fixed(), &CheckConfig::default());
     let root = on_pm2(&findings, HOME, "process.not-root");
     assert_finding(root, Status::Warn, "runs as root");
-    assert!(root.remediation.as_deref().unwrap_or_default().contains("pm2 startup systemd -u deploy --hp /home/deploy"));
+    assert!(
+        root.remediation.as_deref().unwrap_or_default().contains("pm2 startup systemd -u deploy --hp /home/deploy")
+    );
     assert!(!findings.iter().any(|f| f.status == Status::Fail), "{findings:#?}");
 }
 

@@ -45,7 +45,9 @@ fn not_root(unit: &UnitFacts, service: &ServiceFacts, subject: &Subject) -> Find
     );
     let processes = match &service.processes {
         Fact::Ok(processes) => processes.as_slice(),
-        Fact::Error(reason) => return Finding::error(check, subject, format!("could not read the unit's processes: {reason}")),
+        Fact::Error(reason) => {
+            return Finding::error(check, subject, format!("could not read the unit's processes: {reason}"));
+        }
     };
     let finding = if let Some(root) = processes.iter().find(|p| p.uid == 0) {
         let command = root.cmdline.join(" ");
@@ -61,7 +63,10 @@ fn not_root(unit: &UnitFacts, service: &ServiceFacts, subject: &Subject) -> Find
             Some(account) if account.uid == 0 => Finding::violated(
                 check,
                 subject,
-                format!("will run as root when started ({})", if service.user.is_empty() { "no User=" } else { "User=root" }),
+                format!(
+                    "will run as root when started ({})",
+                    if service.user.is_empty() { "no User=" } else { "User=root" }
+                ),
                 remediation,
             ),
             Some(account) => Finding::pass(check, subject, format!("will run as {} when started", account.name)),
@@ -114,15 +119,23 @@ fn node_runtime(unit: &UnitFacts, service: &ServiceFacts, subject: &Subject) -> 
             format!(
                 "{what}, a per-user {manager} install: upgrading or removing that node version breaks the unit at its next start"
             ),
-            format!("install node system-wide (distribution or NodeSource package) and point ExecStart and PATH at /usr/bin: sudo systemctl edit --full {edit}"),
+            format!(
+                "install node system-wide (distribution or NodeSource package) and point ExecStart and PATH at /usr/bin: sudo systemctl edit --full {edit}"
+            ),
         ),
         None => {
             let node = running.first().cloned().or_else(|| {
                 service.exec_start.iter().find_map(|c| c.runtime.as_ref()?.resolved.as_ref().map(|f| f.path.clone()))
             });
             match node {
-                Some(node) => Finding::pass(check, subject, format!("node is {node}, outside any per-user version manager")),
-                None => Finding::pass(check, subject, "no per-user version manager in ExecStart, PATH or the running processes"),
+                Some(node) => {
+                    Finding::pass(check, subject, format!("node is {node}, outside any per-user version manager"))
+                }
+                None => Finding::pass(
+                    check,
+                    subject,
+                    "no per-user version manager in ExecStart, PATH or the running processes",
+                ),
             }
         }
     };
@@ -151,7 +164,11 @@ mod tests {
         let findings = evaluate(&defects(), &CheckConfig::default());
         let f = on_unit(&findings, "legacy.service", "process.node-runtime");
         assert_finding(f, Status::Warn, "/root/.nvm/versions/node/v20.11.1/bin/node");
-        assert_finding(on_unit(&findings, "my-app@39400.service", "process.node-runtime"), Status::Pass, "/usr/bin/node");
+        assert_finding(
+            on_unit(&findings, "my-app@39400.service", "process.node-runtime"),
+            Status::Pass,
+            "/usr/bin/node",
+        );
     }
 
     #[test]

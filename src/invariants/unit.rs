@@ -55,17 +55,23 @@ pub(crate) fn registered(unit: &UnitFacts, subject: &Subject) -> Finding {
             Some(crate::facts::Fact::Ok(Some(_))) => Finding::pass(
                 check,
                 subject,
-                format!("loaded from {path}, which changed on disk since (daemon-reload pending); the next boot loads it as it is now"),
+                format!(
+                    "loaded from {path}, which changed on disk since (daemon-reload pending); the next boot loads it as it is now"
+                ),
             ),
             Some(crate::facts::Fact::Ok(None)) => Finding::violated(
                 check,
                 subject,
                 format!("{path} was removed after systemd loaded it: the next boot has no unit file to start"),
-                format!("restore {path}, or if the removal was meant: sudo systemctl disable {name} && sudo systemctl daemon-reload"),
+                format!(
+                    "restore {path}, or if the removal was meant: sudo systemctl disable {name} && sudo systemctl daemon-reload"
+                ),
             ),
-            Some(crate::facts::Fact::Error(reason)) => {
-                Finding::error(check, subject, format!("{path} changed on disk since systemd loaded it and cannot be read: {reason}"))
-            }
+            Some(crate::facts::Fact::Error(reason)) => Finding::error(
+                check,
+                subject,
+                format!("{path} changed on disk since systemd loaded it and cannot be read: {reason}"),
+            ),
             None => Finding::violated(
                 check,
                 subject,
@@ -78,14 +84,13 @@ pub(crate) fn registered(unit: &UnitFacts, subject: &Subject) -> Finding {
             check,
             subject,
             "loaded without a unit file (transient or generated at run time): it does not exist after a reboot",
-            format!("write /etc/systemd/system/{name}, then sudo systemctl daemon-reload && sudo systemctl enable {name}"),
+            format!(
+                "write /etc/systemd/system/{name}, then sudo systemctl daemon-reload && sudo systemctl enable {name}"
+            ),
         ),
-        ("masked", _) => Finding::violated(
-            check,
-            subject,
-            "masked: systemd refuses to start it",
-            fix::systemctl("unmask", &[name]),
-        ),
+        ("masked", _) => {
+            Finding::violated(check, subject, "masked: systemd refuses to start it", fix::systemctl("unmask", &[name]))
+        }
         ("not-found", _) => Finding::violated(
             check,
             subject,
@@ -163,11 +168,8 @@ fn written(condition: &StartCondition) -> String {
 /// files as they are now: every plain one must hold, and one of the `|` ones if any.
 /// Conditions bootproof cannot evaluate are taken to hold.
 fn failing_conditions(unit: &UnitFacts) -> Vec<&StartCondition> {
-    let mut failing: Vec<&StartCondition> = unit
-        .conditions
-        .iter()
-        .filter(|c| !c.trigger && condition_holds(c) == Some(false))
-        .collect();
+    let mut failing: Vec<&StartCondition> =
+        unit.conditions.iter().filter(|c| !c.trigger && condition_holds(c) == Some(false)).collect();
     for prefix in ["Condition", "Assert"] {
         let triggers: Vec<&StartCondition> =
             unit.conditions.iter().filter(|c| c.trigger && c.kind.starts_with(prefix)).collect();
@@ -220,7 +222,9 @@ pub(crate) fn enabled(unit: &UnitFacts, host: &HostFacts, subject: &Subject) -> 
                     // A target nothing loads (a custom maintenance.target) is not loaded
                     // either, so its wants do not show in WantedBy.
                     let message = if unit.wanted_by.is_empty() {
-                        format!("enabled, but for a target {default_target} does not pull in at boot (no loaded unit wants it)")
+                        format!(
+                            "enabled, but for a target {default_target} does not pull in at boot (no loaded unit wants it)"
+                        )
                     } else {
                         format!(
                             "enabled, but wanted by {}, which {default_target} does not pull in at boot",
@@ -241,10 +245,7 @@ pub(crate) fn enabled(unit: &UnitFacts, host: &HostFacts, subject: &Subject) -> 
                     check,
                     subject,
                     "static: the unit has no [Install] section and nothing pulls it in at boot",
-                    format!(
-                        "add [Install] WantedBy=multi-user.target to {}, then {enable}",
-                        edit_target(unit)
-                    ),
+                    format!("add [Install] WantedBy=multi-user.target to {}, then {enable}", edit_target(unit)),
                 ),
                 Ok(None) if state == "disabled" => {
                     Finding::violated(check, subject, "disabled: nothing starts it at boot", enable)
@@ -280,7 +281,9 @@ pub(crate) fn enabled(unit: &UnitFacts, host: &HostFacts, subject: &Subject) -> 
             check,
             subject,
             "transient (made with systemd-run): it does not exist after a reboot",
-            format!("write a unit file /etc/systemd/system/{name} with [Install] WantedBy=multi-user.target, then {enable}"),
+            format!(
+                "write a unit file /etc/systemd/system/{name} with [Install] WantedBy=multi-user.target, then {enable}"
+            ),
         ),
         "" => Finding::violated(check, subject, "no unit file state: systemd does not know how to enable it", enable),
         other => Finding::violated(check, subject, format!("{other}: not enabled for boot"), enable),
@@ -372,7 +375,10 @@ pub(crate) fn user(unit: &UnitFacts, service: &ServiceFacts, subject: &Subject) 
                 check,
                 subject,
                 "User=undefined: the unit was generated without $USER set (pm2 startup does this); systemd will refuse to start it (217/USER)",
-                format!("set User= in {} to the account that owns the app, then sudo systemctl daemon-reload", edit_target(unit)),
+                format!(
+                    "set User= in {} to the account that owns the app, then sudo systemctl daemon-reload",
+                    edit_target(unit)
+                ),
             ),
             crate::facts::Fact::Ok(None) => Finding::violated(
                 check,
@@ -478,7 +484,12 @@ pub(crate) fn exec(unit: &UnitFacts, service: &ServiceFacts, subject: &Subject) 
         .filter_map(|c| c.runtime.as_ref()?.resolved.as_ref().map(|f| f.path.as_str()))
         .collect();
     let finding = if service.exec_start.is_empty() {
-        Finding::violated(check, subject, "no ExecStart: nothing to run", format!("add ExecStart= to {}", edit_target(unit)))
+        Finding::violated(
+            check,
+            subject,
+            "no ExecStart: nothing to run",
+            format!("add ExecStart= to {}", edit_target(unit)),
+        )
     } else if !problems.is_empty() {
         problems.extend(pre_problems);
         Finding::violated(
@@ -502,7 +513,11 @@ pub(crate) fn exec(unit: &UnitFacts, service: &ServiceFacts, subject: &Subject) 
         )
     } else {
         let runtime = runtimes.first().map(|r| format!(" (runtime {r})")).unwrap_or_default();
-        Finding::pass(check, subject, format!("{} exists and is executable{runtime}", service.exec_start[0].binary.path))
+        Finding::pass(
+            check,
+            subject,
+            format!("{} exists and is executable{runtime}", service.exec_start[0].binary.path),
+        )
     };
     let finding = finding.evidence("exec_start", commands).evidence("runtime", runtimes);
     if service.exec_start_pre.is_empty() {
@@ -534,7 +549,9 @@ fn restart_policy(unit: &UnitFacts, service: &ServiceFacts, subject: &Subject) -
         "on-success" | "on-abnormal" | "on-abort" | "on-watchdog" => Finding::violated(
             check,
             subject,
-            format!("Restart={restart}: a crash that exits with an error code (an uncaught exception in node) is not restarted"),
+            format!(
+                "Restart={restart}: a crash that exits with an error code (an uncaught exception in node) is not restarted"
+            ),
             remediation,
         ),
         other => Finding::violated(check, subject, format!("Restart={other}: unknown policy"), remediation),
@@ -546,12 +563,8 @@ fn start_limit(unit: &UnitFacts, service: &ServiceFacts, subject: &Subject) -> F
     let check = CheckId::UnitStartLimit;
     let burst = unit.start_limit_burst;
     let interval = unit.start_limit_interval_usec;
-    let remediation = fix::drop_in(
-        edit_target(unit),
-        "start-limit",
-        "Unit",
-        &["StartLimitIntervalSec=60s", "StartLimitBurst=3"],
-    );
+    let remediation =
+        fix::drop_in(edit_target(unit), "start-limit", "Unit", &["StartLimitIntervalSec=60s", "StartLimitBurst=3"]);
     let finding = if service.restart == "no" {
         Finding::skip(check, subject, "Restart=no: systemd never restarts it, so there is no restart loop to bound")
     } else if interval == 0 || burst == 0 {
@@ -635,7 +648,9 @@ fn env_files(unit: &UnitFacts, service: &ServiceFacts, subject: &Subject) -> Fin
             }
             crate::facts::Fact::Ok(None) if file.optional => {}
             crate::facts::Fact::Ok(None) => missing.push(file.path.as_str()),
-            crate::facts::Fact::Ok(Some(stat)) if stat.mode & 0o004 != 0 => exposed.push((file.path.as_str(), stat.mode)),
+            crate::facts::Fact::Ok(Some(stat)) if stat.mode & 0o004 != 0 => {
+                exposed.push((file.path.as_str(), stat.mode))
+            }
             crate::facts::Fact::Ok(Some(_)) => {}
         }
     }
@@ -654,7 +669,9 @@ fn env_files(unit: &UnitFacts, service: &ServiceFacts, subject: &Subject) -> Fin
         Finding::warn(
             check,
             subject,
-            format!("EnvironmentFile {path} is readable by every user on the host (mode {mode:o}); it usually holds secrets"),
+            format!(
+                "EnvironmentFile {path} is readable by every user on the host (mode {mode:o}); it usually holds secrets"
+            ),
             format!("sudo chmod o-rwx {path}"),
         )
     } else {
@@ -716,7 +733,11 @@ mod tests {
     fn a_failed_unit_is_not_active() {
         let findings = evaluate(&defects(), &CheckConfig::default());
         assert_finding(on_unit(&findings, "api@39408.service", "supervisor.active"), Status::Fail, "failed");
-        assert_finding(on_unit(&findings, "my-app@39401.service", "supervisor.active"), Status::Pass, "active (running)");
+        assert_finding(
+            on_unit(&findings, "my-app@39401.service", "supervisor.active"),
+            Status::Pass,
+            "active (running)",
+        );
     }
 
     #[test]
@@ -731,7 +752,11 @@ mod tests {
     #[test]
     fn a_removed_node_fails_unit_exec_and_env_resolution_passes() {
         let findings = evaluate(&defects(), &CheckConfig::default());
-        assert_finding(on_unit(&findings, "api@39408.service", "unit.exec"), Status::Fail, "/opt/node-v20/bin/node does not exist");
+        assert_finding(
+            on_unit(&findings, "api@39408.service", "unit.exec"),
+            Status::Fail,
+            "/opt/node-v20/bin/node does not exist",
+        );
         assert_finding(
             on_unit(&findings, "legacy.service", "unit.exec"),
             Status::Pass,
@@ -744,15 +769,25 @@ mod tests {
         let findings = evaluate(&defects(), &CheckConfig::default());
         let f = on_unit(&findings, "api@39408.service", "unit.restart-policy");
         assert_finding(f, Status::Fail, "Restart=no");
-        assert!(f.remediation.as_deref().is_some_and(|r| r.contains("api@.service.d") && r.contains("Restart=on-failure")));
+        assert!(
+            f.remediation.as_deref().is_some_and(|r| r.contains("api@.service.d") && r.contains("Restart=on-failure"))
+        );
         assert_eq!(on_unit(&findings, "api@39408.service", "unit.start-limit").status, Status::Skip);
     }
 
     #[test]
     fn start_limit_off_warns_and_the_article_setting_passes() {
         let findings = evaluate(&defects(), &CheckConfig::default());
-        assert_finding(on_unit(&findings, "legacy.service", "unit.start-limit"), Status::Warn, "StartLimitIntervalSec=0");
-        assert_finding(on_unit(&findings, "my-app@39400.service", "unit.start-limit"), Status::Pass, "3 starts within 1m");
+        assert_finding(
+            on_unit(&findings, "legacy.service", "unit.start-limit"),
+            Status::Warn,
+            "StartLimitIntervalSec=0",
+        );
+        assert_finding(
+            on_unit(&findings, "my-app@39400.service", "unit.start-limit"),
+            Status::Pass,
+            "3 starts within 1m",
+        );
     }
 
     #[test]
@@ -859,7 +894,11 @@ mod tests {
         let (first, second) = (facts.units[0].name.clone(), facts.units[1].name.clone());
         let findings = evaluate(&facts, &CheckConfig::default());
         let f = on_unit(&findings, &first, "supervisor.enabled");
-        assert_finding(f, Status::Fail, "ConditionPathExists=/etc/my-app/enabled does not hold now: systemd will skip the unit at boot");
+        assert_finding(
+            f,
+            Status::Fail,
+            "ConditionPathExists=/etc/my-app/enabled does not hold now: systemd will skip the unit at boot",
+        );
         assert!(f.remediation.as_deref().is_some_and(|r| r.contains("/etc/my-app/enabled")));
         assert_eq!(on_unit(&findings, &second, "supervisor.enabled").status, Status::Pass);
     }
@@ -873,10 +912,10 @@ mod tests {
         assert_finding(on_unit(&findings, &name, "supervisor.registered"), Status::Pass, "daemon-reload pending");
         let f = on_unit(&findings, &name, "supervisor.active");
         assert_finding(f, Status::Warn, "changed on disk without a daemon-reload");
-        facts.units[0].fragment_file = facts.units[0].fragment_path.as_deref().map(|path| FileFacts {
-            path: path.into(),
-            stat: crate::facts::Fact::Ok(None),
-        });
+        facts.units[0].fragment_file = facts.units[0]
+            .fragment_path
+            .as_deref()
+            .map(|path| FileFacts { path: path.into(), stat: crate::facts::Fact::Ok(None) });
         let findings = evaluate(&facts, &CheckConfig::default());
         assert_finding(on_unit(&findings, &name, "supervisor.registered"), Status::Fail, "was removed");
     }
@@ -908,7 +947,10 @@ mod tests {
 
     #[test]
     fn a_numeric_user_gets_an_account_with_that_uid() {
-        assert_eq!(create_account("4242"), "sudo useradd --system --uid 4242 --no-create-home --shell /usr/sbin/nologin app4242");
+        assert_eq!(
+            create_account("4242"),
+            "sudo useradd --system --uid 4242 --no-create-home --shell /usr/sbin/nologin app4242"
+        );
         assert!(create_account("nodeuser").ends_with(" nodeuser"));
     }
 

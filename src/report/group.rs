@@ -18,15 +18,9 @@ pub(crate) struct SubjectGroup<'a> {
 pub(crate) fn by_subject(findings: &[Finding]) -> Vec<SubjectGroup<'_>> {
     let mut groups: Vec<SubjectGroup<'_>> = Vec::new();
     for finding in findings {
-        match groups
-            .iter_mut()
-            .find(|group| *group.subject == finding.subject)
-        {
+        match groups.iter_mut().find(|group| *group.subject == finding.subject) {
             Some(group) => group.findings.push(finding),
-            None => groups.push(SubjectGroup {
-                subject: &finding.subject,
-                findings: vec![finding],
-            }),
+            None => groups.push(SubjectGroup { subject: &finding.subject, findings: vec![finding] }),
         }
     }
     groups
@@ -58,16 +52,11 @@ mod tests {
             finding(app.clone(), CheckId::UnitUser),
         ];
         let groups = by_subject(&findings);
-        let shape: Vec<(&Subject, Vec<CheckId>)> = groups
-            .iter()
-            .map(|g| (g.subject, g.findings.iter().map(|f| f.check).collect()))
-            .collect();
+        let shape: Vec<(&Subject, Vec<CheckId>)> =
+            groups.iter().map(|g| (g.subject, g.findings.iter().map(|f| f.check).collect())).collect();
         assert_eq!(
             shape,
-            vec![
-                (&app, vec![CheckId::UnitExec, CheckId::UnitUser]),
-                (&Subject::Host, vec![CheckId::HostState])
-            ]
+            vec![(&app, vec![CheckId::UnitExec, CheckId::UnitUser]), (&Subject::Host, vec![CheckId::HostState])]
         );
     }
 }

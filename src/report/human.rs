@@ -33,12 +33,7 @@ pub(crate) fn render(report: &Report) -> String {
     let mut out = String::new();
     header(&mut out, &report.host);
 
-    let id_width = report
-        .results
-        .iter()
-        .map(|f| f.check.as_str().len())
-        .max()
-        .unwrap_or(0);
+    let id_width = report.results.iter().map(|f| f.check.as_str().len()).max().unwrap_or(0);
     for group in by_subject(&report.results) {
         let subject = printable(&group.subject.to_string()).into_owned();
         let _ = writeln!(out, "\n{HEADING}{subject}{HEADING:#}");
@@ -69,8 +64,7 @@ fn mark(status: Status) -> (&'static str, Style) {
 
 /// `web-1  boot 3f9c2a1e  booted 2025-03-14T03:02:11Z  system running`
 fn header(out: &mut String, host: &HostSummary) {
-    let known =
-        |value: &Option<String>| printable(value.as_deref().unwrap_or("unknown")).into_owned();
+    let known = |value: &Option<String>| printable(value.as_deref().unwrap_or("unknown")).into_owned();
     let boot_id: String = known(&host.boot_id).chars().take(BOOT_ID_CHARS).collect();
     let _ = writeln!(
         out,
@@ -88,10 +82,7 @@ fn finding_lines(out: &mut String, finding: &Finding, id_width: usize) {
     let id = finding.check.as_str();
     let message_indent = " ".repeat(FINDING_INDENT.len() + 2 + id_width + 2);
     let message = indent_continuations(&printable(&finding.message), &message_indent);
-    let _ = writeln!(
-        out,
-        "{FINDING_INDENT}{style}{mark}{style:#} {id:<id_width$}  {message}"
-    );
+    let _ = writeln!(out, "{FINDING_INDENT}{style}{mark}{style:#} {id:<id_width$}  {message}");
 
     if finding.status == Status::Pass {
         return;
@@ -120,8 +111,7 @@ fn summary_line(out: &mut String, summary: &Summary) {
 
 /// Indents every line after the first by `indent`, so wrapped text stays in its column.
 fn indent_continuations(text: &str, indent: &str) -> String {
-    text.trim_end_matches('\n')
-        .replace('\n', &format!("\n{indent}"))
+    text.trim_end_matches('\n').replace('\n', &format!("\n{indent}"))
 }
 
 /// `text` with control characters (other than newlines) shown as escapes, so a unit name
@@ -132,13 +122,7 @@ fn printable(text: &str) -> Cow<'_, str> {
     }
     Cow::Owned(
         text.chars()
-            .map(|c| {
-                if c.is_control() && c != '\n' {
-                    c.escape_default().to_string()
-                } else {
-                    c.to_string()
-                }
-            })
+            .map(|c| if c.is_control() && c != '\n' { c.escape_default().to_string() } else { c.to_string() })
             .collect(),
     )
 }
@@ -173,10 +157,7 @@ mod tests {
     #[test]
     fn marks_are_coloured_by_status() {
         let text = render(&sample_report());
-        assert!(
-            text.contains("\x1b[1m\x1b[31m✘"),
-            "fail mark is bold red:\n{text}"
-        );
+        assert!(text.contains("\x1b[1m\x1b[31m✘"), "fail mark is bold red:\n{text}");
         assert!(text.contains("\x1b[32m✔"), "pass mark is green:\n{text}");
     }
 
@@ -194,17 +175,9 @@ mod tests {
     #[test]
     fn unknown_host_fields_say_so() {
         let mut report = all_pass_report();
-        report.host = HostSummary {
-            hostname: None,
-            boot_id: None,
-            booted_at: None,
-            system_state: None,
-        };
+        report.host = HostSummary { hostname: None, boot_id: None, booted_at: None, system_state: None };
         let first = plain(&report).lines().next().map(str::to_owned);
-        assert_eq!(
-            first.as_deref(),
-            Some("unknown  boot unknown  booted unknown  system unknown")
-        );
+        assert_eq!(first.as_deref(), Some("unknown  boot unknown  booted unknown  system unknown"));
     }
 
     #[test]

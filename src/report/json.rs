@@ -10,8 +10,7 @@ use super::Report;
 pub(crate) fn render(report: &Report) -> String {
     // Serialising a `Report` cannot fail: every map key is a string and every value is
     // plain data, so the error branch is unreachable rather than a host-dependent failure.
-    let mut text =
-        serde_json::to_string_pretty(report).expect("a Report always serialises to JSON");
+    let mut text = serde_json::to_string_pretty(report).expect("a Report always serialises to JSON");
     text.push('\n');
     text
 }
@@ -40,10 +39,7 @@ mod tests {
             .filter_map(|rest| rest.split_once('"').map(|(key, _)| key))
             .collect();
         assert_eq!(top_level, ["schema", "host", "summary", "results"]);
-        assert!(
-            text.starts_with(&format!("{{\n  \"schema\": \"{REPORT_SCHEMA}\",\n")),
-            "{text}"
-        );
+        assert!(text.starts_with(&format!("{{\n  \"schema\": \"{REPORT_SCHEMA}\",\n")), "{text}");
     }
 
     #[test]

@@ -36,12 +36,7 @@ pub(crate) fn render(report: &Report, strict: bool) -> Result<String, JunitError
         if let Some(hostname) = &hostname {
             suite.hostname.clone_from(hostname);
         }
-        suite.add_testcases(
-            group
-                .findings
-                .into_iter()
-                .map(|finding| testcase(finding, &name, strict)),
-        );
+        suite.add_testcases(group.findings.into_iter().map(|finding| testcase(finding, &name, strict)));
         junit.add_testsuite(suite);
     }
 
@@ -67,11 +62,9 @@ fn testcase(finding: &Finding, classname: &str, strict: bool) -> TestCase {
     let mut case = match finding.status {
         Status::Pass => TestCaseBuilder::success(name, Duration::ZERO),
         Status::Fail => failure(finding, &message, details(finding, None)),
-        Status::Warn if strict => failure(
-            finding,
-            &message,
-            details(finding, Some("warning (a failure under --strict)")),
-        ),
+        Status::Warn if strict => {
+            failure(finding, &message, details(finding, Some("warning (a failure under --strict)")))
+        }
         Status::Warn => {
             let mut case = TestCaseBuilder::success(name, Duration::ZERO);
             case.set_system_out(&details(finding, Some("warning")));
@@ -120,18 +113,8 @@ fn details(finding: &Finding, label: Option<&str>) -> String {
 /// as `\u{…}` escapes: they can come from the host (a process name, an error message) and
 /// would make the whole file unparseable.
 fn xml_text(text: &str) -> String {
-    let forbidden = |c: char| {
-        (c < ' ' && !matches!(c, '\t' | '\n' | '\r')) || matches!(c, '\u{FFFE}' | '\u{FFFF}')
-    };
-    text.chars()
-        .map(|c| {
-            if forbidden(c) {
-                c.escape_unicode().to_string()
-            } else {
-                c.to_string()
-            }
-        })
-        .collect()
+    let forbidden = |c: char| (c < ' ' && !matches!(c, '\t' | '\n' | '\r')) || matches!(c, '\u{FFFE}' | '\u{FFFF}');
+    text.chars().map(|c| if forbidden(c) { c.escape_unicode().to_string() } else { c.to_string() }).collect()
 }
 
 /// `text` safe inside one CDATA section: the crate writes it verbatim between
@@ -151,9 +134,7 @@ fn one_element_per_line(xml: &str) -> String {
     let mut after_tag = false;
     while !rest.is_empty() {
         if let Some(cdata) = rest.strip_prefix("<![CDATA[") {
-            let end = cdata
-                .find("]]>")
-                .map_or(rest.len(), |i| "<![CDATA[".len() + i + "]]>".len());
+            let end = cdata.find("]]>").map_or(rest.len(), |i| "<![CDATA[".len() + i + "]]>".len());
             out.push_str(&rest[..end]);
             rest = &rest[end..];
             after_tag = false;
@@ -211,20 +192,13 @@ mod tests {
     #[test]
     fn suites_are_stamped_with_the_boot_time() {
         let xml = render_ok(&sample_report(), false);
-        assert_eq!(
-            xml.matches("timestamp=\"2025-03-14T03:02:11Z\"").count(),
-            6,
-            "{xml}"
-        );
+        assert_eq!(xml.matches("timestamp=\"2025-03-14T03:02:11Z\"").count(), 6, "{xml}");
     }
 
     #[test]
     fn an_unknown_or_unparsable_boot_time_stamps_the_epoch() {
         assert_eq!(suite_timestamp(None), OffsetDateTime::UNIX_EPOCH);
-        assert_eq!(
-            suite_timestamp(Some("after lunch")),
-            OffsetDateTime::UNIX_EPOCH
-        );
+        assert_eq!(suite_timestamp(Some("after lunch")), OffsetDateTime::UNIX_EPOCH);
         let mut report = all_pass_report();
         report.host.booted_at = None;
         assert!(render_ok(&report, false).contains("timestamp=\"1970-01-01T00:00:00Z\""));
@@ -236,20 +210,13 @@ mod tests {
         let strict = render_ok(&sample_report(), true);
         assert_eq!(relaxed.matches("<failure ").count(), 3);
         assert_eq!(strict.matches("<failure ").count(), 4);
-        assert!(
-            relaxed.contains("<system-out><![CDATA[warning: node runs from"),
-            "{relaxed}"
-        );
+        assert!(relaxed.contains("<system-out><![CDATA[warning: node runs from"), "{relaxed}");
     }
 
     #[test]
     fn cdata_terminators_in_host_text_are_split() {
         let mut report = sample_report();
-        let failing = report
-            .results
-            .iter_mut()
-            .find(|f| f.status == Status::Fail)
-            .expect("sample has a failure");
+        let failing = report.results.iter_mut().find(|f| f.status == Status::Fail).expect("sample has a failure");
         failing.message = "odd ]]> text".to_owned();
         let xml = render_ok(&report, false);
         assert!(xml.contains("odd ]]]]><![CDATA[> text"), "{xml}");
@@ -259,11 +226,7 @@ mod tests {
     fn control_characters_are_escaped_everywhere() {
         let mut report = sample_report();
         report.host.hostname = Some("web\u{0}1".to_owned());
-        let failing = report
-            .results
-            .iter_mut()
-            .find(|f| f.status == Status::Fail)
-            .expect("sample has a failure");
+        let failing = report.results.iter_mut().find(|f| f.status == Status::Fail).expect("sample has a failure");
         failing.message = "bell\u{7}".to_owned();
         let xml = render_ok(&report, false);
         assert!(!xml.contains('\u{0}') && !xml.contains('\u{7}'), "{xml}");

@@ -151,13 +151,8 @@ impl Summary {
     /// Counts `findings` and derives the overall status.
     pub(crate) fn of(findings: &[Finding]) -> Self {
         let count = |status| findings.iter().filter(|f| f.status == status).count();
-        let (pass, warn, fail, skip, error) = (
-            count(Status::Pass),
-            count(Status::Warn),
-            count(Status::Fail),
-            count(Status::Skip),
-            count(Status::Error),
-        );
+        let (pass, warn, fail, skip, error) =
+            (count(Status::Pass), count(Status::Warn), count(Status::Fail), count(Status::Skip), count(Status::Error));
         let status = if fail > 0 {
             Status::Fail
         } else if error > 0 {

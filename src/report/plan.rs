@@ -9,7 +9,7 @@ use std::fmt::Write as _;
 use anstyle::{AnsiColor, Style};
 use serde::Serialize;
 
-use crate::facts::{Facts, Fact, Pm2Home, RpcAnswer};
+use crate::facts::{Fact, Facts, Pm2Home, RpcAnswer};
 use crate::invariants::CheckId;
 use crate::report::{Finding, Status, Subject};
 
@@ -111,11 +111,7 @@ fn plan_unit(unit: &crate::facts::UnitFacts, findings: &[Finding], subject: &Sub
 
 /// Builds the plan from the facts and the findings `check` would report.
 pub(crate) fn build(facts: &Facts, findings: &[Finding]) -> Plan {
-    let units = facts
-        .units
-        .iter()
-        .map(|unit| plan_unit(unit, findings, &Subject::Unit(unit.name.clone())))
-        .collect();
+    let units = facts.units.iter().map(|unit| plan_unit(unit, findings, &Subject::Unit(unit.name.clone()))).collect();
     let pm2 = facts.pm2.iter().map(|home| plan_pm2(home, findings)).collect();
     Plan { schema: PLAN_SCHEMA, default_target: facts.host.default_target.ok().cloned(), units, pm2 }
 }
@@ -163,13 +159,7 @@ fn plan_pm2(home: &Pm2Home, findings: &[Finding]) -> PlanPm2 {
             PlanApp { name: name.clone(), online: now, saved: kept, verdict }
         })
         .collect();
-    PlanPm2 {
-        home: home.home.clone(),
-        unit: unit.map(|u| plan_unit(u, findings, &subject)),
-        daemon,
-        dump,
-        apps,
-    }
+    PlanPm2 { home: home.home.clone(), unit: unit.map(|u| plan_unit(u, findings, &subject)), daemon, dump, apps }
 }
 
 const OK: Style = Style::new().fg_color(Some(anstyle::Color::Ansi(AnsiColor::Green)));
@@ -231,7 +221,11 @@ pub(crate) fn render(plan: &Plan) -> String {
         }
         for (i, app) in home.apps.iter().enumerate() {
             let (branch, continuation) = if i + 1 == count { ("└─", " ") } else { ("├─", "│") };
-            let times = if app.online > 1 || app.saved > 1 { format!(" ×{}", app.online.max(app.saved)) } else { String::new() };
+            let times = if app.online > 1 || app.saved > 1 {
+                format!(" ×{}", app.online.max(app.saved))
+            } else {
+                String::new()
+            };
             let state = if app.online > 0 { "online" } else { "down" };
             let _ = writeln!(out, "  {branch} {}{times}  {state}  {}", app.name, mark(&app.verdict));
             fix_line(&mut out, continuation, &app.verdict);

@@ -86,48 +86,28 @@ fn healthy_instance(port: u16, except: &[CheckId]) -> Vec<Finding> {
             &format!("active (running), main pid {pid}"),
             json!({ "active_state": "active", "sub_state": "running", "main_pid": pid }),
         ),
-        pass(
-            &unit,
-            CheckId::UnitUser,
-            "runs as nodeuser (uid 1001)",
-            json!({ "user": "nodeuser", "uid": 1001 }),
-        ),
+        pass(&unit, CheckId::UnitUser, "runs as nodeuser (uid 1001)", json!({ "user": "nodeuser", "uid": 1001 })),
         pass(
             &unit,
             CheckId::UnitExec,
             "/usr/bin/node exists and is executable",
             json!({ "exec_start": ["/usr/bin/node", "/srv/my-app/server.js"] }),
         ),
-        pass(
-            &unit,
-            CheckId::UnitRestartPolicy,
-            "Restart=on-failure",
-            json!({ "restart": "on-failure" }),
-        ),
+        pass(&unit, CheckId::UnitRestartPolicy, "Restart=on-failure", json!({ "restart": "on-failure" })),
         pass(
             &unit,
             CheckId::UnitStartLimit,
             "at most 5 starts in 60s",
             json!({ "start_limit_burst": 5, "start_limit_interval_usec": 60_000_000 }),
         ),
-        pass(
-            &unit,
-            CheckId::UnitMemoryLimit,
-            "MemoryMax=512M",
-            json!({ "memory_max": 536_870_912 }),
-        ),
+        pass(&unit, CheckId::UnitMemoryLimit, "MemoryMax=512M", json!({ "memory_max": 536_870_912 })),
         pass(
             &unit,
             CheckId::UnitEnvFiles,
             &format!("/etc/my-app/{port}.env exists, mode 0640"),
             json!({ "environment_files": [format!("/etc/my-app/{port}.env")], "mode": "0640" }),
         ),
-        pass(
-            &unit,
-            CheckId::ProcessNotRoot,
-            "runs as uid 1001",
-            json!({ "pid": pid, "uid": 1001 }),
-        ),
+        pass(&unit, CheckId::ProcessNotRoot, "runs as uid 1001", json!({ "pid": pid, "uid": 1001 })),
         pass(
             &unit,
             CheckId::ProcessNodeRuntime,
@@ -135,9 +115,7 @@ fn healthy_instance(port: u16, except: &[CheckId]) -> Vec<Finding> {
             json!({ "pid": pid, "exe": "/usr/bin/node", "unit": name }),
         ),
     ];
-    all.into_iter()
-        .filter(|f| !except.contains(&f.check))
-        .collect()
+    all.into_iter().filter(|f| !except.contains(&f.check)).collect()
 }
 
 /// A host after a reboot: one instance lost its enablement, one its env file, one could
@@ -167,10 +145,7 @@ pub(crate) fn sample_report() -> Report {
         json!({ "unit_file_state": "enabled-runtime", "wanted_by": ["multi-user.target"] }),
     ));
 
-    results.extend(healthy_instance(
-        3002,
-        &[CheckId::UnitEnvFiles, CheckId::ProcessNodeRuntime],
-    ));
+    results.extend(healthy_instance(3002, &[CheckId::UnitEnvFiles, CheckId::ProcessNodeRuntime]));
     results.push(finding(
         &instance(3002),
         CheckId::UnitEnvFiles,
@@ -193,12 +168,7 @@ pub(crate) fn sample_report() -> Report {
 
     let unit_3003 = instance(3003);
     results.extend(healthy_instance(3003, &[]).into_iter().filter(|f| {
-        [
-            CheckId::SupervisorRegistered,
-            CheckId::SupervisorEnabled,
-            CheckId::SupervisorActive,
-        ]
-        .contains(&f.check)
+        [CheckId::SupervisorRegistered, CheckId::SupervisorEnabled, CheckId::SupervisorActive].contains(&f.check)
     }));
     results.push(finding(
         &unit_3003,

@@ -80,7 +80,9 @@ fn lab_unavailable() -> Option<String> {
         .map(|paths| std::env::split_paths(&paths).any(|dir| dir.join("systemd-nspawn").is_file()))
         .unwrap_or(false);
     if !found {
-        return Some("systemd-nspawn is not installed (apt-get install -y systemd-container; ci/test does this)".into());
+        return Some(
+            "systemd-nspawn is not installed (apt-get install -y systemd-container; ci/test does this)".into(),
+        );
     }
     None
 }
@@ -171,7 +173,8 @@ impl Machine {
         // changed on the host after the machine booted.
         let binary = std::fs::read(bootproof_bin()).expect("the built bootproof");
         machine.write(MACHINE_BOOTPROOF, "", 0o755);
-        std::fs::write(format!("{}{MACHINE_BOOTPROOF}", machine.root()), binary).expect("copy bootproof into the machine");
+        std::fs::write(format!("{}{MACHINE_BOOTPROOF}", machine.root()), binary)
+            .expect("copy bootproof into the machine");
         machine
     }
 
@@ -335,12 +338,19 @@ pub fn assert_predictions_held(before: &Value, after: &Value) {
     for (subject, up) in &predicted {
         let active = statuses(after, subject).get("supervisor.active").is_some_and(|s| s == "pass");
         if active != *up {
-            wrong.push(format!("{subject}: predicted {}, after the reboot {}", if *up { "up" } else { "down" }, if active { "up" } else { "down" }));
+            wrong.push(format!(
+                "{subject}: predicted {}, after the reboot {}",
+                if *up { "up" } else { "down" },
+                if active { "up" } else { "down" }
+            ));
         }
     }
-    assert!(wrong.is_empty(), "predictions that did not hold:\n{}\n--- before\n{before:#}\n--- after\n{after:#}", wrong.join("\n"));
+    assert!(
+        wrong.is_empty(),
+        "predictions that did not hold:\n{}\n--- before\n{before:#}\n--- after\n{after:#}",
+        wrong.join("\n")
+    );
 }
-
 
 /// PM2 invariants whose failure means "pm2 resurrect will not run for this home at boot";
 /// mirrors the supervisor part of `BOOT_CRITICAL` (a PM2 home has no EnvironmentFile).
@@ -385,7 +395,10 @@ fn named_apps(evidence: &Value) -> Vec<String> {
 /// An app comes back iff none of the home's boot-critical invariants failed or could not
 /// be checked, `pm2.dump` did not, and `pm2.dump-fresh` does not name the app as missing
 /// from the dump or saved differently. Apps `pm2.crash-loop` names are left out.
-pub fn pm2_predictions(before: &Value, before_facts: &Value) -> std::collections::BTreeMap<(String, String), (usize, bool)> {
+pub fn pm2_predictions(
+    before: &Value,
+    before_facts: &Value,
+) -> std::collections::BTreeMap<(String, String), (usize, bool)> {
     let mut predicted = std::collections::BTreeMap::new();
     for home in before_facts["pm2"].as_array().into_iter().flatten() {
         let path = home["home"].as_str().unwrap_or("");
@@ -429,7 +442,12 @@ pub fn pm2_predictions(before: &Value, before_facts: &Value) -> std::collections
 /// `after_facts`), and `answers(app)` — an HTTP probe of the app's port from inside the
 /// machine, `None` for an app without one — agrees with the daemon.
 #[track_caller]
-pub fn assert_pm2_predictions_held(before: &Value, before_facts: &Value, after_facts: &Value, answers: impl Fn(&str) -> Option<bool>) {
+pub fn assert_pm2_predictions_held(
+    before: &Value,
+    before_facts: &Value,
+    after_facts: &Value,
+    answers: impl Fn(&str) -> Option<bool>,
+) {
     let predicted = pm2_predictions(before, before_facts);
     assert!(!predicted.is_empty(), "no PM2 app ran before the reboot:\n{before_facts:#}");
     let mut wrong = Vec::new();
@@ -445,8 +463,15 @@ pub fn assert_pm2_predictions_held(before: &Value, before_facts: &Value, after_f
         if let Some(port_answers) = answers(app)
             && port_answers != (online > 0)
         {
-            wrong.push(format!("{home} {app}: the daemon says {online} online, but its port {}", if port_answers { "answers" } else { "is refused" }));
+            wrong.push(format!(
+                "{home} {app}: the daemon says {online} online, but its port {}",
+                if port_answers { "answers" } else { "is refused" }
+            ));
         }
     }
-    assert!(wrong.is_empty(), "PM2 predictions that did not hold:\n{}\n--- before\n{before:#}\n--- after\n{after_facts:#}", wrong.join("\n"));
+    assert!(
+        wrong.is_empty(),
+        "PM2 predictions that did not hold:\n{}\n--- before\n{before:#}\n--- after\n{after_facts:#}",
+        wrong.join("\n")
+    );
 }

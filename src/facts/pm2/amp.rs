@@ -88,10 +88,7 @@ pub(crate) struct Decoder {
 impl Decoder {
     /// A decoder that refuses messages larger than `limit` bytes.
     pub(crate) fn new(limit: usize) -> Decoder {
-        Decoder {
-            buf: Vec::new(),
-            limit,
-        }
+        Decoder { buf: Vec::new(), limit }
     }
 
     /// Adds bytes as they arrived from the socket.
@@ -120,10 +117,7 @@ impl Decoder {
             let len = u32::from_be_bytes(len) as usize;
             let end = at + 4 + len;
             if end > self.limit {
-                return Err(AmpError::TooLarge {
-                    size: end as u64,
-                    limit: self.limit,
-                });
+                return Err(AmpError::TooLarge { size: end as u64, limit: self.limit });
             }
             spans.push((at + 4, end));
             at = end;
@@ -131,10 +125,8 @@ impl Decoder {
         if self.buf.len() < at {
             return Ok(None);
         }
-        let args = spans
-            .into_iter()
-            .map(|(start, end)| decode_arg(&self.buf[start..end]))
-            .collect::<Result<Vec<_>, _>>();
+        let args =
+            spans.into_iter().map(|(start, end)| decode_arg(&self.buf[start..end])).collect::<Result<Vec<_>, _>>();
         self.buf.drain(..at);
         args.map(Some)
     }
@@ -143,14 +135,10 @@ impl Decoder {
 /// One argument by its type prefix.
 fn decode_arg(bytes: &[u8]) -> Result<Arg, AmpError> {
     if let Some(text) = bytes.strip_prefix(b"s:") {
-        return String::from_utf8(text.to_vec())
-            .map(Arg::Str)
-            .map_err(|_| AmpError::NotUtf8);
+        return String::from_utf8(text.to_vec()).map(Arg::Str).map_err(|_| AmpError::NotUtf8);
     }
     if let Some(json) = bytes.strip_prefix(b"j:") {
-        return serde_json::from_slice(json)
-            .map(Arg::Json)
-            .map_err(AmpError::BadJson);
+        return serde_json::from_slice(json).map(Arg::Json).map_err(AmpError::BadJson);
     }
     Ok(Arg::Blob(bytes.to_vec()))
 }
@@ -161,10 +149,7 @@ mod tests {
     use serde_json::json;
 
     fn request() -> Vec<Arg> {
-        vec![
-            Arg::Json(json!({"type": "call", "method": "getMonitorData", "args": [{}]})),
-            Arg::Str("4242:1".into()),
-        ]
+        vec![Arg::Json(json!({"type": "call", "method": "getMonitorData", "args": [{}]})), Arg::Str("4242:1".into())]
     }
 
     #[test]
@@ -181,10 +166,7 @@ mod tests {
     #[test]
     fn wire_bytes_are_axons() -> Result<(), AmpError> {
         let bytes = encode(&[Arg::Str("ab".into()), Arg::Blob(vec![7])])?;
-        assert_eq!(
-            bytes,
-            [0x12, 0, 0, 0, 4, b's', b':', b'a', b'b', 0, 0, 0, 1, 7]
-        );
+        assert_eq!(bytes, [0x12, 0, 0, 0, 4, b's', b':', b'a', b'b', 0, 0, 0, 1, 7]);
         Ok(())
     }
 
@@ -210,10 +192,7 @@ mod tests {
         let mut decoder = Decoder::new(100);
         // Header and a length of 1 GiB, without the bytes.
         decoder.push(&[0x11, 0x40, 0, 0, 0]);
-        assert!(matches!(
-            decoder.next_message(),
-            Err(AmpError::TooLarge { limit: 100, .. })
-        ));
+        assert!(matches!(decoder.next_message(), Err(AmpError::TooLarge { limit: 100, .. })));
     }
 
     #[test]

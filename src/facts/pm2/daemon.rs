@@ -39,10 +39,7 @@ pub(crate) fn parse_title(title: &str) -> Option<(String, Option<String>)> {
     let rest = title.trim().strip_prefix("PM2 v")?;
     let (version, rest) = rest.split_once(": God Daemon")?;
     let rest = rest.trim();
-    let home = rest
-        .strip_prefix('(')
-        .and_then(|inner| inner.strip_suffix(')'))
-        .map(str::to_owned);
+    let home = rest.strip_prefix('(').and_then(|inner| inner.strip_suffix(')')).map(str::to_owned);
     Some((version.to_owned(), home))
 }
 
@@ -65,19 +62,14 @@ fn home_from_environ(path: &Path) -> Option<String> {
 /// The title in a cmdline: PM2 sets `process.title`, which overwrites argv in place,
 /// so /proc shows the title followed by NUL padding.
 fn title_of(cmdline: &[u8]) -> String {
-    let end = cmdline
-        .iter()
-        .rposition(|b| *b != 0)
-        .map_or(0, |last| last + 1);
+    let end = cmdline.iter().rposition(|b| *b != 0).map_or(0, |last| last + 1);
     String::from_utf8_lossy(&cmdline[..end]).replace('\0', " ")
 }
 
 /// Reads at most `max` bytes of a file.
 fn read_bounded(path: &Path, max: u64) -> io::Result<Vec<u8>> {
     let mut bytes = Vec::new();
-    std::fs::File::open(path)?
-        .take(max)
-        .read_to_end(&mut bytes)?;
+    std::fs::File::open(path)?.take(max).read_to_end(&mut bytes)?;
     Ok(bytes)
 }
 
@@ -117,19 +109,11 @@ pub(crate) fn read_pid_file(path: &Path) -> Fact<Option<u32>> {
             let text = String::from_utf8_lossy(&bytes);
             match text.trim().parse::<u32>() {
                 Ok(pid) if pid > 0 => Fact::Ok(Some(pid)),
-                _ => Fact::Error(format!(
-                    "{} holds {:?}, not a pid",
-                    path.display(),
-                    text.trim()
-                )),
+                _ => Fact::Error(format!("{} holds {:?}, not a pid", path.display(), text.trim())),
             }
         }
         Err(err) if err.kind() == io::ErrorKind::NotFound => Fact::Ok(None),
-        Err(err) => Fact::Error(format!(
-            "cannot read {}: {}",
-            path.display(),
-            os_message(&err)
-        )),
+        Err(err) => Fact::Error(format!("cannot read {}: {}", path.display(), os_message(&err))),
     }
 }
 
@@ -144,10 +128,7 @@ pub(crate) struct ProcessReader {
 impl ProcessReader {
     /// A reader with an empty cache.
     pub(crate) fn new() -> ProcessReader {
-        ProcessReader {
-            clock: BootClock::read(),
-            names: HashMap::new(),
-        }
+        ProcessReader { clock: BootClock::read(), names: HashMap::new() }
     }
 
     /// The process, `None` when it does not run (or cannot be read: a process we may
@@ -157,15 +138,8 @@ impl ProcessReader {
             return None;
         }
         let names = &mut self.names;
-        let mut resolve = |uid: u32| {
-            names
-                .entry(uid)
-                .or_insert_with(|| files::user_name(uid))
-                .clone()
-        };
-        procfs::read_process(pid, self.clock, &mut resolve)
-            .ok()
-            .flatten()
+        let mut resolve = |uid: u32| names.entry(uid).or_insert_with(|| files::user_name(uid)).clone();
+        procfs::read_process(pid, self.clock, &mut resolve).ok().flatten()
     }
 }
 
@@ -183,12 +157,7 @@ pub(crate) fn fallback_apps(home: &Path, reader: &mut ProcessReader) -> Vec<Fall
             let Fact::Ok(Some(pid)) = read_pid_file(&entry.path()) else {
                 return None;
             };
-            Some(FallbackApp {
-                name,
-                pm_id,
-                pid,
-                process: reader.process(pid),
-            })
+            Some(FallbackApp { name, pm_id, pid, process: reader.process(pid) })
         })
         .collect();
     apps.sort_by_key(|app| app.pm_id);
@@ -217,27 +186,15 @@ pub(crate) fn modules(home: &Path) -> Fact<Vec<String>> {
         },
         Err(err) if err.kind() == io::ErrorKind::NotFound => {}
         Err(err) => {
-            return Fact::Error(format!(
-                "cannot read {}: {}",
-                conf.display(),
-                os_message(&err)
-            ));
+            return Fact::Error(format!("cannot read {}: {}", conf.display(), os_message(&err)));
         }
     }
     let dir = home.join("modules");
     match std::fs::read_dir(&dir) {
-        Ok(entries) => names.extend(
-            entries
-                .flatten()
-                .filter_map(|entry| entry.file_name().into_string().ok()),
-        ),
+        Ok(entries) => names.extend(entries.flatten().filter_map(|entry| entry.file_name().into_string().ok())),
         Err(err) if err.kind() == io::ErrorKind::NotFound => {}
         Err(err) => {
-            return Fact::Error(format!(
-                "cannot read {}: {}",
-                dir.display(),
-                os_message(&err)
-            ));
+            return Fact::Error(format!("cannot read {}: {}", dir.display(), os_message(&err)));
         }
     }
     names.sort();
@@ -253,11 +210,7 @@ const PM2_CLI_PLACES: [&str; 2] = ["/usr/local/bin/pm2", "/usr/bin/pm2"];
 pub(crate) fn pm2_cli(daemon: Option<&ProcessFacts>) -> Option<String> {
     let beside_node = daemon
         .and_then(|process| process.exe.ok())
-        .and_then(|exe| {
-            Path::new(exe.trim_end_matches(" (deleted)"))
-                .parent()
-                .map(|dir| dir.join("pm2"))
-        })
+        .and_then(|exe| Path::new(exe.trim_end_matches(" (deleted)")).parent().map(|dir| dir.join("pm2")))
         .map(|path| path.to_string_lossy().into_owned());
     beside_node
         .into_iter()
@@ -279,25 +232,16 @@ mod tests {
             parse_title("PM2 v5.3.0: God Daemon (/home/a b/.pm2)"),
             Some(("5.3.0".into(), Some("/home/a b/.pm2".into())))
         );
-        assert_eq!(
-            parse_title("PM2 v0.14.7: God Daemon"),
-            Some(("0.14.7".into(), None))
-        );
+        assert_eq!(parse_title("PM2 v0.14.7: God Daemon"), Some(("0.14.7".into(), None)));
         assert_eq!(parse_title("node /usr/bin/pm2 resurrect"), None);
         // Cut to the length of the original argv: the version is there, the home is not.
         assert_eq!(parse_title("PM2 v7.0.4: God Daemon (/tmp/very-long-pm2-ho"), Some(("7.0.4".to_owned(), None)));
-        assert_eq!(
-            title_of(b"PM2 v7.0.4: God Daemon (/tmp/x)\0\0\0\0"),
-            "PM2 v7.0.4: God Daemon (/tmp/x)"
-        );
+        assert_eq!(title_of(b"PM2 v7.0.4: God Daemon (/tmp/x)\0\0\0\0"), "PM2 v7.0.4: God Daemon (/tmp/x)");
     }
 
     #[test]
     fn pid_file_names() {
-        assert_eq!(
-            parse_pid_file_name("api-worker-3.pid"),
-            Some(("api-worker".into(), 3))
-        );
+        assert_eq!(parse_pid_file_name("api-worker-3.pid"), Some(("api-worker".into(), 3)));
         assert_eq!(parse_pid_file_name("web-0.pid"), Some(("web".into(), 0)));
         assert_eq!(parse_pid_file_name("web.pid"), None);
         assert_eq!(parse_pid_file_name("web-x.pid"), None);
@@ -331,10 +275,7 @@ mod tests {
         std::fs::write(home.join("module_conf.json"), "[")?;
         let broken = modules(&home);
         std::fs::remove_dir_all(&home)?;
-        assert_eq!(
-            found,
-            Fact::Ok(vec!["pm2-logrotate".into(), "pm2-server-monit".into()])
-        );
+        assert_eq!(found, Fact::Ok(vec!["pm2-logrotate".into(), "pm2-server-monit".into()]));
         assert!(matches!(broken, Fact::Error(_)));
         Ok(())
     }

@@ -34,13 +34,7 @@ impl Homes {
             }
             return;
         }
-        self.found.push((
-            key,
-            FoundHome {
-                home: trim_home(home),
-                found_by: vec![how],
-            },
-        ));
+        self.found.push((key, FoundHome { home: trim_home(home), found_by: vec![how] }));
     }
 
     /// The homes, in the order found.
@@ -60,9 +54,7 @@ fn trim_home(home: &str) -> String {
 /// What makes two spellings of a home the same directory: its canonical path when it
 /// exists (a daemon started through a symlinked path titles itself with that path).
 pub(crate) fn home_key(home: &str) -> String {
-    std::fs::canonicalize(home)
-        .map(|path| path.to_string_lossy().into_owned())
-        .unwrap_or_else(|_| trim_home(home))
+    std::fs::canonicalize(home).map(|path| path.to_string_lossy().into_owned()).unwrap_or_else(|_| trim_home(home))
 }
 
 /// Homes found without systemd: running daemons, the usual home directories, and the
@@ -88,10 +80,8 @@ pub(crate) fn local_homes(extra: &[String]) -> (Vec<FoundHome>, Vec<RunningDaemo
 fn user_home_dirs() -> Vec<String> {
     let mut candidates = vec!["/root/.pm2".to_owned()];
     if let Ok(entries) = std::fs::read_dir("/home") {
-        let mut users: Vec<String> = entries
-            .flatten()
-            .map(|entry| entry.path().join(".pm2").to_string_lossy().into_owned())
-            .collect();
+        let mut users: Vec<String> =
+            entries.flatten().map(|entry| entry.path().join(".pm2").to_string_lossy().into_owned()).collect();
         users.sort();
         candidates.extend(users);
     }
@@ -163,18 +153,9 @@ mod tests {
             "/usr/lib/node_modules/pm2/bin/pm2",
             &argv(&["/usr/lib/node_modules/pm2/bin/pm2", "resurrect"])
         ));
-        assert!(runs_pm2_resurrect(
-            "/usr/bin/node",
-            &argv(&["node", "/usr/local/bin/pm2", "resurrect"])
-        ));
-        assert!(runs_pm2_resurrect(
-            "/usr/bin/env",
-            &argv(&["env", "pm2", "resurrect"])
-        ));
+        assert!(runs_pm2_resurrect("/usr/bin/node", &argv(&["node", "/usr/local/bin/pm2", "resurrect"])));
+        assert!(runs_pm2_resurrect("/usr/bin/env", &argv(&["env", "pm2", "resurrect"])));
         assert!(!runs_pm2_resurrect("/usr/bin/pm2", &argv(&["pm2", "kill"])));
-        assert!(!runs_pm2_resurrect(
-            "/usr/bin/node",
-            &argv(&["node", "resurrect.js"])
-        ));
+        assert!(!runs_pm2_resurrect("/usr/bin/node", &argv(&["node", "resurrect.js"])));
     }
 }

@@ -73,40 +73,22 @@ pub(crate) fn read_dump(path: &str) -> DumpFacts {
 
 /// Reads and parses a dump, refusing one larger than `limit` bytes without reading it.
 pub(crate) fn read_apps(path: &str, limit: u64) -> Result<Vec<SavedApp>, DumpError> {
-    let read_error = |err: std::io::Error| DumpError::Read {
-        path: path.to_owned(),
-        reason: os_message(&err),
-    };
+    let read_error = |err: std::io::Error| DumpError::Read { path: path.to_owned(), reason: os_message(&err) };
     let file = std::fs::File::open(path).map_err(read_error)?;
     let size = file.metadata().map_err(read_error)?.len();
     if size > limit {
-        return Err(DumpError::TooLarge {
-            path: path.to_owned(),
-            size,
-            limit,
-        });
+        return Err(DumpError::TooLarge { path: path.to_owned(), size, limit });
     }
     let mut bytes = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
     // The file may grow between fstat and read: `take` keeps the bound anyway.
-    file.take(limit + 1)
-        .read_to_end(&mut bytes)
-        .map_err(read_error)?;
+    file.take(limit + 1).read_to_end(&mut bytes).map_err(read_error)?;
     if bytes.len() as u64 > limit {
-        return Err(DumpError::TooLarge {
-            path: path.to_owned(),
-            size: bytes.len() as u64,
-            limit,
-        });
+        return Err(DumpError::TooLarge { path: path.to_owned(), size: bytes.len() as u64, limit });
     }
     if bytes.iter().all(u8::is_ascii_whitespace) {
-        return Err(DumpError::Empty {
-            path: path.to_owned(),
-        });
+        return Err(DumpError::Empty { path: path.to_owned() });
     }
-    parse_apps(&bytes).map_err(|err| DumpError::Parse {
-        path: path.to_owned(),
-        reason: parse_reason(&err),
-    })
+    parse_apps(&bytes).map_err(|err| DumpError::Parse { path: path.to_owned(), reason: parse_reason(&err) })
 }
 
 /// The apps in a dump's bytes.
@@ -149,9 +131,9 @@ impl<'de> Visitor<'de> for DumpVisitor {
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Dump, A::Error> {
         let mut apps = Vec::new();
         while let Some(app) = seq.next_element::<RawApp>()? {
-            apps.push(app.into_saved().map_err(|problem| {
-                de::Error::custom(format!("app {} ({problem})", apps.len() + 1))
-            })?);
+            apps.push(
+                app.into_saved().map_err(|problem| de::Error::custom(format!("app {} ({problem})", apps.len() + 1)))?,
+            );
         }
         Ok(Dump(apps))
     }
@@ -167,25 +149,13 @@ struct RawApp {
 }
 
 /// The settings kept from each app.
-const KEPT: [&str; 7] = [
-    "name",
-    "status",
-    "exec_mode",
-    "instances",
-    "pm_exec_path",
-    "exec_interpreter",
-    "max_memory_restart",
-];
+const KEPT: [&str; 7] =
+    ["name", "status", "exec_mode", "instances", "pm_exec_path", "exec_interpreter", "max_memory_restart"];
 
 impl RawApp {
     /// The field's value, `None` when absent or `null`.
     fn get(&self, name: &str) -> Option<&Value> {
-        self.fields
-            .iter()
-            .rev()
-            .find(|(key, _)| *key == name)
-            .map(|(_, value)| value)
-            .filter(|value| !value.is_null())
+        self.fields.iter().rev().find(|(key, _)| *key == name).map(|(_, value)| value).filter(|value| !value.is_null())
     }
 
     /// A string field; a value of another type is an error.
@@ -205,11 +175,7 @@ impl RawApp {
             None => return Err("no \"name\"".to_owned()),
         };
         let in_app = |problem: String| format!("{name:?}: {problem}");
-        let instances = self
-            .get("instances")
-            .map(instances)
-            .transpose()
-            .map_err(in_app)?;
+        let instances = self.get("instances").map(instances).transpose().map_err(in_app)?;
         let max_memory_restart = self
             .get("max_memory_restart")
             .map(|value| memory_bytes("max_memory_restart", value))
@@ -259,10 +225,9 @@ pub(crate) fn instances(value: &Value) -> Result<i64, String> {
             .or_else(|| number.as_f64().map(|f| f as i64))
             .ok_or_else(|| format!("\"instances\" is {number}, not a count")),
         Value::String(text) if text.trim().eq_ignore_ascii_case("max") => Ok(0),
-        Value::String(text) => text
-            .trim()
-            .parse()
-            .map_err(|_| format!("\"instances\" is {text:?}, not a count or \"max\"")),
+        Value::String(text) => {
+            text.trim().parse().map_err(|_| format!("\"instances\" is {text:?}, not a count or \"max\""))
+        }
         other => Err(wrong_type("instances", other, "a number or a string")),
     }
 }
@@ -275,9 +240,7 @@ pub(crate) fn memory_bytes(field: &str, value: &Value) -> Result<u64, String> {
             .as_u64()
             .or_else(|| number.as_f64().filter(|f| *f >= 0.0).map(|f| f as u64))
             .ok_or_else(|| format!("\"{field}\" is {number}, not a size")),
-        Value::String(text) => {
-            parse_size(text).ok_or_else(|| format!("\"{field}\" is {text:?}, not a size like 200M"))
-        }
+        Value::String(text) => parse_size(text).ok_or_else(|| format!("\"{field}\" is {text:?}, not a size like 200M")),
         other => Err(wrong_type(field, other, "a number or a string")),
     }
 }
@@ -313,9 +276,7 @@ pub(crate) fn is_module(field: &str, value: &Value) -> Result<bool, String> {
 /// environment names are upper case by convention, PM2's own settings lower case.
 fn looks_like_env_name(key: &str) -> bool {
     let mut chars = key.chars();
-    chars
-        .next()
-        .is_some_and(|c| c.is_ascii_uppercase() || c == '_')
+    chars.next().is_some_and(|c| c.is_ascii_uppercase() || c == '_')
         && chars.all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
 }
 
@@ -455,8 +416,7 @@ mod tests {
     }
 
     fn temp_file(tag: &str, bytes: &[u8]) -> std::io::Result<String> {
-        let path =
-            std::env::temp_dir().join(format!("bootproof-dump-{}-{tag}.pm2", std::process::id()));
+        let path = std::env::temp_dir().join(format!("bootproof-dump-{}-{tag}.pm2", std::process::id()));
         std::fs::write(&path, bytes)?;
         Ok(path.to_string_lossy().into_owned())
     }
@@ -483,33 +443,17 @@ mod tests {
         assert_eq!(web.status.as_deref(), Some("online"));
         assert_eq!(web.exec_mode.as_deref(), Some("fork_mode"));
         assert_eq!(web.instances, None);
-        assert_eq!(
-            web.script.as_deref(),
-            Some("/tmp/bootproof-pm2-fixture/app/server.js")
-        );
+        assert_eq!(web.script.as_deref(), Some("/tmp/bootproof-pm2-fixture/app/server.js"));
         assert_eq!(web.interpreter.as_deref(), Some("node"));
         assert!(!web.is_module);
         let api = &apps[1];
         assert_eq!(api.exec_mode.as_deref(), Some("cluster_mode"));
         assert_eq!(api.max_memory_restart, Some(200 << 20));
         let worker = &apps[3];
-        for name in [
-            "API_TOKEN",
-            "DATABASE_URL",
-            "GREETING",
-            "HOME",
-            "NODE_APP_INSTANCE",
-        ] {
-            assert!(
-                worker.env_keys.iter().any(|k| k == name),
-                "{name} in {:?}",
-                worker.env_keys
-            );
+        for name in ["API_TOKEN", "DATABASE_URL", "GREETING", "HOME", "NODE_APP_INSTANCE"] {
+            assert!(worker.env_keys.iter().any(|k| k == name), "{name} in {:?}", worker.env_keys);
         }
-        assert!(
-            !worker.env_keys.iter().any(|k| k == "worker"),
-            "per-app section is no variable"
-        );
+        assert!(!worker.env_keys.iter().any(|k| k == "worker"), "per-app section is no variable");
         // Names only: no value of the fixture's environment survives into the facts.
         let facts = serde_json::to_string(&apps).unwrap_or_default();
         assert!(!facts.contains("not-a-real-secret") && !facts.contains("fixture-token"));
@@ -531,9 +475,7 @@ mod tests {
         assert_eq!(facts.apps, Fact::Ok(Vec::new()));
         assert_eq!(facts.file.stat, Fact::Ok(None));
         let real = read_dump(&fixture("dump.pm2"));
-        assert!(
-            matches!(real.file.stat, Fact::Ok(Some(ref stat)) if stat.mtime > 0 && stat.mode != 0)
-        );
+        assert!(matches!(real.file.stat, Fact::Ok(Some(ref stat)) if stat.mtime > 0 && stat.mode != 0));
     }
 
     #[test]
@@ -558,26 +500,13 @@ mod tests {
             (b"[\"api\"]", "a PM2 app"),
             (b"[{\"status\": \"online\"}]", "app 1 (no \"name\")"),
             (b"[{\"name\": 7}]", "\"name\" is a number"),
-            (
-                b"[{\"name\": \"a\"}, {\"name\": \"b\", \"exec_mode\": 1}]",
-                "app 2 (\"b\": \"exec_mode\" is a number",
-            ),
-            (
-                b"[{\"name\": \"a\", \"env\": \"PATH=/bin\"}]",
-                "\"env\" as an object",
-            ),
-            (
-                b"[{\"name\": \"a\", \"instances\": \"lots\"}]",
-                "not a count",
-            ),
+            (b"[{\"name\": \"a\"}, {\"name\": \"b\", \"exec_mode\": 1}]", "app 2 (\"b\": \"exec_mode\" is a number"),
+            (b"[{\"name\": \"a\", \"env\": \"PATH=/bin\"}]", "\"env\" as an object"),
+            (b"[{\"name\": \"a\", \"instances\": \"lots\"}]", "not a count"),
         ];
         for (n, (bytes, expected)) in cases.iter().enumerate() {
             let text = reason(bytes, &format!("bad-{n}"));
-            assert!(
-                text.contains(expected),
-                "{:?} → {text}",
-                String::from_utf8_lossy(bytes)
-            );
+            assert!(text.contains(expected), "{:?} → {text}", String::from_utf8_lossy(bytes));
         }
     }
 
@@ -603,18 +532,12 @@ mod tests {
     fn oversized_dump_is_refused_without_reading_it() -> std::io::Result<()> {
         // Sparse: 65 MiB long, no data written, so reading it would show in the time.
         let path = temp_file("sparse", b"")?;
-        std::fs::OpenOptions::new()
-            .write(true)
-            .open(&path)?
-            .set_len(DUMP_MAX + (1 << 20))?;
+        std::fs::OpenOptions::new().write(true).open(&path)?.set_len(DUMP_MAX + (1 << 20))?;
         let started = Instant::now();
         let result = read_apps(&path, DUMP_MAX);
         std::fs::remove_file(&path)?;
         assert!(started.elapsed() < Duration::from_millis(100));
-        assert!(
-            matches!(result, Err(DumpError::TooLarge { .. })),
-            "{result:?}"
-        );
+        assert!(matches!(result, Err(DumpError::TooLarge { .. })), "{result:?}");
         Ok(())
     }
 
@@ -626,10 +549,7 @@ mod tests {
         let value = "x".repeat(1000);
         let app = format!(
             "{{\"name\":\"app\",\"status\":\"online\",\"env\":{{{}}}}}",
-            (0..50)
-                .map(|i| format!("\"VAR_{i}\":\"{value}\""))
-                .collect::<Vec<_>>()
-                .join(",")
+            (0..50).map(|i| format!("\"VAR_{i}\":\"{value}\"")).collect::<Vec<_>>().join(",")
         );
         let count = 50_000_000 / app.len();
         let mut text = String::with_capacity(50_000_100);
@@ -649,10 +569,7 @@ mod tests {
         assert!(matches!(&parsed, Ok(apps) if apps.len() == count && apps[0].env_keys.len() == 50));
         assert!(parse_time < Duration::from_secs(5), "{parse_time:?}");
         assert!(matches!(refused, Err(DumpError::TooLarge { .. })));
-        assert!(
-            matches!(&truncated, Err(err) if err.to_string().contains("truncated")),
-            "{truncated:?}"
-        );
+        assert!(matches!(&truncated, Err(err) if err.to_string().contains("truncated")), "{truncated:?}");
         Ok(())
     }
 }

@@ -29,33 +29,21 @@ pub(crate) async fn with_units(
     daemons: &[RunningDaemon],
     units: Vec<UnitFacts>,
 ) -> Vec<Pm2Home> {
-    let mut unit_homes: Vec<(String, UnitFacts)> = units
-        .into_iter()
-        .filter_map(|unit| Some((discover::unit_home(&unit)?, unit)))
-        .collect();
+    let mut unit_homes: Vec<(String, UnitFacts)> =
+        units.into_iter().filter_map(|unit| Some((discover::unit_home(&unit)?, unit))).collect();
     let mut missing = Homes::default();
     for (home, unit) in &unit_homes {
         let key = discover::home_key(home);
-        if !homes
-            .iter()
-            .any(|known| discover::home_key(&known.home) == key)
-        {
+        if !homes.iter().any(|known| discover::home_key(&known.home) == key) {
             missing.add(home, format!("unit {}", unit.name));
         }
     }
-    let more = join_all(
-        missing
-            .into_vec()
-            .into_iter()
-            .map(|found| gather_home(found, daemons)),
-    )
-    .await;
+    let more = join_all(missing.into_vec().into_iter().map(|found| gather_home(found, daemons))).await;
     homes.extend(more);
     for home in &mut homes {
         let key = discover::home_key(&home.home);
-        let (mine, rest): (Vec<_>, Vec<_>) = unit_homes
-            .into_iter()
-            .partition(|(unit_home, _)| discover::home_key(unit_home) == key);
+        let (mine, rest): (Vec<_>, Vec<_>) =
+            unit_homes.into_iter().partition(|(unit_home, _)| discover::home_key(unit_home) == key);
         unit_homes = rest;
         for (_, unit) in mine {
             let how = format!("unit {}", unit.name);
@@ -103,11 +91,8 @@ pub(crate) async fn gather_home(found: FoundHome, daemons: &[RunningDaemon]) -> 
 /// The directories above `home`, outermost first, of its canonical path when it exists.
 fn ancestors(home: &Path) -> Vec<FileFacts> {
     let real = std::fs::canonicalize(home).unwrap_or_else(|_| home.to_path_buf());
-    let mut above: Vec<FileFacts> = real
-        .ancestors()
-        .skip(1)
-        .map(|dir| files::stat_file(&dir.to_string_lossy()))
-        .collect();
+    let mut above: Vec<FileFacts> =
+        real.ancestors().skip(1).map(|dir| files::stat_file(&dir.to_string_lossy())).collect();
     above.reverse();
     above
 }
@@ -122,20 +107,14 @@ fn daemon_facts(
 ) -> DaemonFacts {
     let pid_file = daemon::read_pid_file(&home.join("pm2.pid"));
     let key = discover::home_key(&home.to_string_lossy());
-    let titled = daemons.iter().find(|daemon| {
-        daemon
-            .home
-            .as_deref()
-            .is_some_and(|titled| discover::home_key(titled) == key)
-    });
+    let titled =
+        daemons.iter().find(|daemon| daemon.home.as_deref().is_some_and(|titled| discover::home_key(titled) == key));
     let (pid, version) = match (titled, &pid_file) {
         (Some(daemon), _) => (Some(daemon.pid), Some(daemon.version.clone())),
         // A pid file whose process is a God Daemon of no other home.
         (None, Fact::Ok(Some(pid))) => match daemon::daemon_title(*pid) {
             Some((version, None)) => (Some(*pid), Some(version)),
-            Some((version, Some(titled))) if discover::home_key(&titled) == key => {
-                (Some(*pid), Some(version))
-            }
+            Some((version, Some(titled))) if discover::home_key(&titled) == key => (Some(*pid), Some(version)),
             _ => (None, None),
         },
         _ => (None, None),
@@ -151,13 +130,7 @@ fn daemon_facts(
         // The daemon could not be asked: what its pid files and /proc still show.
         other => (other, daemon::fallback_apps(home, reader)),
     };
-    DaemonFacts {
-        pid_file,
-        process,
-        version,
-        rpc,
-        fallback_apps,
-    }
+    DaemonFacts { pid_file, process, version, rpc, fallback_apps }
 }
 
 #[cfg(test)]
@@ -166,10 +139,7 @@ mod tests {
 
     #[test]
     fn ancestors_run_from_the_root_down_to_the_parent() {
-        let found: Vec<String> = ancestors(Path::new("/nonexistent/u/.pm2"))
-            .into_iter()
-            .map(|dir| dir.path)
-            .collect();
+        let found: Vec<String> = ancestors(Path::new("/nonexistent/u/.pm2")).into_iter().map(|dir| dir.path).collect();
         assert_eq!(found, ["/", "/nonexistent", "/nonexistent/u"]);
     }
 }

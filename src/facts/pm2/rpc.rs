@@ -36,16 +36,10 @@ pub(crate) async fn monitor_data(socket: &Path, timeout: Duration) -> Fact<RpcAn
     // A missing socket file is the common "no daemon" case: say so without connecting.
     match std::fs::symlink_metadata(socket) {
         Err(err) if err.kind() == io::ErrorKind::NotFound => {
-            return Fact::Ok(RpcAnswer::NotRunning {
-                reason: "no socket file".to_owned(),
-            });
+            return Fact::Ok(RpcAnswer::NotRunning { reason: "no socket file".to_owned() });
         }
         Err(err) => {
-            return Fact::Error(format!(
-                "cannot look at {}: {}",
-                socket.display(),
-                os_message(&err)
-            ));
+            return Fact::Error(format!("cannot look at {}: {}", socket.display(), os_message(&err)));
         }
         Ok(_) => {}
     }
@@ -53,26 +47,16 @@ pub(crate) async fn monitor_data(socket: &Path, timeout: Duration) -> Fact<RpcAn
     match tokio::time::timeout(timeout, exchange(socket)).await {
         Ok(Ok(apps)) => Fact::Ok(RpcAnswer::Apps { apps }),
         Ok(Err(RpcError::Connect(err))) => match err.kind() {
-            io::ErrorKind::ConnectionRefused => Fact::Ok(RpcAnswer::NotRunning {
-                reason: "connection refused".to_owned(),
-            }),
-            io::ErrorKind::NotFound => Fact::Ok(RpcAnswer::NotRunning {
-                reason: "no socket file".to_owned(),
-            }),
+            io::ErrorKind::ConnectionRefused => {
+                Fact::Ok(RpcAnswer::NotRunning { reason: "connection refused".to_owned() })
+            }
+            io::ErrorKind::NotFound => Fact::Ok(RpcAnswer::NotRunning { reason: "no socket file".to_owned() }),
             // A full listen backlog: something listens but does not accept.
-            io::ErrorKind::WouldBlock => Fact::Ok(RpcAnswer::NoAnswer {
-                waited_ms: millis(started.elapsed()),
-            }),
-            _ => Fact::Error(format!(
-                "cannot connect to {}: {}",
-                socket.display(),
-                os_message(&err)
-            )),
+            io::ErrorKind::WouldBlock => Fact::Ok(RpcAnswer::NoAnswer { waited_ms: millis(started.elapsed()) }),
+            _ => Fact::Error(format!("cannot connect to {}: {}", socket.display(), os_message(&err))),
         },
         Ok(Err(err)) => Fact::Error(format!("{}: {err}", socket.display())),
-        Err(_) => Fact::Ok(RpcAnswer::NoAnswer {
-            waited_ms: millis(started.elapsed()),
-        }),
+        Err(_) => Fact::Ok(RpcAnswer::NoAnswer { waited_ms: millis(started.elapsed()) }),
     }
 }
 
@@ -107,14 +91,8 @@ pub(crate) enum RpcError {
 /// Connects, sends one request and reads until the reply with its id arrives.
 async fn exchange(socket: &Path) -> Result<Vec<LiveApp>, RpcError> {
     static NEXT_ID: AtomicU64 = AtomicU64::new(0);
-    let id = format!(
-        "{}:{}",
-        std::process::id(),
-        NEXT_ID.fetch_add(1, Ordering::Relaxed)
-    );
-    let mut stream = UnixStream::connect(socket)
-        .await
-        .map_err(RpcError::Connect)?;
+    let id = format!("{}:{}", std::process::id(), NEXT_ID.fetch_add(1, Ordering::Relaxed));
+    let mut stream = UnixStream::connect(socket).await.map_err(RpcError::Connect)?;
     let request = amp::encode(&[
         Arg::Json(json!({"type": "call", "method": "getMonitorData", "args": [{}]})),
         Arg::Str(id.clone()),
@@ -140,28 +118,19 @@ async fn exchange(socket: &Path) -> Result<Vec<LiveApp>, RpcError> {
 /// The process list out of a reply message.
 pub(crate) fn apps_of_reply(message: &[Arg]) -> Result<Vec<LiveApp>, RpcError> {
     let Some(Arg::Json(Value::Object(body))) = message.first() else {
-        return Err(RpcError::Shape(
-            "the first argument is not a JSON object".into(),
-        ));
+        return Err(RpcError::Shape("the first argument is not a JSON object".into()));
     };
     if let Some(error) = body.get("error") {
-        let text = error
-            .as_str()
-            .map_or_else(|| error.to_string(), str::to_owned);
+        let text = error.as_str().map_or_else(|| error.to_string(), str::to_owned);
         return Err(RpcError::Daemon(text));
     }
-    let Some(Value::Array(list)) = body
-        .get("args")
-        .and_then(Value::as_array)
-        .and_then(|args| args.first())
-    else {
+    let Some(Value::Array(list)) = body.get("args").and_then(Value::as_array).and_then(|args| args.first()) else {
         return Err(RpcError::Shape("no process list in \"args\"".into()));
     };
     list.iter()
         .enumerate()
         .map(|(index, item)| {
-            live_app(item)
-                .map_err(|problem| RpcError::Shape(format!("process {} ({problem})", index + 1)))
+            live_app(item).map_err(|problem| RpcError::Shape(format!("process {} ({problem})", index + 1)))
         })
         .collect()
 }
@@ -177,12 +146,8 @@ pub(crate) fn live_app(item: &Value) -> Result<LiveApp, String> {
     let env_field = |name: &str| env.and_then(|env| env.get(name)).filter(|v| !v.is_null());
     let env_str = |name: &str| env_field(name).and_then(Value::as_str).map(str::to_owned);
     let env_u64 = |name: &str| env_field(name).and_then(Value::as_u64);
-    let name = item
-        .get("name")
-        .or_else(|| env_field("name"))
-        .and_then(Value::as_str)
-        .ok_or("no string \"name\"")?
-        .to_owned();
+    let name =
+        item.get("name").or_else(|| env_field("name")).and_then(Value::as_str).ok_or("no string \"name\"")?.to_owned();
     let pm_id = item
         .get("pm_id")
         .or_else(|| env_field("pm_id"))
@@ -190,11 +155,7 @@ pub(crate) fn live_app(item: &Value) -> Result<LiveApp, String> {
         .ok_or_else(|| format!("{name:?} has no numeric \"pm_id\""))?;
     Ok(LiveApp {
         pm_id,
-        pid: item
-            .get("pid")
-            .and_then(Value::as_u64)
-            .and_then(|pid| u32::try_from(pid).ok())
-            .unwrap_or(0),
+        pid: item.get("pid").and_then(Value::as_u64).and_then(|pid| u32::try_from(pid).ok()).unwrap_or(0),
         status: env_str("status").unwrap_or_default(),
         restart_time: env_u64("restart_time").unwrap_or(0),
         unstable_restarts: env_u64("unstable_restarts").unwrap_or(0),
@@ -204,13 +165,8 @@ pub(crate) fn live_app(item: &Value) -> Result<LiveApp, String> {
         max_memory_restart: env_field("max_memory_restart")
             .and_then(|value| dump::memory_bytes("max_memory_restart", value).ok()),
         node_version: env_str("node_version"),
-        is_module: env_field("pmx_module")
-            .and_then(|value| dump::is_module("pmx_module", value).ok())
-            .unwrap_or(false),
-        memory: item
-            .get("monit")
-            .and_then(|monit| monit.get("memory"))
-            .and_then(Value::as_u64),
+        is_module: env_field("pmx_module").and_then(|value| dump::is_module("pmx_module", value).ok()).unwrap_or(false),
+        memory: item.get("monit").and_then(|monit| monit.get("memory")).and_then(Value::as_u64),
         process: None,
         name,
     })
@@ -240,31 +196,20 @@ mod tests {
         assert_eq!(app.started_at_ms, Some(1_700_000_000_000));
         assert_eq!(app.max_memory_restart, Some(200 << 20));
         assert_eq!(app.memory, Some(52_551_680));
-        assert!(
-            !serde_json::to_string(&app)
-                .unwrap_or_default()
-                .contains("must-not-appear")
-        );
+        assert!(!serde_json::to_string(&app).unwrap_or_default().contains("must-not-appear"));
         Ok(())
     }
 
     #[test]
     fn error_and_odd_replies() {
-        let error = [
-            Arg::Json(json!({"error": "method \"x\" does not exist"})),
-            Arg::Str("1:0".into()),
-        ];
-        assert!(
-            matches!(apps_of_reply(&error), Err(RpcError::Daemon(text)) if text.contains("does not exist"))
-        );
+        let error = [Arg::Json(json!({"error": "method \"x\" does not exist"})), Arg::Str("1:0".into())];
+        assert!(matches!(apps_of_reply(&error), Err(RpcError::Daemon(text)) if text.contains("does not exist")));
         let empty = [Arg::Json(json!({"args": [[]]})), Arg::Str("1:0".into())];
         assert!(matches!(apps_of_reply(&empty), Ok(apps) if apps.is_empty()));
         let odd = [Arg::Str("hello".into())];
         assert!(matches!(apps_of_reply(&odd), Err(RpcError::Shape(_))));
         let nameless = [Arg::Json(json!({"args": [[{"pm_id": 1}]]}))];
-        assert!(
-            matches!(apps_of_reply(&nameless), Err(RpcError::Shape(text)) if text.contains("process 1"))
-        );
+        assert!(matches!(apps_of_reply(&nameless), Err(RpcError::Shape(text)) if text.contains("process 1")));
     }
 
     fn socket_path(tag: &str) -> std::path::PathBuf {
@@ -272,9 +217,7 @@ mod tests {
     }
 
     fn runtime() -> io::Result<tokio::runtime::Runtime> {
-        tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
+        tokio::runtime::Builder::new_current_thread().enable_all().build()
     }
 
     #[test]
@@ -315,10 +258,7 @@ mod tests {
         let waited = started.elapsed();
         drop(listener);
         std::fs::remove_file(&path)?;
-        assert!(
-            matches!(answer, Fact::Ok(RpcAnswer::NoAnswer { waited_ms }) if waited_ms >= 300),
-            "{answer:?}"
-        );
+        assert!(matches!(answer, Fact::Ok(RpcAnswer::NoAnswer { waited_ms }) if waited_ms >= 300), "{answer:?}");
         assert!(waited < timeout + Duration::from_millis(500), "{waited:?}");
         Ok(())
     }
