@@ -1,21 +1,22 @@
 //! The one place that wires a command: facts (gathered or loaded) → invariants → report → output.
 
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::path::Path;
 use std::process::ExitCode;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use anyhow::Context;
 use futures_util::future::join;
 
-use crate::alert::state;
 use crate::cli::{CheckArgs, Cli, Command, FactsArgs, Format, InitArgs, PlanArgs, PlanFormat};
-use crate::config::HealthSpec;
-use crate::config::{self, CheckConfig};
+use crate::config::{self, CheckConfig, HealthSpec};
 use crate::exit;
-use crate::facts::{BootRecord, FACTS_SCHEMA, Fact, Facts};
-use crate::invariants::{self, CheckId};
-use crate::report::{self, Finding, HostSummary, Report};
+use crate::facts::{BootRecord, Fact, Facts};
+use crate::invariants;
+use crate::progress::Progress;
+use crate::report::{self, HostSummary, Report};
+use crate::state;
+use crate::verdict::{CheckId, Finding, Judgement};
 use crate::wait;
 
 /// Why a command could not finish; each kind has its exit code.
@@ -81,11 +82,11 @@ fn check(args: &CheckArgs) -> Result<ExitCode, AppError> {
     let mut config = check_config(args.config.as_deref(), live)?;
     config.health.extend(testing_health_specs(args));
     let remember = live && !args.no_state;
-    let (facts, findings) = match &args.facts {
+    let (facts, judgement) = match &args.facts {
         Some(path) => {
             let facts = load_facts(path)?;
-            let findings = judge(&facts, &config, args);
-            (facts, findings)
+            let judgement = judge(&facts, &config, args);
+            (facts, judgement)
         }
         None => live_check(args, &config)?,
     };
@@ -95,9 +96,9 @@ fn check(args: &CheckArgs) -> Result<ExitCode, AppError> {
             eprintln!("bootproof: note: {err}");
         }
     }
-    let report = Report::new(host_summary(&facts), findings);
+    let report = Report::new(HostSummary::of(&facts), judgement);
     let text = match args.format {
-        Format::Human => report::human::render(&report),
+        Format::Human => report::human::render(&report, args.verbose),
         Format::Json => report::json::render(&report),
         Format::Junit => report::junit::render(&report, args.strict)
             .context("failed to render the JUnit report")
@@ -116,11 +117,11 @@ fn plan(args: &PlanArgs) -> Result<ExitCode, AppError> {
         // The chain needs no health probes.
         None => gather_facts(&Wanted { health: &[], ..Wanted::of(&config, &[]) }, false)?,
     };
-    // Severity overrides change what fails, not what comes back: plan judges the raw findings.
-    let findings = invariants::evaluate(&facts, &config);
-    let plan = report::plan::build(&facts, &findings);
+    // Severity overrides change what fails, not what comes back: plan reads the prediction.
+    let judgement = invariants::evaluate(&facts, &config);
+    let plan = report::plan::build(&facts, &judgement);
     let text = match args.format {
-        PlanFormat::Human => report::plan::render(&plan),
+        PlanFormat::Human => report::plan::render(&plan, args.verbose),
         PlanFormat::Json => {
             let mut text =
                 serde_json::to_string_pretty(&plan).context("failed to serialise the plan").map_err(AppError::Usage)?;
@@ -129,9 +130,7 @@ fn plan(args: &PlanArgs) -> Result<ExitCode, AppError> {
         }
     };
     emit(&text, args.output.as_deref(), args.format == PlanFormat::Human)?;
-    let lost = plan.units.iter().any(|u| !u.verdict.comes_back)
-        || plan.pm2.iter().any(|h| !h.daemon.comes_back || h.apps.iter().any(|a| !a.verdict.comes_back));
-    Ok(ExitCode::from(if lost { exit::FAILED } else { exit::OK }))
+    Ok(exit::for_plan(judgement.everything_comes_back()))
 }
 
 /// The hidden `--health URL` testing aid: one `[[health]]` entry with its defaults per URL,
@@ -143,28 +142,30 @@ fn testing_health_specs(args: &CheckArgs) -> Vec<HealthSpec> {
         .collect()
 }
 
-/// Judges facts: the invariants, then the check file's severity overrides, then
-/// `--only`/`--skip`.
-fn judge(facts: &Facts, config: &CheckConfig, args: &CheckArgs) -> Vec<Finding> {
-    let findings = invariants::severity::apply(invariants::evaluate(facts, config), &config.severity);
-    select(findings, &args.only, &args.skip)
+/// Judges facts: the invariants and the prediction, then the check file's severity
+/// overrides and `--only`/`--skip` on the findings (the prediction is judged before
+/// either: they change what is reported and what it costs, not what comes back).
+fn judge(facts: &Facts, config: &CheckConfig, args: &CheckArgs) -> Judgement {
+    let Judgement { findings, predictions } = invariants::evaluate(facts, config);
+    let findings = invariants::severity::apply(findings, &config.severity);
+    Judgement { findings: select(findings, &args.only, &args.skip), predictions }
 }
 
 /// Gathers and judges this host once, or, with `--wait`, until nothing time-sensitive is
 /// pending or the deadline has passed. Everything is gathered again each round: it takes
 /// tens of milliseconds, and a report built from one round's facts is consistent (an
 /// endpoint that answered early may have gone down since).
-fn live_check(args: &CheckArgs, config: &CheckConfig) -> Result<(Facts, Vec<Finding>), AppError> {
+fn live_check(args: &CheckArgs, config: &CheckConfig) -> Result<(Facts, Judgement), AppError> {
     let runtime = runtime()?;
-    let round = || -> Result<(Facts, Vec<Finding>), AppError> {
+    let round = || -> Result<(Facts, Judgement), AppError> {
         let mut facts = runtime
             .block_on(gather_all(&Wanted::of(config, &args.pm2_homes), false))
             .map_err(|err| AppError::CannotCheck(err.into()))?;
         if !args.no_state {
             facts.previous_boot = remembered(&args.state, &facts);
         }
-        let findings = judge(&facts, config, args);
-        Ok((facts, findings))
+        let judgement = judge(&facts, config, args);
+        Ok((facts, judgement))
     };
     let Some(wait) = args.wait else { return round() };
     let started = Instant::now();
@@ -173,7 +174,7 @@ fn live_check(args: &CheckArgs, config: &CheckConfig) -> Result<(Facts, Vec<Find
     let mut backoff = wait::Backoff::new();
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
-        let (facts, findings) = match round() {
+        let (facts, judgement) = match round() {
             Ok(checked) => checked,
             // Early in a boot the system bus may not be up yet: that is worth waiting for too.
             Err(AppError::CannotCheck(err)) if !left.is_zero() => {
@@ -186,112 +187,15 @@ fn live_check(args: &CheckArgs, config: &CheckConfig) -> Result<(Facts, Vec<Find
                 return Err(err);
             }
         };
-        let pending = wait::pending(&facts, &findings);
+        let pending = wait::pending(&facts, &judgement.findings);
         let left = deadline.saturating_duration_since(Instant::now());
         if pending.is_empty() || left.is_zero() {
             progress.done(pending.len(), started.elapsed());
-            return Ok((facts, findings));
+            return Ok((facts, judgement));
         }
         let pause = backoff.pause(left);
         progress.pause(&pending, deadline, pause);
     }
-}
-
-/// What `--wait` shows on stderr. On a terminal: one line redrawn in place, counting
-/// down. Otherwise (a log, a pipe): a line only when what is pending changes.
-struct Progress {
-    terminal: bool,
-    wait: Duration,
-    /// What the last plain line said was pending, so an unchanged state is not repeated.
-    last: Option<Vec<String>>,
-}
-
-impl Progress {
-    /// How often the terminal line is redrawn while pausing.
-    const REDRAW: Duration = Duration::from_millis(250);
-
-    fn new(wait: Duration) -> Self {
-        Progress { terminal: std::io::stderr().is_terminal(), wait, last: None }
-    }
-
-    /// Shows what is pending and sleeps `pause`, redrawing the countdown on a terminal.
-    fn pause(&mut self, pending: &[&Finding], deadline: Instant, pause: Duration) {
-        let until = Instant::now() + pause;
-        if !self.terminal {
-            let keys = wait::keys(pending);
-            if self.last.as_ref() != Some(&keys) {
-                eprintln!(
-                    "bootproof: waiting up to {} for {}: {}",
-                    wait::whole_seconds(self.wait),
-                    pending.len(),
-                    keys.join(", ")
-                );
-                self.last = Some(keys);
-            }
-            std::thread::sleep(pause);
-            return;
-        }
-        loop {
-            let now = Instant::now();
-            let left = deadline.saturating_duration_since(now);
-            self.draw(&wait::progress_line(pending, left, terminal_width()));
-            if now >= until {
-                return;
-            }
-            std::thread::sleep(until.saturating_duration_since(now).min(Self::REDRAW));
-        }
-    }
-
-    /// Says the host cannot be checked yet (once per reason off a terminal).
-    fn cannot_check_yet(&mut self, reason: &str, left: Duration) {
-        let line = format!("cannot check yet ({} left): {reason}", wait::whole_seconds(left));
-        if self.terminal {
-            self.draw(&line);
-        } else if self.last.as_ref().and_then(|last| last.first()) != Some(&reason.to_owned()) {
-            eprintln!("bootproof: {line}");
-            self.last = Some(vec![reason.to_owned()]);
-        }
-    }
-
-    /// The final word before the report: how long it took, or what is still pending.
-    fn done(&mut self, still_pending: usize, waited: Duration) {
-        self.clear();
-        if self.last.is_none() && still_pending == 0 {
-            // Nothing was ever pending: nothing to say.
-            return;
-        }
-        let waited = wait::whole_seconds(waited);
-        if still_pending == 0 {
-            eprintln!("bootproof: everything waited for came up after {waited}");
-        } else {
-            eprintln!("bootproof: gave up after {waited}: {still_pending} still not up");
-        }
-    }
-
-    fn draw(&mut self, line: &str) {
-        // Carriage return and erase-line: the next draw replaces this one.
-        let mut err = std::io::stderr().lock();
-        let _ = write!(err, "\r\x1b[2K{line}");
-        let _ = err.flush();
-        self.last.get_or_insert_with(Vec::new);
-    }
-
-    fn clear(&self) {
-        if self.terminal {
-            let mut err = std::io::stderr().lock();
-            let _ = write!(err, "\r\x1b[2K");
-            let _ = err.flush();
-        }
-    }
-}
-
-/// The terminal's width in columns (stderr's), or 80 when it cannot be asked.
-fn terminal_width() -> usize {
-    // SAFETY: TIOCGWINSZ writes one winsize into the struct we own; on failure it
-    // writes nothing and returns -1.
-    let mut size: libc::winsize = unsafe { std::mem::zeroed() };
-    let ok = unsafe { libc::ioctl(libc::STDERR_FILENO, libc::TIOCGWINSZ, &mut size) } == 0;
-    if ok && size.ws_col > 0 { usize::from(size.ws_col) } else { 80 }
 }
 
 /// `bootproof init`: a check file from what runs now. Never replaces a file unless told.
@@ -307,25 +211,7 @@ fn init(args: &InitArgs) -> Result<ExitCode, AppError> {
     }
     // What runs now, whatever a check file already says.
     let facts = gather_facts(&Wanted::of(&CheckConfig::default(), &[]), false)?;
-    let mut ports = config::init::Ports::new();
-    for unit in &facts.units {
-        if let Some(processes) = unit.service.ok().and_then(|s| s.processes.ok()) {
-            let pids: Vec<u32> = processes.iter().map(|p| p.pid).collect();
-            ports.insert(unit.name.clone(), crate::facts::sockets::listening(&pids));
-        }
-    }
-    for home in &facts.pm2 {
-        if let Fact::Ok(crate::facts::RpcAnswer::Apps { apps }) = &home.daemon.rpc {
-            let mut pids: std::collections::BTreeMap<&str, Vec<u32>> = std::collections::BTreeMap::new();
-            for app in apps.iter().filter(|a| a.pid > 0) {
-                pids.entry(app.name.as_str()).or_default().push(app.pid);
-            }
-            for (name, pids) in pids {
-                ports.insert(config::init::pm2_app_key(&home.home, name), crate::facts::sockets::listening(&pids));
-            }
-        }
-    }
-    let text = config::init::render(&facts, &ports);
+    let text = crate::init::render(&facts, &crate::facts::sockets::service_ports(&facts));
     if let Some(path) = &args.output
         && let Some(dir) = path.parent()
         && !dir.as_os_str().is_empty()
@@ -400,15 +286,6 @@ fn select(findings: Vec<Finding>, only: &[CheckId], skip: &[CheckId]) -> Vec<Fin
         .collect()
 }
 
-fn host_summary(facts: &Facts) -> HostSummary {
-    HostSummary {
-        hostname: facts.host.hostname.ok().cloned(),
-        boot_id: facts.host.boot_id.ok().cloned(),
-        booted_at: facts.host.booted_at.ok().cloned(),
-        system_state: facts.host.system_state.ok().cloned(),
-    }
-}
-
 /// Gathers the host's facts, with extra PM2 homes and the check file's health probes;
 /// `without_systemd` leaves out all systemd asks (see `gather_without_systemd`).
 fn gather_facts(wanted: &Wanted, without_systemd: bool) -> Result<Facts, AppError> {
@@ -438,22 +315,15 @@ async fn gather_all(wanted: &Wanted<'_>, without_systemd: bool) -> Result<Facts,
     Ok(facts)
 }
 
-/// Reads a facts file; anything wrong with it is a usage error naming the file and the place.
+/// Reads a facts file (this schema or v1); anything wrong with it is a usage error
+/// naming the file and the place.
 pub(crate) fn load_facts(path: &Path) -> Result<Facts, AppError> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("failed to read the facts file {}", path.display()))
         .map_err(AppError::Usage)?;
-    let facts: Facts = serde_json::from_str(&text)
-        .with_context(|| format!("facts file {} is not valid", path.display()))
-        .map_err(AppError::Usage)?;
-    if facts.schema != FACTS_SCHEMA {
-        return Err(AppError::Usage(anyhow::anyhow!(
-            "facts file {} has schema {:?}; this bootproof reads {FACTS_SCHEMA:?}",
-            path.display(),
-            facts.schema
-        )));
-    }
-    Ok(facts)
+    crate::facts::saved::parse(&text)
+        .with_context(|| format!("facts file {} cannot be used", path.display()))
+        .map_err(AppError::Usage)
 }
 
 /// Writes `text` to the file or to stdout. Human output keeps its colour only on a terminal

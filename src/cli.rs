@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
-use crate::invariants::CheckId;
+use crate::verdict::CheckId;
 
 /// Will your Node.js services come back after a reboot, and did they?
 ///
@@ -83,13 +83,17 @@ pub(crate) struct CheckArgs {
     /// Treat warnings as failures (exit 1).
     #[arg(long)]
     pub(crate) strict: bool,
+    /// Show every invariant of every subject; by default a subject whose invariants all
+    /// pass takes one line (human format only).
+    #[arg(short, long)]
+    pub(crate) verbose: bool,
     /// Judge a facts file (from `bootproof facts`) instead of this host (the state file is
     /// neither read nor written).
     #[arg(long, value_name = "FILE")]
     pub(crate) facts: Option<PathBuf>,
     /// bootproof's memory of the last check of each boot: after a reboot, units that ran
     /// before and are gone now are named from it.
-    #[arg(long, value_name = "FILE", default_value = crate::alert::state::DEFAULT_STATE_FILE)]
+    #[arg(long, value_name = "FILE", default_value = crate::state::DEFAULT_STATE_FILE)]
     pub(crate) state: PathBuf,
     /// Neither read nor write the state file.
     #[arg(long, conflicts_with = "state")]
@@ -137,6 +141,10 @@ pub(crate) struct PlanArgs {
     /// --facts, only a file named here is read).
     #[arg(long, value_name = "FILE")]
     pub(crate) config: Option<PathBuf>,
+    /// Draw every unit on its own line; by default the instances of a template that all
+    /// come back share one.
+    #[arg(short, long)]
+    pub(crate) verbose: bool,
 }
 
 /// A humantime duration (`2m`, `90s`, `1m 30s`).
@@ -167,7 +175,7 @@ pub(crate) struct FactsArgs {
     #[arg(short = 'o', long = "output", value_name = "FILE")]
     pub(crate) output: Option<PathBuf>,
     /// The state file whose record of the previous boot goes into the facts (read only).
-    #[arg(long, value_name = "FILE", default_value = crate::alert::state::DEFAULT_STATE_FILE)]
+    #[arg(long, value_name = "FILE", default_value = crate::state::DEFAULT_STATE_FILE)]
     pub(crate) state: PathBuf,
     /// Leave the previous boot out.
     #[arg(long, conflicts_with = "state")]

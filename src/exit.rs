@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use crate::report::Status;
+use crate::verdict::Status;
 
 /// No failure (warnings allowed unless `--strict`).
 pub(crate) const OK: u8 = 0;
@@ -24,6 +24,13 @@ Exit codes:
 /// The exit code for a report's overall status.
 pub(crate) fn for_status(status: Status, strict: bool) -> ExitCode {
     ExitCode::from(code_for_status(status, strict))
+}
+
+/// The exit code of `plan`: like `check`'s, `OK` when everything comes back after the
+/// next boot and `FAILED` when anything does not (or cannot be told to), so a CI gate can
+/// run either.
+pub(crate) fn for_plan(everything_comes_back: bool) -> ExitCode {
+    ExitCode::from(if everything_comes_back { OK } else { FAILED })
 }
 
 /// The numeric exit code for a report's overall status.

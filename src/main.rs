@@ -2,14 +2,17 @@
 //!
 //! `main` only parses, runs and maps the outcome to an exit code; see `app` for the wiring.
 
-mod alert;
 mod app;
 mod cli;
 mod config;
 mod exit;
 mod facts;
+mod init;
 mod invariants;
+mod progress;
 mod report;
+mod state;
+mod verdict;
 mod wait;
 
 use std::process::ExitCode;

@@ -7,9 +7,8 @@
 
 use std::time::Duration;
 
-use crate::facts::{Fact, Facts};
-use crate::invariants::CheckId;
-use crate::report::{Finding, Status};
+use crate::facts::{Fact, Facts, SystemState};
+use crate::verdict::{CheckId, Finding, Status};
 
 /// Invariants that fail during a boot and pass once the services are up.
 pub(crate) const TIME_SENSITIVE: &[CheckId] =
@@ -24,10 +23,7 @@ const LONGEST_PAUSE: Duration = Duration::from_secs(5);
 /// `host.state` while systemd is still starting. Errors are not waited for: a fact that
 /// cannot be read now will not become readable by waiting.
 pub(crate) fn pending<'a>(facts: &Facts, findings: &'a [Finding]) -> Vec<&'a Finding> {
-    let booting = matches!(
-        &facts.host.system_state,
-        Fact::Ok(state) if state == "starting" || state == "initializing"
-    );
+    let booting = matches!(&facts.host.system_state, Fact::Ok(SystemState::Starting | SystemState::Initializing));
     findings
         .iter()
         .filter(|f| matches!(f.status, Status::Fail | Status::Warn))
@@ -86,7 +82,7 @@ fn cut(text: &str, width: usize) -> String {
 mod tests {
     use super::*;
     use crate::invariants::fixtures::all_good;
-    use crate::report::Subject;
+    use crate::verdict::Subject;
 
     fn finding(check: CheckId, status: Status) -> Finding {
         Finding {

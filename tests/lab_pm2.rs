@@ -191,7 +191,6 @@ fn lab_pm2_started_from_a_shell_is_lost_at_reboot() {
     assert_finding(&before, ROOT_HOME, "supervisor.active", "fail", &["started from a shell"]);
     assert_finding(&before, ROOT_HOME, "pm2.dump", "pass", &["holds 1 app"]);
     assert_finding(&before, ROOT_HOME, "pm2.dump-fresh", "pass", &[]);
-    let before_facts = lab.facts();
 
     let after_facts = lab.reboot_and_settle();
     let (code, after) = lab.machine.check_json(&[]);
@@ -204,7 +203,7 @@ fn lab_pm2_started_from_a_shell_is_lost_at_reboot() {
     assert_finding(&after, ROOT_HOME, "supervisor.active", "fail", &["PM2 is not running", "no unit would start it"]);
     // Did they come back? The app saved online is named as down.
     assert_finding(&after, ROOT_HOME, "pm2.resurrected", "fail", &["saved online but down: web"]);
-    assert_pm2_predictions_held(&before, &before_facts, &after_facts, |_| Some(lab.answers(port)));
+    assert_pm2_predictions_held(&before, &after_facts, |_| Some(lab.answers(port)));
 }
 
 /// The incident's fix, as bootproof printed it: its supervisor.active remediation (pm2
@@ -238,14 +237,13 @@ fn lab_pm2_the_fix_bootproof_prints_brings_everything_back() {
     assert_finding(&before, ROOT_HOME, "supervisor.active", "pass", &["pm2-root.service owns the PM2 daemon"]);
     assert_finding(&before, ROOT_HOME, "process.not-root", "warn", &["runs as root", "the PM2 daemon", "app web"]);
     assert_finding(&before, ROOT_HOME, "pm2.dump-secrets", "pass", &["only its owner can read it"]);
-    let before_facts = lab.facts();
 
     let after_facts = lab.reboot_and_settle();
     let (code, after) = lab.machine.check_json(&[]);
     assert_eq!(code, 0, "{after:#}");
     assert_only_warnings(&after, ROOT_HOME, &["process.not-root", "pm2.log-rotation"]);
     assert_finding(&after, ROOT_HOME, "pm2.resurrected", "pass", &["web"]);
-    assert_pm2_predictions_held(&before, &before_facts, &after_facts, |_| Some(lab.answers(port)));
+    assert_pm2_predictions_held(&before, &after_facts, |_| Some(lab.answers(port)));
 }
 
 /// An app started after the last `pm2 save`: named as missing before the reboot, missing
@@ -271,7 +269,6 @@ fn lab_pm2_app_added_after_save_is_missing_after_reboot() {
     let fresh = assert_finding(&before, ROOT_HOME, "pm2.dump-fresh", "fail", &["worker (not in dump.pm2)", "pm2 save"]);
     assert_eq!(fresh["evidence"]["missing"], serde_json::json!(["worker (not in dump.pm2)"]));
     assert_finding(&before, ROOT_HOME, "supervisor.active", "pass", &[]);
-    let before_facts = lab.facts();
 
     let after_facts = lab.reboot_and_settle();
     let (_, after) = lab.machine.check_json(&[]);
@@ -280,7 +277,7 @@ fn lab_pm2_app_added_after_save_is_missing_after_reboot() {
     assert_finding(&after, ROOT_HOME, "pm2.resurrected", "pass", &["web"]);
     assert_finding(&after, ROOT_HOME, "pm2.dump-fresh", "pass", &[]);
     let answers = |app: &str| Some(lab.answers(if app == "web" { port } else { port + 1 }));
-    assert_pm2_predictions_held(&before, &before_facts, &after_facts, answers);
+    assert_pm2_predictions_held(&before, &after_facts, answers);
 }
 
 /// `pm2 startup` ran (unit written and enabled) but the daemon still comes from the shell:
@@ -309,14 +306,13 @@ fn lab_pm2_unit_enabled_but_daemon_from_a_shell() {
         "fail",
         &["started from a shell", "inactive", "pm2 save", "pm2 kill", "sudo systemctl start pm2-root.service"],
     );
-    let before_facts = lab.facts();
 
     let after_facts = lab.reboot_and_settle();
     let (code, after) = lab.machine.check_json(&[]);
     assert_eq!(code, 0, "{after:#}");
     assert_finding(&after, ROOT_HOME, "supervisor.active", "pass", &["pm2-root.service owns the PM2 daemon"]);
     assert_finding(&after, ROOT_HOME, "pm2.resurrected", "pass", &["web"]);
-    assert_pm2_predictions_held(&before, &before_facts, &after_facts, |_| Some(lab.answers(port)));
+    assert_pm2_predictions_held(&before, &after_facts, |_| Some(lab.answers(port)));
 }
 
 /// Cluster mode (`-i 2`) under a service user, registered with `pm2 startup -u deploy
@@ -338,7 +334,7 @@ fn lab_pm2_cluster_under_a_service_user_comes_back() {
     lab.as_user("deploy", PATH, "pm2 kill >/dev/null");
     lab.machine.sh("systemctl start pm2-deploy");
     lab.wait_answers(port);
-    let before_facts = lab.facts_when("two api instances online", |f| {
+    lab.facts_when("two api instances online", |f| {
         crate::harness::pm2_online(f, "/home/deploy/.pm2").get("api") == Some(&2)
     });
     // useradd makes /home/deploy 0755 and pm2 save writes the dump 0644: every user can
@@ -365,7 +361,7 @@ fn lab_pm2_cluster_under_a_service_user_comes_back() {
     assert_only_warnings(&after, DEPLOY_HOME, &["pm2.log-rotation"]);
     assert_finding(&after, DEPLOY_HOME, "pm2.resurrected", "pass", &["api"]);
     assert_eq!(finding(&after, DEPLOY_HOME, "pm2.resurrected")["evidence"]["expected_online"]["api"], 2);
-    assert_pm2_predictions_held(&before, &before_facts, &after_facts, |_| Some(lab.answers(port)));
+    assert_pm2_predictions_held(&before, &after_facts, |_| Some(lab.answers(port)));
 }
 
 /// An app that exits at start (no GREETING) while PM2 restarts it until it gives up:
@@ -400,7 +396,7 @@ fn lab_pm2_app_crashing_at_start_is_a_crash_loop() {
             .flatten()
             .any(|a| a["name"] == "crashy" && (a["status"] == "errored" || a["restart_time"].as_u64() >= Some(5)))
     };
-    let before_facts = lab.facts_when("crashy restarting", looping);
+    lab.facts_when("crashy restarting", looping);
     let (code, before) = lab.machine.check_json(&[]);
     assert_eq!(code, 1, "{before:#}");
     assert_finding(&before, ROOT_HOME, "pm2.crash-loop", "fail", &["crashy", "pm2 logs crashy"]);
@@ -411,7 +407,7 @@ fn lab_pm2_app_crashing_at_start_is_a_crash_loop() {
     assert_eq!(code, 1, "{after:#}");
     assert_finding(&after, ROOT_HOME, "pm2.crash-loop", "fail", &["crashy"]);
     let answers = |app: &str| Some(lab.answers(if app == "web" { port } else { port + 1 }));
-    assert_pm2_predictions_held(&before, &before_facts, &after_facts, answers);
+    assert_pm2_predictions_held(&before, &after_facts, answers);
 }
 
 /// The daemon runs node from ~/.nvm, and `pm2 startup` pinned that PATH into the unit:
@@ -449,13 +445,12 @@ fn lab_pm2_node_under_nvm_is_a_named_risk() {
     );
     // /home/deploy is 0755 here and the dump 0644: readable by every user.
     assert_only_warnings(&before, DEPLOY_HOME, &["process.node-runtime", "pm2.log-rotation", "pm2.dump-secrets"]);
-    let before_facts = lab.facts();
 
     let after_facts = lab.reboot_and_settle();
     let (_, after) = lab.machine.check_json(&[]);
     assert_finding(&after, DEPLOY_HOME, "process.node-runtime", "warn", &[&format!("{NVM_BIN}/node")]);
     assert_finding(&after, DEPLOY_HOME, "pm2.resurrected", "pass", &["web"]);
-    assert_pm2_predictions_held(&before, &before_facts, &after_facts, |_| Some(lab.answers(port)));
+    assert_pm2_predictions_held(&before, &after_facts, |_| Some(lab.answers(port)));
 }
 
 /// A listing of every file under `dir` in the machine with type, size, mtime (ns), mode,

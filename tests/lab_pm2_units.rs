@@ -60,9 +60,10 @@ fn lab_pm2_units_are_attached_to_their_homes() {
     );
     let unit = &root["units"][0];
     assert_eq!(unit["name"], "pm2-root.service");
-    assert_eq!(unit["load_state"], "loaded");
-    assert_eq!(unit["unit_file_state"], "enabled");
-    assert_eq!(unit["active_state"], "inactive", "the daemon runs from a shell, not from the unit");
+    let properties = &unit["properties"]["ok"];
+    assert_eq!(properties["load_state"], "loaded", "{unit:#}");
+    assert_eq!(properties["unit_file_state"], "enabled");
+    assert_eq!(properties["active_state"], "inactive", "the daemon runs from a shell, not from the unit");
     assert!(unit["boot_chain"]["ok"].as_array().is_some_and(|chain| !chain.is_empty()));
     assert_eq!(root["daemon"]["rpc"]["ok"]["outcome"], "apps", "{}", root["daemon"]["rpc"]);
     assert_eq!(root["daemon"]["rpc"]["ok"]["apps"][0]["name"], "web");
@@ -71,7 +72,7 @@ fn lab_pm2_units_are_attached_to_their_homes() {
 
     let ghost = home("/srv/ghost/.pm2");
     assert_eq!(ghost["found_by"], serde_json::json!(["unit pm2-ghost.service"]));
-    assert_eq!(ghost["units"][0]["unit_file_state"], "disabled");
+    assert_eq!(ghost["units"][0]["properties"]["ok"]["unit_file_state"], "disabled");
     assert_eq!(ghost["daemon"]["rpc"]["ok"]["outcome"], "not-running");
     assert_eq!(ghost["dir"]["stat"]["ok"], Value::Null, "the home does not exist");
     // bootproof read the ghost home and made nothing there.

@@ -15,7 +15,7 @@ use toml::de::{DeTable, DeValue};
 
 use crate::config::model::{CheckConfig, ExpectedPm2, ExpectedUnit, HealthSpec, SeverityOverride, Thresholds};
 use crate::config::template::{self, INSTANCE_PLACEHOLDER};
-use crate::invariants::CheckId;
+use crate::verdict::CheckId;
 
 /// Where bootproof looks for a check file when `--config` is not given.
 pub(crate) const DEFAULT_PATH: &str = "/etc/bootproof/bootproof.toml";

@@ -1,6 +1,5 @@
 //! The check file: what must be true beyond what discovery finds.
 
-pub(crate) mod init;
 pub(crate) mod load;
 pub(crate) mod model;
 pub(crate) mod template;

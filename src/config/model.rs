@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::invariants::CheckId;
+use crate::verdict::CheckId;
 
 /// Everything a check file declares, with templates expanded and durations parsed.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]

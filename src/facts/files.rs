@@ -11,6 +11,7 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::Path;
 
 use super::model::{Account, Fact, FileFacts, FileStat};
+use super::states::FileKind;
 
 /// Linux reads at most this many bytes of a script to find its `#!` line
 /// (`BINPRM_BUF_SIZE`); a longer line is truncated by the kernel too.
@@ -30,13 +31,12 @@ pub(crate) fn stat_file(path: &str) -> FileFacts {
     let stat = match std::fs::metadata(path) {
         Ok(meta) => Fact::Ok(Some(FileStat {
             kind: if meta.is_file() {
-                "file"
+                FileKind::File
             } else if meta.is_dir() {
-                "directory"
+                FileKind::Directory
             } else {
-                "other"
-            }
-            .to_owned(),
+                FileKind::Special
+            },
             mode: meta.permissions().mode() & 0o7777,
             uid: meta.uid(),
             gid: meta.gid(),
@@ -345,7 +345,7 @@ mod tests {
         assert_eq!(stat_file("/nonexistent/bootproof").stat, Fact::Ok(None));
         assert_eq!(stat_file("/etc/passwd/child").stat, Fact::Ok(None));
         let root = stat_file("/");
-        assert!(matches!(root.stat, Fact::Ok(Some(FileStat { ref kind, .. })) if kind == "directory"));
+        assert!(matches!(root.stat, Fact::Ok(Some(FileStat { ref kind, .. })) if *kind == FileKind::Directory));
     }
 
     #[test]

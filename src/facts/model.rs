@@ -9,8 +9,18 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::HealthSpec;
 
+use super::states::{
+    ActiveState, ExecVia, FileKind, LoadState, Pm2Status, RestartPolicy, SubState, SystemState, UnitFileState,
+};
+
 /// Version tag of the facts file format; bumped on any incompatible change.
-pub(crate) const FACTS_SCHEMA: &str = "bootproof/facts/v1";
+///
+/// v2: a unit's manager-side properties are one `properties` fact (v1 had them flat, and
+/// a unit whose properties could not be read was written with sentinel values); a
+/// template's `unit_file_state` is a fact; `unreadable` lists units that could not be
+/// told about; `on_disk` carries a unit's files when a daemon-reload is pending. v1 files
+/// are still read (see `super::legacy`).
+pub(crate) const FACTS_SCHEMA: &str = "bootproof/facts/v2";
 
 /// A gathered value, or the reason it could not be gathered.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -28,6 +38,14 @@ impl<T> Fact<T> {
         match self {
             Fact::Ok(value) => Some(value),
             Fact::Error(_) => None,
+        }
+    }
+
+    /// Why it could not be read, if it could not.
+    pub(crate) fn error(&self) -> Option<&str> {
+        match self {
+            Fact::Ok(_) => None,
+            Fact::Error(reason) => Some(reason),
         }
     }
 
@@ -60,6 +78,10 @@ pub(crate) struct Facts {
     /// PM2 homes (PM2_HOME directories) found on the host, with their daemons and dumps.
     #[serde(default)]
     pub(crate) pm2: Vec<Pm2Home>,
+    /// Units discovery could not tell about (whether they run node, what they are), and
+    /// why: each is judged as an `error`, never silently left out.
+    #[serde(default)]
+    pub(crate) unreadable: Vec<UnreadableUnit>,
     /// HTTP health endpoints probed (from the check file), in the order they were declared.
     #[serde(default)]
     pub(crate) http: Vec<HttpFacts>,
@@ -67,6 +89,15 @@ pub(crate) struct Facts {
 
 fn no_previous_boot() -> Fact<Option<BootRecord>> {
     Fact::Ok(None)
+}
+
+/// A unit discovery could not read enough of to judge.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct UnreadableUnit {
+    /// Unit name.
+    pub(crate) name: String,
+    /// What could not be read, and why.
+    pub(crate) reason: String,
 }
 
 /// One check's view of the node units, as the state file keeps it.
@@ -99,7 +130,7 @@ pub(crate) struct HostFacts {
     /// When userspace (systemd) started on this boot, RFC 3339 UTC.
     pub(crate) booted_at: Fact<String>,
     /// systemd's `SystemState`: `running`, `degraded`, `starting`, …
-    pub(crate) system_state: Fact<String>,
+    pub(crate) system_state: Fact<SystemState>,
     /// Units in the `failed` state.
     pub(crate) failed_units: Fact<Vec<String>>,
     /// systemd's default target (`multi-user.target`, `graphical.target`).
@@ -108,7 +139,8 @@ pub(crate) struct HostFacts {
     pub(crate) boot_targets: Fact<Vec<String>>,
 }
 
-/// One service unit that runs a node program.
+/// One service unit that runs a node program (or starts a PM2 home, or that the check
+/// file names).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub(crate) struct UnitFacts {
     /// Full unit name: `my-app@3000.service`.
@@ -117,8 +149,29 @@ pub(crate) struct UnitFacts {
     pub(crate) template: Option<String>,
     /// For a template instance, the instance string: `3000`.
     pub(crate) instance: Option<String>,
+    /// What the manager says of the unit (`org.freedesktop.systemd1.Unit`).
+    pub(crate) properties: Fact<UnitProperties>,
+    /// How the default target pulls this unit in at boot: the units from a boot target
+    /// down to the one that wants this unit (`multi-user.target`, `frontdoor.service`),
+    /// following `WantedBy`/`RequiredBy`/`UpheldBy`/`BoundBy` through services too.
+    /// Empty when no such chain was found.
+    #[serde(default = "chain_not_gathered")]
+    pub(crate) boot_chain: Fact<Vec<String>>,
+    /// The service side of the unit.
+    pub(crate) service: Fact<ServiceFacts>,
+    /// When the unit's files changed on disk since systemd loaded them — systemd says so
+    /// (`NeedDaemonReload`), or other files are there than the ones it loaded (a new
+    /// drop-in directory, which systemd does not notice before a daemon-reload): what those
+    /// files say, which is what the next boot runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) on_disk: Option<Fact<OnDiskUnit>>,
+}
+
+/// The manager-side properties of a unit, and what they point at.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub(crate) struct UnitProperties {
     /// `LoadState`: `loaded`, `not-found`, `bad-setting`, `error`, `masked`.
-    pub(crate) load_state: String,
+    pub(crate) load_state: LoadState,
     /// `LoadError`'s message when loading failed.
     pub(crate) load_error: Option<String>,
     /// `FragmentPath`: the unit file systemd loaded.
@@ -132,32 +185,48 @@ pub(crate) struct UnitFacts {
     /// `NeedDaemonReload`: the file changed on disk since systemd loaded it.
     pub(crate) need_daemon_reload: bool,
     /// `UnitFileState`: `enabled`, `enabled-runtime`, `disabled`, `static`, …
-    pub(crate) unit_file_state: String,
+    pub(crate) unit_file_state: UnitFileState,
     /// `WantedBy`: units that want this one (targets, for an enabled service).
     pub(crate) wanted_by: Vec<String>,
     /// `RequiredBy`: units that require this one.
     pub(crate) required_by: Vec<String>,
-    /// How the default target pulls this unit in at boot: the units from a boot target
-    /// down to the one that wants this unit (`multi-user.target`, `frontdoor.service`),
-    /// following `WantedBy`/`RequiredBy`/`UpheldBy`/`BoundBy` through services too.
-    /// Empty when no such chain was found.
-    #[serde(default = "chain_not_gathered")]
-    pub(crate) boot_chain: Fact<Vec<String>>,
     /// `Condition…=` and `Assert…=` settings, with what their paths point at.
     #[serde(default)]
     pub(crate) conditions: Vec<StartCondition>,
     /// `ActiveState`: `active`, `inactive`, `failed`, `activating`, …
-    pub(crate) active_state: String,
+    pub(crate) active_state: ActiveState,
     /// `SubState`: `running`, `dead`, `auto-restart`, …
-    pub(crate) sub_state: String,
+    pub(crate) sub_state: SubState,
     /// `ActiveEnterTimestamp`, RFC 3339 UTC; absent when never active on this boot.
     pub(crate) active_since: Option<String>,
     /// `StartLimitBurst`.
     pub(crate) start_limit_burst: u32,
     /// `StartLimitIntervalUSec`, microseconds; 0 disables rate limiting.
     pub(crate) start_limit_interval_usec: u64,
-    /// The service side of the unit.
-    pub(crate) service: Fact<ServiceFacts>,
+}
+
+/// What a unit's files on disk say, read because they changed since systemd loaded them:
+/// the settings the boot-critical invariants judge, as the next boot will see them.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub(crate) struct OnDiskUnit {
+    /// The files read, in the order systemd applies them: the unit file, then drop-ins.
+    pub(crate) files: Vec<String>,
+    /// `User=` (empty: root), specifiers expanded.
+    pub(crate) user: String,
+    /// `DynamicUser=`.
+    pub(crate) dynamic_user: bool,
+    /// The account `User=` names (see [`ServiceFacts::account`]).
+    pub(crate) account: Fact<Option<Account>>,
+    /// `ExecStart=` commands, specifiers expanded, with what their binaries point at.
+    pub(crate) exec_start: Vec<ExecCommand>,
+    /// `Environment=` assignments.
+    pub(crate) environment: Vec<String>,
+    /// `EnvironmentFile=` entries, specifiers expanded.
+    pub(crate) environment_files: Vec<EnvironmentFile>,
+    /// `[Install] WantedBy=`.
+    pub(crate) wanted_by: Vec<String>,
+    /// `[Install] RequiredBy=`.
+    pub(crate) required_by: Vec<String>,
 }
 
 /// What a facts file written before `boot_chain` existed says of it.
@@ -205,7 +274,7 @@ pub(crate) struct ServiceFacts {
     /// `WorkingDirectory=`.
     pub(crate) working_directory: String,
     /// `Restart=`: `no`, `on-failure`, `always`, …
-    pub(crate) restart: String,
+    pub(crate) restart: RestartPolicy,
     /// `RestartUSec`, microseconds between a stop and the restart.
     pub(crate) restart_usec: u64,
     /// `MemoryMax=` in bytes; `None` when unlimited.
@@ -262,7 +331,7 @@ pub(crate) struct RuntimeFacts {
     /// `node`, `nodejs` or `bun`.
     pub(crate) program: String,
     /// How it is reached: `direct`, `env` (through `/usr/bin/env` and PATH) or `shebang`.
-    pub(crate) via: String,
+    pub(crate) via: ExecVia,
     /// The PATH searched when the runtime is found through `env`.
     pub(crate) search_path: Option<String>,
     /// The file found; `None` when nothing on the search path matched.
@@ -282,7 +351,7 @@ pub(crate) struct FileFacts {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct FileStat {
     /// `file`, `directory` or `other`.
-    pub(crate) kind: String,
+    pub(crate) kind: FileKind,
     /// Permission bits (`0o640` → 416).
     pub(crate) mode: u32,
     /// Owner uid.
@@ -332,8 +401,8 @@ pub(crate) struct TemplateFacts {
     pub(crate) name: String,
     /// The template's unit file.
     pub(crate) fragment_path: Option<String>,
-    /// The template file's `UnitFileState` as listed by systemd.
-    pub(crate) unit_file_state: String,
+    /// The template file's `UnitFileState` as systemd reports it.
+    pub(crate) unit_file_state: Fact<UnitFileState>,
     /// Instances systemd has loaded or has enabled links for: `my-app@3000.service`, …
     pub(crate) instances: Vec<String>,
 }
@@ -386,7 +455,7 @@ pub(crate) struct SavedApp {
     /// `name`.
     pub(crate) name: String,
     /// `status` when saved: `online`, `stopped`, `errored`, …
-    pub(crate) status: Option<String>,
+    pub(crate) status: Option<Pm2Status>,
     /// `exec_mode`: `fork_mode` or `cluster_mode`.
     pub(crate) exec_mode: Option<String>,
     /// `instances` as saved (a number; `max`/`-1` normalised to what PM2 stored).
@@ -449,7 +518,7 @@ pub(crate) struct LiveApp {
     /// `pid`; 0 when not running.
     pub(crate) pid: u32,
     /// `pm2_env.status`: `online`, `stopped`, `errored`, `launching`, `waiting restart`, …
-    pub(crate) status: String,
+    pub(crate) status: Pm2Status,
     /// `pm2_env.restart_time`: restarts since the app was started.
     pub(crate) restart_time: u64,
     /// `pm2_env.unstable_restarts`: restarts that happened before `min_uptime`.

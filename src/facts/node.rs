@@ -7,30 +7,10 @@
 //! `pm2 resurrect` unit is a PM2 subject, not a node service, so it is left out;
 //! `pm2-runtime` runs apps in the foreground and does count as a node service.
 
+use super::states::ExecVia as Via;
+
 /// The runtimes bootproof looks for, by the file name of their binary.
 pub(crate) const RUNTIMES: [&str; 3] = ["node", "nodejs", "bun"];
-
-/// How a command reaches its runtime; the strings are the model's `RuntimeFacts.via`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Via {
-    /// The command's binary is the runtime.
-    Direct,
-    /// The command is `env`, which finds the runtime on PATH.
-    Env,
-    /// The command is a script whose `#!` line names the runtime (itself or through env).
-    Shebang,
-}
-
-impl Via {
-    /// The name used in facts files.
-    pub(crate) fn as_str(self) -> &'static str {
-        match self {
-            Via::Direct => "direct",
-            Via::Env => "env",
-            Via::Shebang => "shebang",
-        }
-    }
-}
 
 /// Where the runtime binary is to be found.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -248,58 +228,9 @@ pub(crate) fn classify_shebang(script: &str, line: &str) -> ExecKind {
     ExecKind::Other
 }
 
-/// The `ExecStart=` command lines of a unit file's text, split into words:
-/// `[Service]` section only, continuation lines joined, quotes honoured and
-/// systemd's prefixes (`-`, `@`, `:`, `+`, `!`) removed. Used to decide whether an
-/// unloaded unit file is worth loading; systemd's own parse is what counts after.
-pub(crate) fn unit_file_exec_starts(text: &str) -> Vec<Vec<String>> {
-    let mut commands = Vec::new();
-    let mut in_service = false;
-    let mut lines = text.lines();
-    while let Some(line) = lines.next() {
-        let mut line = line.trim().to_owned();
-        while line.ends_with('\\') {
-            line.pop();
-            line.push(' ');
-            match lines.next() {
-                Some(next) => line.push_str(next.trim()),
-                None => break,
-            }
-        }
-        if line.starts_with('#') || line.starts_with(';') {
-            continue;
-        }
-        if line.starts_with('[') {
-            in_service = line == "[Service]";
-            continue;
-        }
-        if !in_service {
-            continue;
-        }
-        let Some((key, value)) = line.split_once('=') else {
-            continue;
-        };
-        if key.trim() != "ExecStart" {
-            continue;
-        }
-        let mut words = split_words(value.trim());
-        if let Some(first) = words.first_mut() {
-            let stripped = first.trim_start_matches(['-', '@', ':', '+', '!']);
-            *first = stripped.to_owned();
-            if first.is_empty() {
-                words.remove(0);
-            }
-        }
-        if !words.is_empty() {
-            commands.push(words);
-        }
-    }
-    commands
-}
-
 /// Splits a command line on whitespace, honouring single and double quotes and
 /// backslash escapes (enough for unit files; not a full shell).
-fn split_words(line: &str) -> Vec<String> {
+pub(crate) fn split_words(line: &str) -> Vec<String> {
     let mut words = Vec::new();
     let mut word = String::new();
     let mut in_word = false;
@@ -456,17 +387,5 @@ mod tests {
     fn split_shebang_keeps_one_argument() {
         assert_eq!(split_shebang("#!/usr/bin/env node --a --b"), Some(("/usr/bin/env", Some("node --a --b"))));
         assert_eq!(split_shebang("#!/usr/bin/node"), Some(("/usr/bin/node", None)));
-    }
-
-    #[test]
-    fn unit_file_text() {
-        let text = "[Unit]\nDescription=node thing\nExecStart=/bin/false\n\n[Service]\nUser=nodeuser\n\
-                    # ExecStart=/usr/bin/node commented.js\n\
-                    ExecStart=-/usr/bin/node \"/opt/my app/server.js\" \\\n  --port %i\n\
-                    ExecStart=\n[Install]\nWantedBy=multi-user.target\n";
-        assert_eq!(
-            unit_file_exec_starts(text),
-            vec![argv(&["/usr/bin/node", "/opt/my app/server.js", "--port", "%i"])]
-        );
     }
 }

@@ -2,7 +2,41 @@
 //! state, matched to the processes through the socket inodes in `/proc/PID/fd`. Used by
 //! `init` to suggest health endpoints; read-only and without subprocesses (no `ss`).
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use super::model::{Fact, Facts, RpcAnswer};
+
+/// The ports each service listens on: per unit name, or per `pm2:<home>/<app>` (see
+/// [`pm2_app_key`]).
+pub(crate) type ServicePorts = BTreeMap<String, Vec<Listening>>;
+
+/// The key [`ServicePorts`] uses for a PM2 app.
+pub(crate) fn pm2_app_key(home: &str, app: &str) -> String {
+    format!("pm2:{home}/{app}")
+}
+
+/// The ports every unit and PM2 app in `facts` listens on now.
+pub(crate) fn service_ports(facts: &Facts) -> ServicePorts {
+    let mut ports = ServicePorts::new();
+    for unit in &facts.units {
+        if let Some(processes) = unit.service.ok().and_then(|s| s.processes.ok()) {
+            let pids: Vec<u32> = processes.iter().map(|p| p.pid).collect();
+            ports.insert(unit.name.clone(), listening(&pids));
+        }
+    }
+    for home in &facts.pm2 {
+        if let Fact::Ok(RpcAnswer::Apps { apps }) = &home.daemon.rpc {
+            let mut pids: BTreeMap<&str, Vec<u32>> = BTreeMap::new();
+            for app in apps.iter().filter(|a| a.pid > 0) {
+                pids.entry(app.name.as_str()).or_default().push(app.pid);
+            }
+            for (name, pids) in pids {
+                ports.insert(pm2_app_key(&home.home, name), listening(&pids));
+            }
+        }
+    }
+    ports
+}
 
 /// A listening TCP socket.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]

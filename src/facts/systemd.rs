@@ -3,13 +3,16 @@
 //! Everything here reads; nothing starts, stops or reloads a unit (`LoadUnit`
 //! only brings a unit file into the manager's memory, as `systemctl status` does).
 //! Unit properties are fetched with `GetAll` per interface and decoded by explicit
-//! D-Bus names into [`UnitProperties`] and [`ServiceProperties`], so a renamed or
-//! retyped property is an error with its name, not a silent default.
+//! D-Bus names into [`UnitReply`] and [`ServiceReply`], so a renamed or retyped
+//! property is an error with its name, not a silent default. State words are typed
+//! here (see `super::states`), once.
 
 use std::collections::HashMap;
 
 use zbus::Connection;
 use zbus::wire::{OwnedObjectPath, OwnedVariant, Variant};
+
+use super::states::{ActiveState, LoadState, RestartPolicy, SubState, SystemState, UnitFileState};
 
 /// The manager's bus name.
 const DESTINATION: &str = "org.freedesktop.systemd1";
@@ -57,7 +60,7 @@ pub(crate) struct ListedUnit {
     /// `my-app@3000.service`.
     pub(crate) name: String,
     /// `loaded`, `not-found`, `bad-setting`, …
-    pub(crate) load_state: String,
+    pub(crate) load_state: LoadState,
     /// The unit's object, as the manager names it.
     pub(crate) path: OwnedObjectPath,
 }
@@ -75,9 +78,9 @@ pub(crate) struct ExecLine {
 
 /// The `org.freedesktop.systemd1.Unit` properties bootproof uses.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) struct UnitProperties {
+pub(crate) struct UnitReply {
     /// `LoadState`.
-    pub(crate) load_state: String,
+    pub(crate) load_state: LoadState,
     /// `LoadError` message, when there is one.
     pub(crate) load_error: Option<String>,
     /// `FragmentPath`, when set.
@@ -87,15 +90,15 @@ pub(crate) struct UnitProperties {
     /// `NeedDaemonReload`.
     pub(crate) need_daemon_reload: bool,
     /// `UnitFileState`.
-    pub(crate) unit_file_state: String,
+    pub(crate) unit_file_state: UnitFileState,
     /// `WantedBy`.
     pub(crate) wanted_by: Vec<String>,
     /// `RequiredBy`.
     pub(crate) required_by: Vec<String>,
     /// `ActiveState`.
-    pub(crate) active_state: String,
+    pub(crate) active_state: ActiveState,
     /// `SubState`.
-    pub(crate) sub_state: String,
+    pub(crate) sub_state: SubState,
     /// `ActiveEnterTimestamp`, µs since the epoch; 0 when never active.
     pub(crate) active_enter_usec: u64,
     /// `StartLimitBurst`.
@@ -121,7 +124,7 @@ pub(crate) struct ConditionLine {
 
 /// The `org.freedesktop.systemd1.Service` properties bootproof uses.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) struct ServiceProperties {
+pub(crate) struct ServiceReply {
     /// `User`.
     pub(crate) user: String,
     /// `Group`.
@@ -139,7 +142,7 @@ pub(crate) struct ServiceProperties {
     /// `WorkingDirectory`.
     pub(crate) working_directory: String,
     /// `Restart`.
-    pub(crate) restart: String,
+    pub(crate) restart: RestartPolicy,
     /// `RestartUSec`.
     pub(crate) restart_usec: u64,
     /// `MemoryMax`; `None` when unlimited.
@@ -205,8 +208,8 @@ impl Systemd {
     }
 
     /// `SystemState`: `running`, `degraded`, `starting`, …
-    pub(crate) async fn system_state(&self) -> Result<String, SystemdError> {
-        self.manager_property("SystemState", as_string).await
+    pub(crate) async fn system_state(&self) -> Result<SystemState, SystemdError> {
+        self.manager_property("SystemState", as_string).await.map(|state| SystemState::parse(&state))
     }
 
     /// `UserspaceTimestamp`: when systemd started on this boot, µs since the epoch.
@@ -220,8 +223,9 @@ impl Systemd {
     }
 
     /// `GetUnitFileState`: the enablement state of one unit file (`enabled`, `indirect`, …).
-    pub(crate) async fn unit_file_state(&self, name: &str) -> Result<String, SystemdError> {
-        self.call(MANAGER_PATH, MANAGER, "GetUnitFileState", &(name,)).await
+    pub(crate) async fn unit_file_state(&self, name: &str) -> Result<UnitFileState, SystemdError> {
+        let state: String = self.call(MANAGER_PATH, MANAGER, "GetUnitFileState", &(name,)).await?;
+        Ok(UnitFileState::parse(&state))
     }
 
     /// `GetDefaultTarget`: what `default.target` points at.
@@ -242,7 +246,10 @@ impl Systemd {
         let no_states: Vec<&str> = Vec::new();
         let units: Vec<ListUnitsRow> =
             self.call(MANAGER_PATH, MANAGER, "ListUnitsByPatterns", &(no_states, patterns)).await?;
-        Ok(units.into_iter().map(|row| ListedUnit { name: row.0, load_state: row.2, path: row.6 }).collect())
+        Ok(units
+            .into_iter()
+            .map(|row| ListedUnit { name: row.0, load_state: LoadState::parse(&row.2), path: row.6 })
+            .collect())
     }
 
     /// Loads a unit (from disk if not in memory yet) and returns its object path.
@@ -286,13 +293,10 @@ impl Systemd {
     pub(crate) async fn service_unit(
         &self,
         path: &str,
-    ) -> (Result<UnitProperties, SystemdError>, Result<ServiceProperties, SystemdError>) {
+    ) -> (Result<UnitReply, SystemdError>, Result<ServiceReply, SystemdError>) {
         let (unit, service) =
             futures_util::future::join(self.all_properties(path, UNIT), self.all_properties(path, SERVICE)).await;
-        (
-            unit.and_then(|props| UnitProperties::decode(&props)),
-            service.and_then(|props| ServiceProperties::decode(&props)),
-        )
+        (unit.and_then(|props| UnitReply::decode(&props)), service.and_then(|props| ServiceReply::decode(&props)))
     }
 }
 
@@ -449,20 +453,20 @@ fn non_empty(text: String) -> Option<String> {
     (!text.is_empty()).then_some(text)
 }
 
-impl UnitProperties {
+impl UnitReply {
     /// Decodes a `GetAll` of `org.freedesktop.systemd1.Unit`.
-    pub(crate) fn decode(props: &Props) -> Result<UnitProperties, SystemdError> {
-        Ok(UnitProperties {
-            load_state: as_string("LoadState", get(props, "LoadState")?)?,
+    pub(crate) fn decode(props: &Props) -> Result<UnitReply, SystemdError> {
+        Ok(UnitReply {
+            load_state: LoadState::parse(&as_string("LoadState", get(props, "LoadState")?)?),
             load_error: as_load_error("LoadError", get(props, "LoadError")?)?,
             fragment_path: non_empty(as_string("FragmentPath", get(props, "FragmentPath")?)?),
             drop_in_paths: as_strings("DropInPaths", get(props, "DropInPaths")?)?,
             need_daemon_reload: as_bool("NeedDaemonReload", get(props, "NeedDaemonReload")?)?,
-            unit_file_state: as_string("UnitFileState", get(props, "UnitFileState")?)?,
+            unit_file_state: UnitFileState::parse(&as_string("UnitFileState", get(props, "UnitFileState")?)?),
             wanted_by: as_strings("WantedBy", get(props, "WantedBy")?)?,
             required_by: as_strings("RequiredBy", get(props, "RequiredBy")?)?,
-            active_state: as_string("ActiveState", get(props, "ActiveState")?)?,
-            sub_state: as_string("SubState", get(props, "SubState")?)?,
+            active_state: ActiveState::parse(&as_string("ActiveState", get(props, "ActiveState")?)?),
+            sub_state: SubState::parse(&as_string("SubState", get(props, "SubState")?)?),
             active_enter_usec: as_u64("ActiveEnterTimestamp", get(props, "ActiveEnterTimestamp")?)?,
             start_limit_burst: as_u32("StartLimitBurst", get(props, "StartLimitBurst")?)?,
             start_limit_interval_usec: as_u64("StartLimitIntervalUSec", get(props, "StartLimitIntervalUSec")?)?,
@@ -475,10 +479,10 @@ impl UnitProperties {
     }
 }
 
-impl ServiceProperties {
+impl ServiceReply {
     /// Decodes a `GetAll` of `org.freedesktop.systemd1.Service`.
-    pub(crate) fn decode(props: &Props) -> Result<ServiceProperties, SystemdError> {
-        Ok(ServiceProperties {
+    pub(crate) fn decode(props: &Props) -> Result<ServiceReply, SystemdError> {
+        Ok(ServiceReply {
             user: as_string("User", get(props, "User")?)?,
             group: as_string("Group", get(props, "Group")?)?,
             dynamic_user: as_bool("DynamicUser", get(props, "DynamicUser")?)?,
@@ -487,7 +491,7 @@ impl ServiceProperties {
             environment: as_strings("Environment", get(props, "Environment")?)?,
             environment_files: as_environment_files("EnvironmentFiles", get(props, "EnvironmentFiles")?)?,
             working_directory: as_string("WorkingDirectory", get(props, "WorkingDirectory")?)?,
-            restart: as_string("Restart", get(props, "Restart")?)?,
+            restart: RestartPolicy::parse(&as_string("Restart", get(props, "Restart")?)?),
             restart_usec: as_u64("RestartUSec", get(props, "RestartUSec")?)?,
             memory_max: as_limit("MemoryMax", get(props, "MemoryMax")?)?,
             memory_high: as_limit("MemoryHigh", get(props, "MemoryHigh")?)?,
@@ -545,7 +549,7 @@ mod tests {
 
     #[test]
     fn unit_properties_decode() {
-        let unit = UnitProperties::decode(&unit_props());
+        let unit = UnitReply::decode(&unit_props());
         let unit = match unit {
             Ok(unit) => unit,
             Err(err) => panic!("{err}"),
@@ -569,11 +573,11 @@ mod tests {
     fn missing_and_mistyped_properties_name_themselves() {
         let mut props = unit_props();
         props.remove("SubState");
-        let err = UnitProperties::decode(&props).err().map(|e| e.to_string());
+        let err = UnitReply::decode(&props).err().map(|e| e.to_string());
         assert_eq!(err.as_deref(), Some("property SubState: missing"));
         let mut props = unit_props();
         props.insert("StartLimitBurst".into(), owned(Variant::from(3u64)));
-        let err = UnitProperties::decode(&props).err().map(|e| e.to_string());
+        let err = UnitReply::decode(&props).err().map(|e| e.to_string());
         assert_eq!(err.as_deref(), Some("property StartLimitBurst: expected u32, got t"));
     }
 

@@ -5,8 +5,8 @@
 
 use crate::config::{CheckConfig, ExpectedUnit};
 use crate::facts::Facts;
-use crate::invariants::{CheckId, fix};
-use crate::report::{Finding, Subject};
+use crate::invariants::fix;
+use crate::verdict::{CheckId, Finding, Subject};
 
 /// What systemd says of a unit it does not know.
 pub(crate) const NO_SUCH_UNIT: &str = "expected by the check file but systemd has no such unit";
@@ -91,10 +91,13 @@ pub(crate) fn expected_instances<'a>(expected: &'a [ExpectedUnit], template: &'a
 }
 
 /// Expected units that are not among the gathered ones (node services, and the units
-/// that start a PM2 home).
+/// that start a PM2 home), nor among those discovery could not read (each of which has
+/// its own `error`).
 fn absent<'a>(facts: &'a Facts, expected: &'a [ExpectedUnit]) -> impl Iterator<Item = &'a ExpectedUnit> {
     let known = facts.units.iter().chain(facts.pm2.iter().flat_map(|home| &home.units));
-    expected.iter().filter(move |e| !known.clone().any(|u| u.name == e.name))
+    expected
+        .iter()
+        .filter(move |e| !known.clone().any(|u| u.name == e.name) && !facts.unreadable.iter().any(|u| u.name == e.name))
 }
 
 /// Whether systemd has the template's file (discovery found it).
@@ -107,7 +110,7 @@ mod tests {
     use crate::config::{CheckConfig, ExpectedUnit};
     use crate::invariants::evaluate;
     use crate::invariants::fixtures::{all_good, assert_finding, on_unit};
-    use crate::report::Status;
+    use crate::verdict::Status;
 
     fn expecting(units: &[(&str, Option<&str>)]) -> CheckConfig {
         CheckConfig {
@@ -122,7 +125,7 @@ mod tests {
 
     #[test]
     fn an_expected_unit_systemd_does_not_have_fails() {
-        let findings = evaluate(&all_good(), &expecting(&[("payments.service", None)]));
+        let findings = evaluate(&all_good(), &expecting(&[("payments.service", None)])).findings;
         let f = on_unit(&findings, "payments.service", "supervisor.registered");
         assert_finding(f, Status::Fail, "expected by the check file but systemd has no such unit");
         assert_eq!(f.evidence.get("expected_by"), Some(&serde_json::json!("bootproof.toml")));
@@ -131,7 +134,7 @@ mod tests {
     #[test]
     fn expected_units_that_exist_add_nothing() {
         let config = expecting(&[("my-app@39400.service", Some("my-app@.service"))]);
-        assert_eq!(evaluate(&all_good(), &config), evaluate(&all_good(), &CheckConfig::default()));
+        assert_eq!(evaluate(&all_good(), &config).findings, evaluate(&all_good(), &CheckConfig::default()).findings);
     }
 
     #[test]
@@ -140,7 +143,7 @@ mod tests {
             ("my-app@39400.service", Some("my-app@.service")),
             ("my-app@39404.service", Some("my-app@.service")),
         ]);
-        let findings = evaluate(&all_good(), &config);
+        let findings = evaluate(&all_good(), &config).findings;
         let f = on_unit(&findings, "my-app@39404.service", "supervisor.enabled");
         assert_finding(f, Status::Fail, "neither enabled nor running");
         let instances = on_unit(&findings, "my-app@.service", "unit.instances");
@@ -152,7 +155,7 @@ mod tests {
     #[test]
     fn an_expected_template_that_is_not_installed_fails_as_a_whole() {
         let config = expecting(&[("web@1.service", Some("web@.service")), ("web@2.service", Some("web@.service"))]);
-        let findings = evaluate(&all_good(), &config);
+        let findings = evaluate(&all_good(), &config).findings;
         assert_finding(on_unit(&findings, "web@1.service", "supervisor.registered"), Status::Fail, "no such unit");
         let f = on_unit(&findings, "web@.service", "unit.instances");
         assert_finding(f, Status::Fail, "none of the 2 expected instances can start (web@1.service, web@2.service)");

@@ -2,7 +2,7 @@
 //! exists (the incident or article it comes from), what it reads, and how to fix it. Kept
 //! as data beside the catalogue so a new id cannot ship without its explanation.
 
-use crate::invariants::CheckId;
+use crate::verdict::CheckId;
 
 /// The long form of one catalogue entry.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]

@@ -1,8 +1,8 @@
 //! Facts captured from real systemd in the reboot lab (`ci/capture-facts`), for the
 //! invariants' unit tests. Never hand-edited: regenerate them instead.
 
-use crate::facts::Facts;
-use crate::report::{Finding, Status, Subject};
+use crate::facts::{Fact, Facts, ServiceFacts, UnitFacts, UnitProperties};
+use crate::verdict::{Finding, Status, Subject};
 
 /// `my-app@.service` with four instances (ports 39400–39403), all enabled and running.
 pub(crate) fn all_good() -> Facts {
@@ -39,8 +39,27 @@ pub(crate) fn on_pm2<'a>(findings: &'a [Finding], home: &str, check: &str) -> &'
         .unwrap_or_else(|| panic!("no {check} finding for pm2:{home} among {findings:#?}"))
 }
 
+/// A captured facts file, read as `check --facts` reads it (v1 files are migrated).
 fn parse(text: &str) -> Facts {
-    serde_json::from_str(text).expect("a captured facts file parses")
+    crate::facts::saved::parse(text).expect("a captured facts file parses")
+}
+
+/// A captured unit's manager-side properties, to change one for a test.
+#[track_caller]
+pub(crate) fn props_mut(unit: &mut UnitFacts) -> &mut UnitProperties {
+    match &mut unit.properties {
+        Fact::Ok(props) => props,
+        Fact::Error(reason) => panic!("captured unit {} has no properties: {reason}", unit.name),
+    }
+}
+
+/// A captured unit's service properties, to change one for a test.
+#[track_caller]
+pub(crate) fn service_mut(unit: &mut UnitFacts) -> &mut ServiceFacts {
+    match &mut unit.service {
+        Fact::Ok(service) => service,
+        Fact::Error(reason) => panic!("captured unit {} has no service properties: {reason}", unit.name),
+    }
 }
 
 /// The finding of `check` on `unit:NAME`, panicking with the list when absent.

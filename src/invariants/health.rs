@@ -12,8 +12,8 @@ use serde_json::Value;
 use crate::config::HealthSpec;
 use crate::facts::http::BODY_CAP;
 use crate::facts::{HttpAnswer, HttpFacts, HttpOutcome};
-use crate::invariants::{CheckId, fix};
-use crate::report::{Finding, Subject};
+use crate::invariants::fix;
+use crate::verdict::{CheckId, Finding, Subject};
 
 /// How much of a body's first line a message quotes.
 const QUOTE_CHARS: usize = 120;
@@ -217,7 +217,7 @@ mod tests {
     use std::collections::BTreeMap;
 
     use super::*;
-    use crate::report::Status;
+    use crate::verdict::Status;
 
     pub(crate) fn spec(url: &str) -> HealthSpec {
         HealthSpec {
@@ -405,7 +405,8 @@ mod tests {
             booted_at: Some("2026-11-21T06:00:00Z".into()),
             system_state: Some("running".into()),
         };
-        let text = human::render(&Report::new(host, findings));
+        let judgement = crate::verdict::Judgement { findings, predictions: Vec::new() };
+        let text = human::render(&Report::new(host, judgement), true);
         insta::assert_snapshot!(anstream::adapter::strip_str(&text).to_string());
     }
 }

@@ -1,21 +1,25 @@
-//! Invariants of the host and of template units as a whole.
+//! Invariants of the host as a whole (`host.state`), and of units known only by name:
+//! units the last check before this boot saw running that systemd no longer knows, and
+//! units discovery could not read.
 
-use crate::config::ExpectedUnit;
-use crate::facts::{Fact, Facts, HostFacts, TemplateFacts};
-use crate::invariants::evaluate::comes_back;
-use crate::invariants::expected::expected_instances;
-use crate::invariants::{CheckId, fix};
-use crate::report::{Finding, Subject};
+use crate::facts::{Fact, Facts, HostFacts, SystemState};
+use crate::invariants::fix;
+use crate::verdict::{CheckId, Finding, Subject};
 
 /// `host.state`: systemd is running, not degraded.
 pub(crate) fn state(host: &HostFacts) -> Finding {
     let check = CheckId::HostState;
     let subject = Subject::Host;
-    let failed = host.failed_units.ok().cloned().unwrap_or_default();
-    let finding = match &host.system_state {
-        Fact::Error(reason) => Finding::error(check, &subject, format!("could not read systemd's state: {reason}")),
-        Fact::Ok(state) if state == "running" && failed.is_empty() => Finding::pass(check, &subject, "running"),
-        Fact::Ok(state) if state == "running" || state == "degraded" => {
+    let finding = match (&host.system_state, &host.failed_units) {
+        (Fact::Error(reason), _) => {
+            Finding::error(check, &subject, format!("could not read systemd's state: {reason}"))
+        }
+        // systemd says `running` only when no unit has failed.
+        (Fact::Ok(SystemState::Running), Fact::Ok(failed)) if failed.is_empty() => {
+            Finding::pass(check, &subject, "running")
+        }
+        (Fact::Ok(SystemState::Running), Fact::Error(_)) => Finding::pass(check, &subject, "running"),
+        (Fact::Ok(state @ (SystemState::Running | SystemState::Degraded)), Fact::Ok(failed)) => {
             let first = failed.first().map_or("UNIT", String::as_str);
             Finding::violated(
                 check,
@@ -24,20 +28,35 @@ pub(crate) fn state(host: &HostFacts) -> Finding {
                 format!("{}; after fixing: sudo systemctl reset-failed", fix::journal(first)),
             )
         }
-        Fact::Ok(state) if state == "starting" || state == "initializing" => Finding::warn(
+        (Fact::Ok(state @ SystemState::Degraded), Fact::Error(reason)) => Finding::violated(
+            check,
+            &subject,
+            format!("{state}: some unit failed, and the failed units could not be listed: {reason}"),
+            "sudo systemctl list-units --state=failed",
+        ),
+        (Fact::Ok(state @ (SystemState::Starting | SystemState::Initializing)), _) => Finding::warn(
             check,
             &subject,
             format!("{state}: the boot has not finished"),
             "run again when the boot is done, or with --wait",
         ),
-        Fact::Ok(state) => Finding::violated(
+        (
+            Fact::Ok(
+                state @ (SystemState::Maintenance
+                | SystemState::Stopping
+                | SystemState::Offline
+                | SystemState::Unknown
+                | SystemState::Other(_)),
+            ),
+            _,
+        ) => Finding::violated(
             check,
             &subject,
             format!("{state}: the system is not in normal operation"),
             "sudo systemctl is-system-running --wait; sudo systemctl list-units --state=failed",
         ),
     };
-    finding.evidence("system_state", host.system_state.ok()).evidence("failed_units", failed)
+    finding.evidence("system_state", host.system_state.ok()).evidence("failed_units", host.failed_units.ok())
 }
 
 /// Units that were running at the last check before this boot and that systemd does not
@@ -73,112 +92,31 @@ pub(crate) fn gone_since_last_boot(facts: &Facts) -> Vec<Finding> {
 }
 
 /// Names of units active at the last check of the previous boot and unknown now.
-fn gone(facts: &Facts) -> impl Iterator<Item = &str> {
+pub(crate) fn gone(facts: &Facts) -> impl Iterator<Item = &str> {
     let previous = facts.previous_boot.ok().and_then(Option::as_ref);
     previous
         .into_iter()
         .flat_map(|p| &p.units)
-        .filter(|seen| seen.active && !facts.units.iter().any(|u| u.name == seen.name))
+        .filter(|seen| {
+            seen.active
+                && !facts.units.iter().any(|u| u.name == seen.name)
+                && !facts.unreadable.iter().any(|u| u.name == seen.name)
+        })
         .map(|seen| seen.name.as_str())
 }
 
-/// `unit.instances`: every known instance of a template comes back at boot and runs now,
-/// judged from the instances' own findings so "comes back" means the same everywhere.
-/// Instances the check file expects and systemd does not know (nothing enables or runs
-/// them) count as not coming back.
-pub(crate) fn instances(
-    template: &TemplateFacts,
-    facts: &Facts,
-    expected: &[ExpectedUnit],
-    findings: &[Finding],
-) -> Finding {
-    let check = CheckId::UnitInstances;
-    let subject = Subject::Unit(template.name.clone());
-    let units: Vec<_> = facts.units.iter().filter(|u| u.template.as_deref() == Some(template.name.as_str())).collect();
-    let names: Vec<&str> = units.iter().map(|u| u.name.as_str()).collect();
-    let prefix = template.name.trim_end_matches(".service");
-    let gone: Vec<&str> = gone(facts).filter(|name| name.starts_with(prefix)).collect();
-    let absent: Vec<&str> = expected_instances(expected, &template.name)
-        .filter(|name| !names.contains(name) && !gone.contains(name))
-        .collect();
-    if units.is_empty() && gone.is_empty() && absent.is_empty() {
-        let example = template.name.replace("@.", "@INSTANCE.");
-        return Finding::violated(
-            check,
-            &subject,
-            format!("no instance of {} is enabled or running: nothing of it starts at boot", template.name),
-            fix::systemctl("enable --now", &[&example]),
-        )
-        .evidence("instances", names);
-    }
-    let mut lost = Vec::new();
-    let mut down = Vec::new();
-    for unit in &units {
-        if !comes_back(findings, &Subject::Unit(unit.name.clone())) {
-            lost.push(unit.name.as_str());
-        } else if unit.active_state != "active" {
-            down.push(unit.name.as_str());
-        }
-    }
-    let finding = if lost.is_empty() && down.is_empty() && gone.is_empty() && absent.is_empty() {
-        Finding::pass(check, &subject, format!("all {} instances come back after a reboot and are active", units.len()))
-    } else {
-        let mut parts = Vec::new();
-        if !lost.is_empty() {
-            parts.push(format!("{} will not come back after a reboot ({})", lost.len(), lost.join(", ")));
-        }
-        if !down.is_empty() {
-            parts.push(format!("{} not running now ({})", down.len(), down.join(", ")));
-        }
-        if !gone.is_empty() {
-            parts.push(format!("{} did not come back after the reboot ({})", gone.len(), gone.join(", ")));
-        }
-        if !absent.is_empty() {
-            parts.push(format!(
-                "{} expected by the check file, neither enabled nor running ({})",
-                absent.len(),
-                absent.join(", ")
-            ));
-        }
-        // Enabling fixes the instances that are only not enabled or not running; the others
-        // carry their own findings (a missing account, binary or file) to fix first.
-        let not_enabled = |name: &&str| {
-            findings.iter().any(|f| {
-                f.subject == Subject::Unit((*name).to_owned())
-                    && f.check == CheckId::SupervisorEnabled
-                    && f.status != crate::report::Status::Pass
-            })
-        };
-        let mut enable: Vec<&str> = lost.iter().copied().filter(not_enabled).collect();
-        enable.extend(&down);
-        enable.extend(&gone);
-        enable.extend(&absent);
-        let others: Vec<&str> = lost.iter().copied().filter(|name| !not_enabled(name)).collect();
-        let remediation = match (enable.is_empty(), others.is_empty()) {
-            (false, true) => fix::systemctl("enable --now", &enable),
-            (true, _) => format!("fix the findings of {} (listed under each unit)", others.join(", ")),
-            (false, false) => {
-                format!("{}; and fix the findings of {}", fix::systemctl("enable --now", &enable), others.join(", "))
-            }
-        };
-        Finding::violated(
-            check,
-            &subject,
-            format!(
-                "{} of {} instances: {}",
-                lost.len() + down.len() + gone.len() + absent.len(),
-                units.len() + gone.len() + absent.len(),
-                parts.join("; ")
-            ),
-            remediation,
-        )
-    };
-    finding
-        .evidence("instances", names)
-        .evidence("not_at_boot", lost)
-        .evidence("not_running", down)
-        .evidence("gone_since_last_boot", gone)
-        .evidence("expected_not_known", absent)
+/// Units discovery could not read (an ExecStart systemd would not give, a unit file that
+/// cannot be read, a unit systemd would not load): each is an `error` for its subject,
+/// so it is neither left out nor taken to be fine.
+pub(crate) fn unreadable_units(facts: &Facts) -> Vec<Finding> {
+    facts
+        .unreadable
+        .iter()
+        .map(|unit| {
+            Finding::error(CheckId::SupervisorRegistered, &Subject::Unit(unit.name.clone()), unit.reason.clone())
+                .evidence("unreadable", &unit.reason)
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -186,14 +124,66 @@ mod tests {
     use crate::config::CheckConfig;
     use crate::invariants::evaluate;
     use crate::invariants::fixtures::{all_good, assert_finding, defects, on_unit};
-    use crate::report::{Status, Subject};
+    use crate::verdict::{Status, Subject};
+
+    /// Issue 7, wrong verdict 2: degraded with the failed-unit list unreadable used to say
+    /// "degraded: 0 failed unit(s): ".
+    #[test]
+    fn degraded_with_an_unreadable_failed_list_says_it_could_not_be_read() {
+        let mut facts = all_good();
+        facts.host.system_state = crate::facts::Fact::Ok(crate::facts::SystemState::Degraded);
+        facts.host.failed_units = crate::facts::Fact::Error("ListUnitsFiltered failed: Access denied".into());
+        let findings = evaluate(&facts, &CheckConfig::default()).findings;
+        let host = findings.iter().find(|f| f.subject == Subject::Host).expect("host finding");
+        assert_finding(
+            host,
+            Status::Fail,
+            "the failed units could not be listed: ListUnitsFiltered failed: Access denied",
+        );
+        assert!(!host.message.contains("0 failed"), "{host:#?}");
+    }
+
+    /// Issue 7, wrong verdict 5: a unit discovery could not read (its ExecStart, its unit
+    /// file, or systemd would not load it) was silently left out; each is now an error for
+    /// its subject, and predicted not to come back, and an expected unit among them is not
+    /// also reported as missing.
+    #[test]
+    fn units_discovery_could_not_read_are_errors_not_left_out() {
+        let mut facts = all_good();
+        facts.unreadable = vec![
+            crate::facts::UnreadableUnit {
+                name: "api.service".into(),
+                reason: "cannot read its unit file /etc/systemd/system/api.service: Permission denied".into(),
+            },
+            crate::facts::UnreadableUnit {
+                name: "payments.service".into(),
+                reason: "systemd would not load it: LoadUnit failed: Access denied".into(),
+            },
+        ];
+        let config = CheckConfig {
+            units: vec![crate::config::ExpectedUnit { name: "payments.service".into(), template: None }],
+            ..CheckConfig::default()
+        };
+        let judgement = evaluate(&facts, &config);
+        assert_finding(
+            on_unit(&judgement.findings, "api.service", "supervisor.registered"),
+            Status::Error,
+            "Permission denied",
+        );
+        let payments: Vec<_> =
+            judgement.findings.iter().filter(|f| f.subject == Subject::Unit("payments.service".into())).collect();
+        assert_eq!(payments.len(), 1, "{payments:#?}");
+        assert_finding(payments[0], Status::Error, "Access denied");
+        let prediction = judgement.prediction(&Subject::Unit("api.service".into())).expect("predicted");
+        assert!(!prediction.prediction.comes_back);
+    }
 
     #[test]
     fn a_failed_unit_degrades_the_host() {
-        let findings = evaluate(&defects(), &CheckConfig::default());
+        let findings = evaluate(&defects(), &CheckConfig::default()).findings;
         let host = findings.iter().find(|f| f.subject == Subject::Host).expect("host finding");
         assert_finding(host, Status::Fail, "api@39408.service");
-        let good = evaluate(&all_good(), &CheckConfig::default());
+        let good = evaluate(&all_good(), &CheckConfig::default()).findings;
         assert_finding(
             good.iter().find(|f| f.subject == Subject::Host).expect("host finding"),
             Status::Pass,
@@ -218,7 +208,7 @@ mod tests {
 
     #[test]
     fn a_unit_gone_since_the_last_boot_is_named() {
-        let findings = evaluate(&after_losing_39402(), &CheckConfig::default());
+        let findings = evaluate(&after_losing_39402(), &CheckConfig::default()).findings;
         let f = on_unit(&findings, "my-app@39402.service", "supervisor.active");
         assert_finding(f, Status::Fail, "was running at the last check before this boot (2026-11-21T06:00:00Z)");
         assert_eq!(f.remediation.as_deref(), Some("sudo systemctl enable --now my-app@39402.service"));
@@ -231,7 +221,7 @@ mod tests {
     fn an_unreadable_state_file_is_an_error_not_a_pass() {
         let mut facts = all_good();
         facts.previous_boot = crate::facts::Fact::Error("permission denied".into());
-        let findings = evaluate(&facts, &CheckConfig::default());
+        let findings = evaluate(&facts, &CheckConfig::default()).findings;
         assert!(findings.iter().any(|f| f.subject == Subject::Host
             && f.status == Status::Error
             && f.message.contains("permission denied")));
@@ -239,7 +229,7 @@ mod tests {
 
     #[test]
     fn instances_that_will_not_come_back_are_named() {
-        let findings = evaluate(&defects(), &CheckConfig::default());
+        let findings = evaluate(&defects(), &CheckConfig::default()).findings;
         let f = on_unit(&findings, "my-app@.service", "unit.instances");
         assert_finding(f, Status::Fail, "3 of 4 instances");
         for lost in ["my-app@39401.service", "my-app@39402.service", "my-app@39403.service"] {

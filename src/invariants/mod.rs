@@ -1,23 +1,25 @@
 //! Invariants: pure functions that judge [`Facts`](crate::facts::Facts) against the check
-//! file's expectations and return findings. No I/O here: everything an invariant needs is
-//! in the facts and the resolved [`CheckConfig`](crate::config::CheckConfig).
+//! file's expectations and return findings, with the "comes back" prediction made once
+//! from them (see [`evaluate`]). No I/O here: everything an invariant needs is in the
+//! facts and the resolved [`CheckConfig`](crate::config::CheckConfig).
+//!
+//! One file per family: `supervisor` (registered, enabled, active), `unit` (user, exec,
+//! env files, restart policy, start limit, memory limit), `process` (not root, node
+//! runtime; shared by units and PM2), `pm2`, `instances`, `host`, `expected`, `health`.
 
-pub(crate) mod catalogue;
 pub(crate) mod evaluate;
 pub(crate) mod expected;
 pub(crate) mod explain;
-pub(crate) mod finding;
 pub(crate) mod fix;
 #[cfg(test)]
 pub(crate) mod fixtures;
 pub(crate) mod health;
 pub(crate) mod host;
+pub(crate) mod instances;
 pub(crate) mod pm2;
-#[cfg(test)]
-mod pm2_tests;
 pub(crate) mod process;
 pub(crate) mod severity;
+pub(crate) mod supervisor;
 pub(crate) mod unit;
 
-pub(crate) use catalogue::*;
 pub(crate) use evaluate::evaluate;

@@ -5,8 +5,7 @@
 use std::collections::BTreeMap;
 
 use crate::config::SeverityOverride;
-use crate::invariants::CheckId;
-use crate::report::{Finding, Status};
+use crate::verdict::{CheckId, Finding, Status};
 
 /// Applies `overrides` to `findings`. Passes, skips and errors keep their status: an
 /// override changes what a violation costs, not whether the facts could be read.
@@ -38,7 +37,7 @@ mod tests {
     use crate::invariants::fixtures::{defects, on_unit};
 
     fn overridden(pairs: &[(CheckId, SeverityOverride)]) -> Vec<Finding> {
-        apply(evaluate(&defects(), &CheckConfig::default()), &pairs.iter().copied().collect())
+        apply(evaluate(&defects(), &CheckConfig::default()).findings, &pairs.iter().copied().collect())
     }
 
     #[test]
@@ -50,7 +49,7 @@ mod tests {
 
     #[test]
     fn warn_turns_failures_into_warnings() {
-        let before = evaluate(&defects(), &CheckConfig::default());
+        let before = evaluate(&defects(), &CheckConfig::default()).findings;
         assert_eq!(on_unit(&before, "api@39408.service", "unit.user").status, Status::Fail);
         let findings = overridden(&[(CheckId::UnitUser, SeverityOverride::Warn)]);
         let f = on_unit(&findings, "api@39408.service", "unit.user");
@@ -63,7 +62,7 @@ mod tests {
 
     #[test]
     fn fail_turns_warnings_into_failures() {
-        let before = evaluate(&defects(), &CheckConfig::default());
+        let before = evaluate(&defects(), &CheckConfig::default()).findings;
         assert_eq!(on_unit(&before, "legacy.service", "process.not-root").status, Status::Warn);
         let findings = overridden(&[(CheckId::ProcessNotRoot, SeverityOverride::Fail)]);
         assert_eq!(on_unit(&findings, "legacy.service", "process.not-root").status, Status::Fail);
@@ -71,7 +70,7 @@ mod tests {
 
     #[test]
     fn no_overrides_change_nothing() {
-        let before = evaluate(&defects(), &CheckConfig::default());
+        let before = evaluate(&defects(), &CheckConfig::default()).findings;
         assert_eq!(apply(before.clone(), &BTreeMap::new()), before);
     }
 }

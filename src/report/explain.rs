@@ -4,7 +4,7 @@
 use std::fmt::Write as _;
 
 use crate::invariants::explain::explanation;
-use crate::invariants::{CheckId, Severity};
+use crate::verdict::{CheckId, Severity};
 
 /// Prose is wrapped to this many columns; commands are never wrapped (they are pasted).
 const WIDTH: usize = 88;

@@ -4,7 +4,7 @@
 //! built by hand may not be sorted; grouping by first appearance keeps every subject in
 //! one section either way, in report order.
 
-use super::{Finding, Subject};
+use crate::verdict::{Finding, Subject};
 
 /// One subject and its findings, in report order.
 pub(crate) struct SubjectGroup<'a> {
@@ -29,8 +29,7 @@ pub(crate) fn by_subject(findings: &[Finding]) -> Vec<SubjectGroup<'_>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::invariants::CheckId;
-    use crate::report::Status;
+    use crate::verdict::{CheckId, Status};
 
     fn finding(subject: Subject, check: CheckId) -> Finding {
         Finding {

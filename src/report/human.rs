@@ -1,18 +1,23 @@
 //! The human report: what an operator reads on a terminal right after a reboot.
 //!
-//! One header line for the host, one section per subject, one line per finding with a
-//! mark, the check id and the message, a `fix:` line under everything that did not pass,
-//! and a summary line last so it is what stays on screen. Styling is embedded as ANSI
-//! escapes; the caller strips them (`anstream`) when stdout is not a terminal or NO_COLOR
-//! is set, so this module stays a pure function of the report.
+//! It leads with what is wrong. One header line for the host; then, for every subject
+//! with a warning, failure or error, a heading saying whether it comes back after a
+//! reboot and every one of its findings (a mark, the check id, the message, and a `fix:`
+//! line under everything that did not pass); then one line per subject whose findings
+//! all pass (`✔ unit:my-app@3000.service  comes back · 11 checks pass`); and last the
+//! summary, so it is what stays on screen. `--verbose` shows every finding of every
+//! subject. Styling is embedded as ANSI escapes; the caller strips them (`anstream`) when
+//! stdout is not a terminal or NO_COLOR is set, so this module stays a pure function of
+//! the report.
 
 use std::borrow::Cow;
 use std::fmt::Write as _;
 
 use anstyle::{AnsiColor, Style};
 
-use super::group::by_subject;
-use super::{Finding, HostSummary, Report, Status, Summary};
+use super::group::{SubjectGroup, by_subject};
+use super::{HostSummary, Report, Summary};
+use crate::verdict::{Finding, Status, SubjectPrediction};
 
 /// Indent of a finding line under its subject heading.
 const FINDING_INDENT: &str = "  ";
@@ -28,26 +33,120 @@ const HEADING: Style = Style::new().bold();
 /// Labels and other secondary text.
 const DIM: Style = Style::new().dimmed();
 
-/// Renders `report` for a terminal, with ANSI styling embedded.
-pub(crate) fn render(report: &Report) -> String {
+/// Renders `report` for a terminal, with ANSI styling embedded: subjects that need
+/// attention in full, the others one line each, or, with `verbose`, every finding.
+pub(crate) fn render(report: &Report, verbose: bool) -> String {
     let mut out = String::new();
     header(&mut out, &report.host);
-
     let id_width = report.results.iter().map(|f| f.check.as_str().len()).max().unwrap_or(0);
-    for group in by_subject(&report.results) {
-        let subject = printable(&group.subject.to_string()).into_owned();
-        let _ = writeln!(out, "\n{HEADING}{subject}{HEADING:#}");
-        for finding in group.findings {
+    let groups = by_subject(&report.results);
+    let (attention, fine): (Vec<&SubjectGroup>, Vec<&SubjectGroup>) =
+        groups.iter().partition(|group| verbose || group.findings.iter().any(|f| f.status.needs_attention()));
+    for group in &attention {
+        let prediction = report.prediction(group.subject);
+        let _ = writeln!(out, "\n{}", subject_heading(group, prediction));
+        for finding in &group.findings {
             finding_lines(&mut out, finding, id_width);
+        }
+    }
+    if !fine.is_empty() {
+        out.push('\n');
+        let width = fine.iter().map(|g| printable(&g.subject.to_string()).chars().count()).max().unwrap_or(0);
+        for group in &fine {
+            one_line(&mut out, group, report.prediction(group.subject), width);
         }
     }
     if report.results.is_empty() {
         let _ = writeln!(out, "\n{DIM}no checks ran{DIM:#}");
     }
-
     out.push('\n');
+    lost_line(&mut out, report);
     summary_line(&mut out, &report.summary);
     out
+}
+
+/// The heading of a subject shown in full: its name, and for a unit or PM2 home whether it
+/// comes back after a reboot.
+fn subject_heading(group: &SubjectGroup, prediction: Option<&SubjectPrediction>) -> String {
+    let subject = printable(&group.subject.to_string()).into_owned();
+    match prediction.map(fate) {
+        Some(fate) => format!("{HEADING}{subject}{HEADING:#}  {fate}"),
+        None => format!("{HEADING}{subject}{HEADING:#}"),
+    }
+}
+
+/// `✔ comes back`, `✘ does not come back (supervisor.enabled)`, or for a PM2 home whose
+/// apps do not all come back, which of them do not.
+fn fate(prediction: &SubjectPrediction) -> String {
+    let (ok, _) = mark(Status::Pass);
+    let (bad, bad_style) = mark(Status::Fail);
+    let ok_style = mark(Status::Pass).1;
+    if let Some(blocker) = &prediction.prediction.blocked_by {
+        return format!("{bad_style}{bad} does not come back{bad_style:#} {DIM}({}){DIM:#}", blocker.check);
+    }
+    let lost: Vec<String> = prediction
+        .apps
+        .iter()
+        .filter(|app| !app.prediction.comes_back)
+        .map(|app| {
+            let why = app.prediction.blocked_by.as_ref().map_or("", |b| b.message.as_str());
+            printable(&format!("{} ({why})", app.name)).into_owned()
+        })
+        .collect();
+    if lost.is_empty() {
+        format!("{ok_style}{ok} comes back{ok_style:#}")
+    } else {
+        format!(
+            "{bad_style}{bad} {} of {} apps do not come back:{bad_style:#} {}",
+            lost.len(),
+            prediction.apps.len(),
+            lost.join(", ")
+        )
+    }
+}
+
+/// One line for a subject whose findings all pass (or do not apply).
+fn one_line(out: &mut String, group: &SubjectGroup, prediction: Option<&SubjectPrediction>, width: usize) {
+    let (mark, style) = mark(Status::Pass);
+    let subject = printable(&group.subject.to_string()).into_owned();
+    let pass = group.findings.iter().filter(|f| f.status == Status::Pass).count();
+    let skip = group.findings.iter().filter(|f| f.status == Status::Skip).count();
+    let mut counts = format!("{pass} {}", if pass == 1 { "check passes" } else { "checks pass" });
+    if skip > 0 {
+        let _ = write!(counts, ", {skip} skipped");
+    }
+    let back = match prediction {
+        Some(prediction) if prediction.all_come_back() && !prediction.apps.is_empty() => {
+            format!("comes back, with {} app(s) · ", prediction.apps.len())
+        }
+        Some(_) => "comes back · ".to_owned(),
+        // The host, a template, an endpoint: one finding, whose message says it best.
+        None if group.findings.len() == 1 => format!("{} · ", printable(&group.findings[0].message)),
+        None => String::new(),
+    };
+    let _ = writeln!(out, "{FINDING_INDENT}{style}{mark}{style:#} {subject:<width$}  {back}{DIM}{counts}{DIM:#}");
+}
+
+/// `does not come back after a reboot: unit:a, pm2:/root/.pm2 (worker)`, when anything
+/// does not; nothing otherwise.
+fn lost_line(out: &mut String, report: &Report) {
+    let lost: Vec<String> = report
+        .subjects
+        .iter()
+        .filter(|p| !p.all_come_back())
+        .map(|p| {
+            let apps: Vec<&str> = p.apps.iter().filter(|a| !a.prediction.comes_back).map(|a| a.name.as_str()).collect();
+            if p.prediction.comes_back && !apps.is_empty() {
+                printable(&format!("{} ({})", p.subject, apps.join(", "))).into_owned()
+            } else {
+                printable(&p.subject.to_string()).into_owned()
+            }
+        })
+        .collect();
+    if !lost.is_empty() {
+        let (_, style) = mark(Status::Fail);
+        let _ = writeln!(out, "{style}does not come back after a reboot:{style:#} {}", lost.join(", "));
+    }
 }
 
 /// The mark that starts a finding line, and the style it is drawn in.
@@ -130,68 +229,93 @@ fn printable(text: &str) -> Cow<'_, str> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::sample::{all_pass_report, sample_report};
+    use crate::report::captured;
 
     /// The output as a terminal without colour, or a pipe, shows it.
-    fn plain(report: &Report) -> String {
-        anstream::adapter::strip_str(&render(report)).to_string()
+    fn plain(report: &Report, verbose: bool) -> String {
+        anstream::adapter::strip_str(&render(report, verbose)).to_string()
     }
 
     #[test]
-    fn sample_report_snapshot() {
-        insta::assert_snapshot!(plain(&sample_report()));
+    fn defects_host_leads_with_what_is_wrong() {
+        let text = plain(&captured::defects(), false);
+        insta::assert_snapshot!(text);
     }
 
     #[test]
-    fn all_pass_report_snapshot() {
-        insta::assert_snapshot!(plain(&all_pass_report()));
+    fn defects_host_verbose_shows_every_invariant() {
+        insta::assert_snapshot!(plain(&captured::defects(), true));
     }
 
     #[test]
-    fn sample_report_styled_snapshot() {
+    fn good_host_fits_a_screen() {
+        let text = plain(&captured::all_good(), false);
+        assert!(text.lines().count() < 15, "{text}");
+        insta::assert_snapshot!(text);
+    }
+
+    #[test]
+    fn incident_host_snapshot() {
+        insta::assert_snapshot!(plain(&captured::pm2_incident(), false));
+    }
+
+    #[test]
+    fn defects_host_styled_snapshot() {
         // The escapes made visible, so the snapshot shows which text carries which style.
-        let styled = render(&sample_report()).replace('\x1b', "␛");
+        let styled = render(&captured::defects(), false).replace('\x1b', "␛");
         insta::assert_snapshot!(styled);
     }
 
     #[test]
+    fn problems_come_before_passing_subjects_and_the_summary_is_last() {
+        let text = plain(&captured::defects(), false);
+        let failing = text.find("unit:my-app@39401.service  ✘ does not come back").expect("a failing subject in full");
+        let passing = text.find("✔ unit:my-app@39400.service").expect("a passing subject on one line");
+        assert!(failing < passing, "{text}");
+        assert!(text.trim_end().lines().last().is_some_and(|l| l.starts_with("fail: ")), "{text}");
+        assert!(text.contains("does not come back after a reboot: unit:api@39408.service"), "{text}");
+    }
+
+    #[test]
     fn marks_are_coloured_by_status() {
-        let text = render(&sample_report());
+        let text = render(&captured::defects(), false);
         assert!(text.contains("\x1b[1m\x1b[31m✘"), "fail mark is bold red:\n{text}");
         assert!(text.contains("\x1b[32m✔"), "pass mark is green:\n{text}");
     }
 
     #[test]
-    fn every_line_of_a_multi_line_fix_is_indented() {
-        let text = plain(&sample_report());
-        assert!(
-            text.contains(
-                "    fix: sudo install -m 0640 -o root -g nodeuser /dev/null /etc/my-app/3002.env\n         sudoedit /etc/my-app/3002.env\n"
-            ),
-            "{text}"
-        );
+    fn every_line_of_a_multi_line_message_is_indented() {
+        let mut report = captured::all_good();
+        report.results[0].status = Status::Fail;
+        report.results[0].message = "first line\nsecond line".to_owned();
+        report.results[0].remediation = Some("step one\nstep two".to_owned());
+        let text = plain(&report, false);
+        assert!(text.contains("first line\n                           second line\n"), "{text}");
+        assert!(text.contains("    fix: step one\n         step two\n"), "{text}");
     }
 
     #[test]
     fn unknown_host_fields_say_so() {
-        let mut report = all_pass_report();
+        let mut report = captured::all_good();
         report.host = HostSummary { hostname: None, boot_id: None, booted_at: None, system_state: None };
-        let first = plain(&report).lines().next().map(str::to_owned);
+        let first = plain(&report, false).lines().next().map(str::to_owned);
         assert_eq!(first.as_deref(), Some("unknown  boot unknown  booted unknown  system unknown"));
     }
 
     #[test]
     fn control_characters_from_the_host_are_escaped() {
-        let mut report = all_pass_report();
+        let mut report = captured::all_good();
         report.results[0].message = "state \x1b[2Jcleared".to_owned();
-        let text = render(&report);
+        report.results[0].status = Status::Warn;
+        let text = render(&report, false);
         assert!(!text.contains("\x1b[2J"), "{text}");
         assert!(text.contains("state \\u{1b}[2Jcleared"), "{text}");
     }
 
     #[test]
     fn an_empty_report_says_nothing_ran() {
-        let report = Report::new(all_pass_report().host, Vec::new());
-        assert!(plain(&report).contains("no checks ran"));
+        let judgement = crate::verdict::Judgement { findings: Vec::new(), predictions: Vec::new() };
+        let report = Report::new(captured::all_good().host, judgement);
+        assert!(plain(&report, false).contains("no checks ran"));
     }
 }

@@ -8,8 +8,9 @@
 
 use junit_report::{Duration, OffsetDateTime, TestCase, TestCaseBuilder, TestSuite};
 
+use super::Report;
 use super::group::by_subject;
-use super::{Finding, Report, Status};
+use crate::verdict::{Finding, Status};
 
 /// Why the JUnit XML could not be produced.
 #[derive(Debug, thiserror::Error)]
@@ -168,55 +169,57 @@ fn one_element_per_line(xml: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::sample::{all_pass_report, sample_report};
+    use crate::report::captured;
+    use crate::verdict::Status;
 
     fn render_ok(report: &Report, strict: bool) -> String {
-        render(report, strict).expect("the sample report renders as JUnit")
+        render(report, strict).expect("a report renders as JUnit")
     }
 
     #[test]
-    fn sample_report_snapshot() {
-        insta::assert_snapshot!(render_ok(&sample_report(), false));
+    fn defects_report_snapshot() {
+        insta::assert_snapshot!(render_ok(&captured::defects(), false));
     }
 
     #[test]
-    fn sample_report_strict_snapshot() {
-        insta::assert_snapshot!(render_ok(&sample_report(), true));
-    }
-
-    #[test]
-    fn all_pass_report_snapshot() {
-        insta::assert_snapshot!(render_ok(&all_pass_report(), false));
+    fn defects_report_strict_snapshot() {
+        insta::assert_snapshot!(render_ok(&captured::defects(), true));
     }
 
     #[test]
     fn suites_are_stamped_with_the_boot_time() {
-        let xml = render_ok(&sample_report(), false);
-        assert_eq!(xml.matches("timestamp=\"2025-03-14T03:02:11Z\"").count(), 6, "{xml}");
+        let report = captured::defects();
+        let booted_at = report.host.booted_at.clone().expect("the captured host has a boot time");
+        let subjects = crate::report::group::by_subject(&report.results).len();
+        let xml = render_ok(&report, false);
+        assert_eq!(xml.matches(&format!("timestamp=\"{booted_at}\"")).count(), subjects, "{xml}");
     }
 
     #[test]
     fn an_unknown_or_unparsable_boot_time_stamps_the_epoch() {
         assert_eq!(suite_timestamp(None), OffsetDateTime::UNIX_EPOCH);
         assert_eq!(suite_timestamp(Some("after lunch")), OffsetDateTime::UNIX_EPOCH);
-        let mut report = all_pass_report();
+        let mut report = captured::all_good();
         report.host.booted_at = None;
         assert!(render_ok(&report, false).contains("timestamp=\"1970-01-01T00:00:00Z\""));
     }
 
     #[test]
     fn warnings_fail_only_when_strict() {
-        let relaxed = render_ok(&sample_report(), false);
-        let strict = render_ok(&sample_report(), true);
-        assert_eq!(relaxed.matches("<failure ").count(), 3);
-        assert_eq!(strict.matches("<failure ").count(), 4);
-        assert!(relaxed.contains("<system-out><![CDATA[warning: node runs from"), "{relaxed}");
+        let report = captured::defects();
+        let relaxed = render_ok(&report, false);
+        let strict = render_ok(&report, true);
+        assert!(report.summary.warn > 0 && report.summary.fail > 0);
+        assert_eq!(relaxed.matches("<failure ").count(), report.summary.fail);
+        assert_eq!(strict.matches("<failure ").count(), report.summary.fail + report.summary.warn);
+        assert!(relaxed.contains("<system-out><![CDATA[warning: "), "{relaxed}");
     }
 
     #[test]
     fn cdata_terminators_in_host_text_are_split() {
-        let mut report = sample_report();
-        let failing = report.results.iter_mut().find(|f| f.status == Status::Fail).expect("sample has a failure");
+        let mut report = captured::defects();
+        let failing =
+            report.results.iter_mut().find(|f| f.status == Status::Fail).expect("the defects host has a failure");
         failing.message = "odd ]]> text".to_owned();
         let xml = render_ok(&report, false);
         assert!(xml.contains("odd ]]]]><![CDATA[> text"), "{xml}");
@@ -224,9 +227,10 @@ mod tests {
 
     #[test]
     fn control_characters_are_escaped_everywhere() {
-        let mut report = sample_report();
+        let mut report = captured::defects();
         report.host.hostname = Some("web\u{0}1".to_owned());
-        let failing = report.results.iter_mut().find(|f| f.status == Status::Fail).expect("sample has a failure");
+        let failing =
+            report.results.iter_mut().find(|f| f.status == Status::Fail).expect("the defects host has a failure");
         failing.message = "bell\u{7}".to_owned();
         let xml = render_ok(&report, false);
         assert!(!xml.contains('\u{0}') && !xml.contains('\u{7}'), "{xml}");

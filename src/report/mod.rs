@@ -1,6 +1,8 @@
 //! The report model and its renderers. Renderers are pure: `&Report` in, text out
-//! (`explain` renders the invariant catalogue the same way).
+//! (`explain` renders the invariant catalogue the same way, `plan` the boot chain).
 
+#[cfg(test)]
+pub(crate) mod captured;
 pub(crate) mod explain;
 pub(crate) mod group;
 pub(crate) mod human;
@@ -8,7 +10,5 @@ pub(crate) mod json;
 pub(crate) mod junit;
 pub(crate) mod model;
 pub(crate) mod plan;
-#[cfg(test)]
-pub(crate) mod sample;
 
 pub(crate) use model::*;

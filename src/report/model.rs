@@ -1,120 +1,12 @@
 //! The `Report`: what every renderer draws and what the exit code is computed from.
 
-use std::fmt;
-
 use serde::{Deserialize, Serialize};
 
-use crate::invariants::CheckId;
+use crate::facts::Facts;
+use crate::verdict::{Finding, Judgement, Status, SubjectPrediction};
 
 /// Version tag of the JSON report; bumped on any incompatible change.
 pub(crate) const REPORT_SCHEMA: &str = "bootproof/report/v1";
-
-/// The verdict of one invariant on one subject.
-#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub(crate) enum Status {
-    /// The invariant holds.
-    Pass,
-    /// It does not hold, at warning severity.
-    Warn,
-    /// It does not hold, at failure severity.
-    Fail,
-    /// It does not apply to this subject.
-    Skip,
-    /// The facts it needs could not be gathered.
-    Error,
-}
-
-impl Status {
-    /// The word used in every output format.
-    pub(crate) fn as_str(self) -> &'static str {
-        match self {
-            Status::Pass => "pass",
-            Status::Warn => "warn",
-            Status::Fail => "fail",
-            Status::Skip => "skip",
-            Status::Error => "error",
-        }
-    }
-}
-
-impl fmt::Display for Status {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// What a finding is about: `host`, `unit:NAME`, `pm2:HOME`, `http:URL`.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub(crate) enum Subject {
-    /// The host as a whole.
-    Host,
-    /// A systemd unit.
-    Unit(String),
-    /// A PM2 home (PM2_HOME).
-    Pm2(String),
-    /// An HTTP health endpoint.
-    Http(String),
-}
-
-impl fmt::Display for Subject {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Subject::Host => f.write_str("host"),
-            Subject::Unit(name) => write!(f, "unit:{name}"),
-            Subject::Pm2(home) => write!(f, "pm2:{home}"),
-            Subject::Http(url) => write!(f, "http:{url}"),
-        }
-    }
-}
-
-impl std::str::FromStr for Subject {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        if s == "host" {
-            return Ok(Subject::Host);
-        }
-        match s.split_once(':') {
-            Some(("unit", name)) => Ok(Subject::Unit(name.to_owned())),
-            Some(("pm2", home)) => Ok(Subject::Pm2(home.to_owned())),
-            Some(("http", url)) => Ok(Subject::Http(url.to_owned())),
-            _ => Err(format!("unknown subject {s:?}: expected host, unit:NAME, pm2:HOME or http:URL")),
-        }
-    }
-}
-
-impl Serialize for Subject {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_str(self)
-    }
-}
-
-impl<'de> Deserialize<'de> for Subject {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let text = String::deserialize(deserializer)?;
-        text.parse().map_err(serde::de::Error::custom)
-    }
-}
-
-/// One result line: an invariant judged on a subject.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub(crate) struct Finding {
-    /// The invariant's stable id.
-    pub(crate) check: CheckId,
-    /// What it judged.
-    pub(crate) subject: Subject,
-    /// The verdict.
-    pub(crate) status: Status,
-    /// One line in the operator's terms.
-    pub(crate) message: String,
-    /// The exact command (or edit) that fixes it; absent on a pass.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub(crate) remediation: Option<String>,
-    /// The fact values the verdict rests on.
-    #[serde(default)]
-    pub(crate) evidence: serde_json::Map<String, serde_json::Value>,
-}
 
 /// Who was checked: the host line of every report.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -127,6 +19,18 @@ pub(crate) struct HostSummary {
     pub(crate) booted_at: Option<String>,
     /// systemd's `SystemState`.
     pub(crate) system_state: Option<String>,
+}
+
+impl HostSummary {
+    /// The host line of the facts a report was judged from.
+    pub(crate) fn of(facts: &Facts) -> HostSummary {
+        HostSummary {
+            hostname: facts.host.hostname.ok().cloned(),
+            boot_id: facts.host.boot_id.ok().cloned(),
+            booted_at: facts.host.booted_at.ok().cloned(),
+            system_state: facts.host.system_state.ok().map(ToString::to_string),
+        }
+    }
 }
 
 /// Counts per status and the overall verdict.
@@ -177,13 +81,24 @@ pub(crate) struct Report {
     pub(crate) summary: Summary,
     /// Every finding, grouped by subject in a stable order.
     pub(crate) results: Vec<Finding>,
+    /// Whether each unit and PM2 home (and each PM2 app) comes back after the next boot,
+    /// and what keeps it from it. Added to v1 after its first release; absent in reports
+    /// of earlier versions.
+    #[serde(default)]
+    pub(crate) subjects: Vec<SubjectPrediction>,
 }
 
 impl Report {
     /// Builds a report, ordering results by subject (host first) and then by invariant.
-    pub(crate) fn new(host: HostSummary, mut results: Vec<Finding>) -> Self {
+    pub(crate) fn new(host: HostSummary, judgement: Judgement) -> Self {
+        let Judgement { findings: mut results, predictions: subjects } = judgement;
         results.sort_by(|a, b| (&a.subject, a.check).cmp(&(&b.subject, b.check)));
         let summary = Summary::of(&results);
-        Report { schema: REPORT_SCHEMA.to_owned(), host, summary, results }
+        Report { schema: REPORT_SCHEMA.to_owned(), host, summary, results, subjects }
+    }
+
+    /// The prediction for `subject`, when it is a unit or PM2 home that was judged.
+    pub(crate) fn prediction(&self, subject: &crate::verdict::Subject) -> Option<&SubjectPrediction> {
+        self.subjects.iter().find(|p| &p.subject == subject)
     }
 }

@@ -1,7 +1,10 @@
 //! `bootproof plan`: the boot chain of this host as a tree — systemd, each unit that
 //! starts node (or PM2), and for PM2 the dump and every app — with whether each comes
-//! back after a reboot and, for every broken link, its fix. Built from the same findings
-//! `check` reports, so plan and check can never disagree.
+//! back after a reboot and, for every broken link, its fix. Built from the same
+//! prediction `check` reports, so plan and check can never disagree.
+//!
+//! By default the instances of a template that all come back, enabled and active, share
+//! one line; `--verbose` draws every unit on its own.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -9,9 +12,8 @@ use std::fmt::Write as _;
 use anstyle::{AnsiColor, Style};
 use serde::Serialize;
 
-use crate::facts::{Fact, Facts, Pm2Home, RpcAnswer};
-use crate::invariants::CheckId;
-use crate::report::{Finding, Status, Subject};
+use crate::facts::{Fact, Facts, LoadState, Pm2Home, UnitFacts};
+use crate::verdict::{CheckId, Judgement, Prediction, Subject};
 
 /// Version tag of `plan --format json`.
 pub(crate) const PLAN_SCHEMA: &str = "bootproof/plan/v1";
@@ -23,7 +25,7 @@ pub(crate) struct Plan {
     pub(crate) schema: &'static str,
     /// The target systemd boots into.
     pub(crate) default_target: Option<String>,
-    /// Node service units, templates grouped with their instances.
+    /// Node service units, and units known only by name (expected, gone, unreadable).
     pub(crate) units: Vec<PlanUnit>,
     /// PM2 homes.
     pub(crate) pm2: Vec<PlanPm2>,
@@ -34,12 +36,28 @@ pub(crate) struct Plan {
 pub(crate) struct Verdict {
     /// Whether it comes back after a reboot.
     pub(crate) comes_back: bool,
-    /// Why not, in the operator's words (the first failing finding).
+    /// Why not, in the operator's words (the deciding finding).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) reason: Option<String>,
     /// The command that fixes it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) fix: Option<String>,
+}
+
+impl Verdict {
+    fn of(prediction: &Prediction) -> Verdict {
+        match &prediction.blocked_by {
+            None => Verdict { comes_back: true, reason: None, fix: None },
+            Some(blocker) => {
+                Verdict { comes_back: false, reason: Some(blocker.message.clone()), fix: blocker.fix.clone() }
+            }
+        }
+    }
+
+    /// A subject without a prediction (never the case for one `evaluate` judged).
+    fn unknown() -> Verdict {
+        Verdict { comes_back: false, reason: Some("not judged".to_owned()), fix: None }
+    }
 }
 
 /// A unit in the chain.
@@ -50,9 +68,10 @@ pub(crate) struct PlanUnit {
     /// Template, for an instance.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) template: Option<String>,
-    /// `UnitFileState`.
+    /// `UnitFileState`; `unknown` when it could not be read, `not loaded` when systemd
+    /// does not know the unit.
     pub(crate) unit_file_state: String,
-    /// `ActiveState`.
+    /// `ActiveState`, likewise.
     pub(crate) active_state: String,
     /// The chain that pulls it in at boot, target first.
     pub(crate) boot_chain: Vec<String>,
@@ -89,77 +108,76 @@ pub(crate) struct PlanApp {
     pub(crate) verdict: Verdict,
 }
 
-use crate::invariants::evaluate::boot_blocker as blocker;
-
-fn verdict_of(blocker: Option<&Finding>) -> Verdict {
-    match blocker {
-        None => Verdict { comes_back: true, reason: None, fix: None },
-        Some(f) => Verdict { comes_back: false, reason: Some(f.message.clone()), fix: f.remediation.clone() },
-    }
-}
-
-fn plan_unit(unit: &crate::facts::UnitFacts, findings: &[Finding], subject: &Subject) -> PlanUnit {
+/// A unit as the plan shows it, `subject`'s prediction giving the verdict.
+fn plan_unit(unit: &UnitFacts, judgement: &Judgement, subject: &Subject) -> PlanUnit {
+    let (unit_file_state, active_state) = match &unit.properties {
+        Fact::Ok(props) => (props.unit_file_state.to_string(), props.active_state.to_string()),
+        Fact::Error(_) => ("unknown".to_owned(), "unknown".to_owned()),
+    };
     PlanUnit {
         name: unit.name.clone(),
         template: unit.template.clone(),
-        unit_file_state: unit.unit_file_state.clone(),
-        active_state: unit.active_state.clone(),
+        unit_file_state,
+        active_state,
         boot_chain: unit.boot_chain.ok().cloned().unwrap_or_default(),
-        verdict: verdict_of(blocker(findings, subject)),
+        verdict: judgement.prediction(subject).map_or_else(Verdict::unknown, |p| Verdict::of(&p.prediction)),
     }
 }
 
-/// Builds the plan from the facts and the findings `check` would report.
-pub(crate) fn build(facts: &Facts, findings: &[Finding]) -> Plan {
-    let units = facts.units.iter().map(|unit| plan_unit(unit, findings, &Subject::Unit(unit.name.clone()))).collect();
-    let pm2 = facts.pm2.iter().map(|home| plan_pm2(home, findings)).collect();
+/// Builds the plan from the facts and their judgement.
+pub(crate) fn build(facts: &Facts, judgement: &Judgement) -> Plan {
+    let mut units: Vec<PlanUnit> =
+        facts.units.iter().map(|unit| plan_unit(unit, judgement, &Subject::Unit(unit.name.clone()))).collect();
+    // Units known only by name: expected and missing, gone since the last boot, unreadable.
+    for prediction in &judgement.predictions {
+        let Subject::Unit(name) = &prediction.subject else { continue };
+        if facts.units.iter().any(|u| &u.name == name) {
+            continue;
+        }
+        units.push(PlanUnit {
+            name: name.clone(),
+            template: crate::facts::unit_file::split_instance(name).map(|(template, _)| template),
+            unit_file_state: "not loaded".to_owned(),
+            active_state: "-".to_owned(),
+            boot_chain: Vec::new(),
+            verdict: Verdict::of(&prediction.prediction),
+        });
+    }
+    units.sort_by(|a, b| a.name.cmp(&b.name));
+    let pm2 = facts.pm2.iter().map(|home| plan_pm2(home, judgement)).collect();
     Plan { schema: PLAN_SCHEMA, default_target: facts.host.default_target.ok().cloned(), units, pm2 }
 }
 
-fn plan_pm2(home: &Pm2Home, findings: &[Finding]) -> PlanPm2 {
+fn plan_pm2(home: &Pm2Home, judgement: &Judgement) -> PlanPm2 {
     let subject = Subject::Pm2(home.home.clone());
-    let unit = home.units.iter().find(|u| u.load_state == "loaded").or_else(|| home.units.first());
-    let daemon = verdict_of(blocker(findings, &subject));
-    let dump_finding = findings.iter().find(|f| f.subject == subject && f.check == CheckId::Pm2Dump);
-    let dump = dump_finding.map_or_else(|| "dump.pm2".to_owned(), |f| f.message.clone());
-    let dump_ok = dump_finding.is_none_or(|f| matches!(f.status, Status::Pass | Status::Skip));
-    let mut online: BTreeMap<String, usize> = BTreeMap::new();
-    if let Fact::Ok(RpcAnswer::Apps { apps }) = &home.daemon.rpc {
-        for app in apps.iter().filter(|a| !a.is_module) {
-            *online.entry(app.name.clone()).or_insert(0) += usize::from(app.status == "online");
-        }
-    }
-    let mut saved: BTreeMap<String, usize> = BTreeMap::new();
-    if let Fact::Ok(apps) = &home.dump.apps {
-        for app in apps.iter().filter(|a| !a.is_module) {
-            let n = app.instances.filter(|n| *n > 0).map_or(1, |n| n as usize);
-            let entry = saved.entry(app.name.clone()).or_insert(0);
-            *entry = (*entry + 1).max(n);
-        }
-    }
-    let save = findings
+    let loaded = |u: &&UnitFacts| u.properties.ok().is_some_and(|p| p.load_state == LoadState::Loaded);
+    let unit = home.units.iter().find(loaded).or_else(|| home.units.first());
+    let prediction = judgement.prediction(&subject);
+    let dump = judgement
+        .findings
         .iter()
-        .find(|f| f.subject == subject && f.check == CheckId::Pm2DumpFresh)
-        .and_then(|f| f.remediation.clone());
-    let names: std::collections::BTreeSet<&String> = online.keys().chain(saved.keys()).collect();
-    let apps = names
-        .into_iter()
-        .map(|name| {
-            let now = online.get(name).copied().unwrap_or(0);
-            let kept = saved.get(name).copied().unwrap_or(0);
-            let verdict = if !daemon.comes_back {
-                Verdict { comes_back: false, reason: Some("PM2 itself does not come back".into()), fix: None }
-            } else if !dump_ok || kept == 0 {
-                Verdict { comes_back: false, reason: Some("not in dump.pm2".into()), fix: save.clone() }
-            } else if kept < now {
-                Verdict { comes_back: false, reason: Some(format!("{now} running, {kept} saved")), fix: save.clone() }
-            } else {
-                Verdict { comes_back: true, reason: None, fix: None }
-            };
-            PlanApp { name: name.clone(), online: now, saved: kept, verdict }
+        .find(|f| f.subject == subject && f.check == CheckId::Pm2Dump)
+        .map_or_else(|| "dump.pm2".to_owned(), |f| f.message.clone());
+    let apps = prediction
+        .map(|p| {
+            p.apps
+                .iter()
+                .map(|app| PlanApp {
+                    name: app.name.clone(),
+                    online: app.online,
+                    saved: app.saved,
+                    verdict: Verdict::of(&app.prediction),
+                })
+                .collect()
         })
-        .collect();
-    PlanPm2 { home: home.home.clone(), unit: unit.map(|u| plan_unit(u, findings, &subject)), daemon, dump, apps }
+        .unwrap_or_default();
+    PlanPm2 {
+        home: home.home.clone(),
+        unit: unit.map(|u| plan_unit(u, judgement, &subject)),
+        daemon: prediction.map_or_else(Verdict::unknown, |p| Verdict::of(&p.prediction)),
+        dump,
+        apps,
+    }
 }
 
 const OK: Style = Style::new().fg_color(Some(anstyle::Color::Ansi(AnsiColor::Green)));
@@ -181,8 +199,46 @@ fn fix_line(out: &mut String, continuation: &str, verdict: &Verdict) {
     }
 }
 
+/// One line of the unit tree: a unit, or the instances of a template that share one.
+enum Row<'a> {
+    /// A unit on its own.
+    Unit(&'a PlanUnit),
+    /// Instances of `template` that all come back, enabled and active.
+    Instances { template: &'a str, instances: Vec<&'a str> },
+}
+
+/// The unit rows: with `verbose` one per unit; otherwise the instances of a template that
+/// all come back, enabled and active, folded into one.
+fn rows(units: &[PlanUnit], verbose: bool) -> Vec<Row<'_>> {
+    let healthy = |u: &PlanUnit| u.verdict.comes_back && u.unit_file_state == "enabled" && u.active_state == "active";
+    let mut fold: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    if !verbose {
+        for unit in units.iter().filter(|u| healthy(u)) {
+            if let Some(template) = &unit.template {
+                let instance =
+                    unit.name.split_once('@').and_then(|(_, rest)| rest.rsplit_once('.')).map_or("", |(i, _)| i);
+                fold.entry(template).or_default().push(instance);
+            }
+        }
+        fold.retain(|_, instances| instances.len() > 1);
+    }
+    let mut rows = Vec::new();
+    let mut drawn: Vec<&str> = Vec::new();
+    for unit in units {
+        match unit.template.as_deref().filter(|t| healthy(unit) && fold.contains_key(t)) {
+            Some(template) if drawn.contains(&template) => {}
+            Some(template) => {
+                drawn.push(template);
+                rows.push(Row::Instances { template, instances: fold[template].clone() });
+            }
+            None => rows.push(Row::Unit(unit)),
+        }
+    }
+    rows
+}
+
 /// Renders the plan as a tree, with ANSI styling (stripped by the caller off a terminal).
-pub(crate) fn render(plan: &Plan) -> String {
+pub(crate) fn render(plan: &Plan, verbose: bool) -> String {
     let mut out = String::new();
     let target = plan.default_target.as_deref().unwrap_or("default.target");
     if plan.units.is_empty() && plan.pm2.is_empty() {
@@ -191,18 +247,31 @@ pub(crate) fn render(plan: &Plan) -> String {
     }
     if !plan.units.is_empty() {
         let _ = writeln!(out, "systemd ─► {target}");
-        let count = plan.units.len();
-        for (i, unit) in plan.units.iter().enumerate() {
+        let rows = rows(&plan.units, verbose);
+        let count = rows.len();
+        for (i, row) in rows.iter().enumerate() {
             let (branch, continuation) = if i + 1 == count { ("└─", " ") } else { ("├─", "│") };
-            let _ = writeln!(
-                out,
-                "  {branch} {} ({}, {})  {}",
-                unit.name,
-                unit.unit_file_state,
-                unit.active_state,
-                mark(&unit.verdict)
-            );
-            fix_line(&mut out, continuation, &unit.verdict);
+            match row {
+                Row::Unit(unit) => {
+                    let _ = writeln!(
+                        out,
+                        "  {branch} {} ({}, {})  {}",
+                        unit.name,
+                        unit.unit_file_state,
+                        unit.active_state,
+                        mark(&unit.verdict)
+                    );
+                    fix_line(&mut out, continuation, &unit.verdict);
+                }
+                Row::Instances { template, instances } => {
+                    let _ = writeln!(
+                        out,
+                        "  {branch} {template} ×{} ({}) (enabled, active)  {OK}✔ all come back{OK:#}",
+                        instances.len(),
+                        instances.join(", ")
+                    );
+                }
+            }
         }
     }
     for home in &plan.pm2 {
@@ -227,8 +296,14 @@ pub(crate) fn render(plan: &Plan) -> String {
                 String::new()
             };
             let state = if app.online > 0 { "online" } else { "down" };
-            let _ = writeln!(out, "  {branch} {}{times}  {state}  {}", app.name, mark(&app.verdict));
-            fix_line(&mut out, continuation, &app.verdict);
+            // The home's own line already says why PM2 does not come back.
+            let verdict = if !home.daemon.comes_back {
+                Verdict { comes_back: false, reason: Some("PM2 itself does not come back".to_owned()), fix: None }
+            } else {
+                app.verdict.clone()
+            };
+            let _ = writeln!(out, "  {branch} {}{times}  {state}  {}", app.name, mark(&verdict));
+            fix_line(&mut out, continuation, &verdict);
         }
     }
     out
@@ -237,46 +312,60 @@ pub(crate) fn render(plan: &Plan) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::CheckConfig;
     use crate::invariants::evaluate;
     use crate::invariants::fixtures::{all_good, defects, pm2_fixed, pm2_incident};
+
+    fn plan_of(facts: &Facts) -> Plan {
+        build(facts, &evaluate(facts, &CheckConfig::default()))
+    }
+
+    fn plain(plan: &Plan, verbose: bool) -> String {
+        anstream::adapter::strip_str(&render(plan, verbose)).to_string()
+    }
 
     #[test]
     fn plan_of_the_defects_host() {
         let facts = defects();
-        let plan = build(&facts, &evaluate(&facts, &crate::config::CheckConfig::default()));
+        let plan = plan_of(&facts);
         let lost: Vec<&str> = plan.units.iter().filter(|u| !u.verdict.comes_back).map(|u| u.name.as_str()).collect();
         assert_eq!(lost, ["api@39408.service", "my-app@39401.service", "my-app@39402.service", "my-app@39403.service"]);
-        insta::assert_snapshot!(anstream::adapter::strip_str(&render(&plan)).to_string());
+        assert!(!evaluate(&facts, &CheckConfig::default()).everything_comes_back());
+        insta::assert_snapshot!(plain(&plan, false));
     }
 
     #[test]
     fn plan_of_the_incident_host() {
-        let facts = pm2_incident();
-        let plan = build(&facts, &evaluate(&facts, &crate::config::CheckConfig::default()));
+        let plan = plan_of(&pm2_incident());
         let home = &plan.pm2[0];
         assert!(home.unit.is_none(), "no unit starts PM2 on the incident host");
         assert!(!home.daemon.comes_back);
         assert!(home.daemon.fix.as_deref().is_some_and(|fix| fix.contains("pm2 startup systemd -u root --hp /root")));
         assert_eq!(home.apps.len(), 1);
         assert!(!home.apps[0].verdict.comes_back, "api is saved, but nothing resurrects it");
-        insta::assert_snapshot!(anstream::adapter::strip_str(&render(&plan)).to_string());
+        insta::assert_snapshot!(plain(&plan, false));
     }
 
     #[test]
     fn plan_of_the_fixed_host() {
         let facts = pm2_fixed();
-        let plan = build(&facts, &evaluate(&facts, &crate::config::CheckConfig::default()));
+        let plan = plan_of(&facts);
         let home = &plan.pm2[0];
         assert!(home.daemon.comes_back);
         assert!(home.apps.iter().all(|app| app.verdict.comes_back));
-        insta::assert_snapshot!(anstream::adapter::strip_str(&render(&plan)).to_string());
+        assert!(evaluate(&facts, &CheckConfig::default()).everything_comes_back());
+        insta::assert_snapshot!(plain(&plan, false));
     }
 
     #[test]
-    fn plan_of_a_good_host_says_everything_comes_back() {
-        let facts = all_good();
-        let plan = build(&facts, &evaluate(&facts, &crate::config::CheckConfig::default()));
+    fn a_good_host_folds_its_instances_into_one_line() {
+        let plan = plan_of(&all_good());
         assert!(plan.units.iter().all(|u| u.verdict.comes_back));
+        let folded = plain(&plan, false);
+        insta::assert_snapshot!(folded);
+        assert_eq!(folded.lines().count(), 2, "{folded}");
+        let verbose = plain(&plan, true);
+        assert_eq!(verbose.lines().count(), 1 + plan.units.len(), "{verbose}");
         let json = serde_json::to_value(&plan).expect("plan serialises");
         assert_eq!(json["schema"], PLAN_SCHEMA);
         assert_eq!(json["units"][0]["verdict"]["comes_back"], true);

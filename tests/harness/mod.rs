@@ -11,9 +11,10 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-/// The bootproof binary cargo built for these tests.
+/// The bootproof binary under test: the one cargo built, or `BOOTPROOF_BIN` when set (to
+/// hold another build — an installed package, an older commit — to the same tests).
 pub fn bootproof_bin() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_bootproof"))
+    std::env::var_os("BOOTPROOF_BIN").map_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_bootproof")), PathBuf::from)
 }
 
 /// The repository root.
@@ -310,30 +311,24 @@ pub fn finding<'a>(report: &'a Value, subject: &str, check: &str) -> &'a Value {
         .unwrap_or_else(|| panic!("no {check} finding for {subject} in\n{report:#}"))
 }
 
-/// Invariants whose failure means "this unit will not be running after the next boot";
-/// mirrors `BOOT_CRITICAL` in the catalogue.
-pub const BOOT_CRITICAL: &[&str] =
-    &["supervisor.registered", "supervisor.enabled", "unit.user", "unit.exec", "unit.env-files"];
+/// The prediction bootproof reported for `subject` (`subjects[]` of the JSON report):
+/// `comes_back`, `blocked_by`, and for a PM2 home its `apps`.
+pub fn prediction<'a>(report: &'a Value, subject: &str) -> Option<&'a Value> {
+    report["subjects"].as_array().into_iter().flatten().find(|p| p["subject"] == subject)
+}
 
-/// Holds a pre-reboot report to a post-reboot one: every unit bootproof judged before the
-/// reboot is predicted up iff no boot-critical invariant failed or could not be checked
-/// (a warning is a risk, not a unit that stays down); after the reboot it must be active
-/// exactly when predicted.
+/// Holds a pre-reboot report to a post-reboot one: every unit bootproof predicted about
+/// before the reboot (`comes_back` in the report, the one verdict bootproof computes) must
+/// be active after it exactly when predicted to come back.
 pub fn assert_predictions_held(before: &Value, after: &Value) {
-    let mut predicted: std::collections::BTreeMap<String, bool> = std::collections::BTreeMap::new();
-    for result in before["results"].as_array().into_iter().flatten() {
-        let subject = result["subject"].as_str().unwrap_or("");
-        let check = result["check"].as_str().unwrap_or("");
-        // Instances and plain units; a template subject (`name@.service`) is not a unit that runs.
-        if !subject.starts_with("unit:") || subject.ends_with("@.service") || check != "supervisor.active" {
-            continue;
-        }
-        let all = statuses(before, subject);
-        // A warning on a boot-critical invariant is a risk, not a unit that stays down.
-        let up = BOOT_CRITICAL.iter().all(|c| !matches!(all.get(*c).map(String::as_str), Some("fail") | Some("error")));
-        predicted.insert(subject.to_owned(), up);
-    }
-    assert!(!predicted.is_empty(), "bootproof judged no unit before the reboot:\n{before:#}");
+    let predicted: std::collections::BTreeMap<&str, bool> = before["subjects"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|p| Some((p["subject"].as_str()?, p["comes_back"].as_bool()?)))
+        .filter(|(subject, _)| subject.starts_with("unit:"))
+        .collect();
+    assert!(!predicted.is_empty(), "bootproof predicted no unit before the reboot:\n{before:#}");
     let mut wrong = Vec::new();
     for (subject, up) in &predicted {
         let active = statuses(after, subject).get("supervisor.active").is_some_and(|s| s == "pass");
@@ -351,10 +346,6 @@ pub fn assert_predictions_held(before: &Value, after: &Value) {
         wrong.join("\n")
     );
 }
-
-/// PM2 invariants whose failure means "pm2 resurrect will not run for this home at boot";
-/// mirrors the supervisor part of `BOOT_CRITICAL` (a PM2 home has no EnvironmentFile).
-pub const PM2_BOOT_CRITICAL: &[&str] = &["supervisor.registered", "supervisor.enabled", "unit.user", "unit.exec"];
 
 /// Online processes per app name in one home's live daemon, from `bootproof facts`
 /// (`pm2[].daemon.rpc.ok.apps`); empty when no daemon answered.
@@ -379,59 +370,21 @@ pub fn pm2_online(facts: &Value, home: &str) -> std::collections::BTreeMap<Strin
     online
 }
 
-/// The app names a `pm2.dump-fresh` evidence list names: `web (not in dump.pm2)` → `web`.
-fn named_apps(evidence: &Value) -> Vec<String> {
-    evidence
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|entry| entry.as_str())
-        .map(|entry| entry.split(" (").next().unwrap_or(entry).to_owned())
-        .collect()
-}
-
-/// What a pre-reboot check predicts for every app running in a PM2 home: `(home, app)` →
-/// the online instance count before the reboot, and whether they come back as they run.
-/// An app comes back iff none of the home's boot-critical invariants failed or could not
-/// be checked, `pm2.dump` did not, and `pm2.dump-fresh` does not name the app as missing
-/// from the dump or saved differently. Apps `pm2.crash-loop` names are left out.
-pub fn pm2_predictions(
-    before: &Value,
-    before_facts: &Value,
-) -> std::collections::BTreeMap<(String, String), (usize, bool)> {
+/// What a pre-reboot check predicts for every app running in a PM2 home, as the report's
+/// `subjects[].apps` says: `(home, app)` → the online instance count before the reboot,
+/// and whether they come back as they run. Apps in a crash loop are left out: online only
+/// between two crashes, they do not run, so a reboot says nothing of the prediction.
+pub fn pm2_predictions(before: &Value) -> std::collections::BTreeMap<(String, String), (usize, bool)> {
     let mut predicted = std::collections::BTreeMap::new();
-    for home in before_facts["pm2"].as_array().into_iter().flatten() {
-        let path = home["home"].as_str().unwrap_or("");
-        let subject = format!("pm2:{path}");
-        let all = statuses(before, &subject);
-        let failed = |check: &str| matches!(all.get(check).map(String::as_str), Some("fail") | Some("error"));
-        let resurrect_runs = PM2_BOOT_CRITICAL.iter().all(|c| !failed(c)) && !failed("pm2.dump");
-        let fresh = before["results"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .find(|r| r["subject"] == subject.as_str() && r["check"] == "pm2.dump-fresh");
-        let mut not_saved = Vec::new();
-        if let Some(fresh) = fresh {
-            not_saved.extend(named_apps(&fresh["evidence"]["missing"]));
-            not_saved.extend(named_apps(&fresh["evidence"]["changed"]));
-        }
-        // An app in a crash loop is online only between two crashes: it does not run, so
-        // nothing is predicted for it (pm2.crash-loop names it before and after).
-        let looping: Vec<&str> = before["results"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter(|r| r["subject"] == subject.as_str() && r["check"] == "pm2.crash-loop")
-            .flat_map(|r| r["evidence"]["apps"].as_array().into_iter().flatten())
-            .filter_map(|app| app["name"].as_str())
-            .collect();
-        for (app, count) in pm2_online(before_facts, path) {
-            if looping.contains(&app.as_str()) {
+    for home in before["subjects"].as_array().into_iter().flatten() {
+        let Some(path) = home["subject"].as_str().and_then(|s| s.strip_prefix("pm2:")) else { continue };
+        for app in home["apps"].as_array().into_iter().flatten() {
+            let online = app["online"].as_u64().unwrap_or(0) as usize;
+            if online == 0 || app["crash_looping"] == true {
                 continue;
             }
-            let up = resurrect_runs && !not_saved.contains(&app);
-            predicted.insert((path.to_owned(), app), (count, up));
+            let up = app["comes_back"] == true;
+            predicted.insert((path.to_owned(), app["name"].as_str().unwrap_or("").to_owned()), (online, up));
         }
     }
     predicted
@@ -442,14 +395,9 @@ pub fn pm2_predictions(
 /// `after_facts`), and `answers(app)` — an HTTP probe of the app's port from inside the
 /// machine, `None` for an app without one — agrees with the daemon.
 #[track_caller]
-pub fn assert_pm2_predictions_held(
-    before: &Value,
-    before_facts: &Value,
-    after_facts: &Value,
-    answers: impl Fn(&str) -> Option<bool>,
-) {
-    let predicted = pm2_predictions(before, before_facts);
-    assert!(!predicted.is_empty(), "no PM2 app ran before the reboot:\n{before_facts:#}");
+pub fn assert_pm2_predictions_held(before: &Value, after_facts: &Value, answers: impl Fn(&str) -> Option<bool>) {
+    let predicted = pm2_predictions(before);
+    assert!(!predicted.is_empty(), "no PM2 app ran before the reboot:\n{before:#}");
     let mut wrong = Vec::new();
     for ((home, app), (count, up)) in &predicted {
         let online = pm2_online(after_facts, home).get(app).copied().unwrap_or(0);

@@ -18,6 +18,7 @@ use serde_json::Value;
 
 use super::super::files::{self, os_message};
 use super::super::model::{DumpFacts, Fact, SavedApp};
+use super::super::states::Pm2Status;
 
 /// The largest dump read. A real dump is a few KiB per app; 64 MiB is far beyond any
 /// real one and still parses in well under a second.
@@ -190,7 +191,7 @@ impl RawApp {
         self.env_keys.sort();
         self.env_keys.dedup();
         Ok(SavedApp {
-            status: self.string("status").map_err(in_app)?,
+            status: self.string("status").map_err(in_app)?.map(|status| Pm2Status::parse(&status)),
             exec_mode: self.string("exec_mode").map_err(in_app)?,
             instances,
             script: self.string("pm_exec_path").map_err(in_app)?,
@@ -440,7 +441,7 @@ mod tests {
         // A cluster app is saved once per instance, without `instances`.
         assert_eq!(names, ["web", "api", "api", "worker"]);
         let web = &apps[0];
-        assert_eq!(web.status.as_deref(), Some("online"));
+        assert_eq!(web.status, Some(Pm2Status::Online));
         assert_eq!(web.exec_mode.as_deref(), Some("fork_mode"));
         assert_eq!(web.instances, None);
         assert_eq!(web.script.as_deref(), Some("/tmp/bootproof-pm2-fixture/app/server.js"));

@@ -20,6 +20,7 @@ use tokio::net::UnixStream;
 
 use super::super::files::os_message;
 use super::super::model::{Fact, LiveApp, RpcAnswer};
+use super::super::states::Pm2Status;
 use super::amp::{self, Arg, Decoder};
 use super::dump;
 
@@ -156,7 +157,8 @@ pub(crate) fn live_app(item: &Value) -> Result<LiveApp, String> {
     Ok(LiveApp {
         pm_id,
         pid: item.get("pid").and_then(Value::as_u64).and_then(|pid| u32::try_from(pid).ok()).unwrap_or(0),
-        status: env_str("status").unwrap_or_default(),
+        // A process without a status is shown as PM2 sent it: no status word at all.
+        status: Pm2Status::parse(&env_str("status").unwrap_or_default()),
         restart_time: env_u64("restart_time").unwrap_or(0),
         unstable_restarts: env_u64("unstable_restarts").unwrap_or(0),
         started_at_ms: env_u64("pm_uptime"),
@@ -191,7 +193,7 @@ mod tests {
         });
         let app = live_app(&item)?;
         assert_eq!((app.name.as_str(), app.pm_id, app.pid), ("api", 3, 4242));
-        assert_eq!(app.status, "online");
+        assert_eq!(app.status, Pm2Status::Online);
         assert_eq!((app.restart_time, app.unstable_restarts), (7, 2));
         assert_eq!(app.started_at_ms, Some(1_700_000_000_000));
         assert_eq!(app.max_memory_restart, Some(200 << 20));

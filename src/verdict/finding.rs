@@ -1,9 +1,28 @@
-//! Constructors that keep every invariant's findings uniform.
+//! One finding: an invariant judged on a subject, with its message, fix and evidence, and
+//! the constructors that keep every invariant's findings uniform.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-use crate::invariants::CheckId;
-use crate::report::{Finding, Status, Subject};
+use super::{CheckId, Status, Subject};
+
+/// One result line: an invariant judged on a subject.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub(crate) struct Finding {
+    /// The invariant's stable id.
+    pub(crate) check: CheckId,
+    /// What it judged.
+    pub(crate) subject: Subject,
+    /// The verdict.
+    pub(crate) status: Status,
+    /// One line in the operator's terms.
+    pub(crate) message: String,
+    /// The exact command (or edit) that fixes it; absent on a pass.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) remediation: Option<String>,
+    /// The fact values the verdict rests on.
+    #[serde(default)]
+    pub(crate) evidence: serde_json::Map<String, serde_json::Value>,
+}
 
 impl Finding {
     fn new(check: CheckId, subject: &Subject, status: Status, message: String) -> Self {
@@ -64,5 +83,11 @@ impl Finding {
         let value = serde_json::to_value(value).unwrap_or(serde_json::Value::Null);
         self.evidence.insert(key.to_owned(), value);
         self
+    }
+
+    /// Whether this finding keeps its subject from coming back after a reboot: a
+    /// boot-critical invariant that failed or could not be checked.
+    pub(crate) fn blocks_boot(&self) -> bool {
+        self.check.is_boot_critical() && self.status.blocks_boot()
     }
 }

@@ -6,15 +6,14 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use crate::facts::sockets::Listening;
-use crate::facts::{Fact, Facts, RpcAnswer};
+use crate::facts::sockets::{Listening, ServicePorts as Ports, pm2_app_key};
+use crate::facts::{ActiveState, Fact, Facts, Pm2Status, RpcAnswer, UnitFacts, UnitFileState};
 
-/// What `init` knows about the ports: per unit name or per `pm2:<home>/<app>`.
-pub(crate) type Ports = BTreeMap<String, Vec<Listening>>;
-
-/// The key `ports` uses for a PM2 app.
-pub(crate) fn pm2_app_key(home: &str, app: &str) -> String {
-    format!("pm2:{home}/{app}")
+/// Whether a unit is meant to run: active now, or enabled for boot.
+fn meant_to_run(unit: &UnitFacts) -> bool {
+    unit.properties
+        .ok()
+        .is_some_and(|p| p.active_state == ActiveState::Active || p.unit_file_state == UnitFileState::Enabled)
 }
 
 /// A TOML basic string (quoted, with `"`, `\\` and control characters escaped).
@@ -102,7 +101,7 @@ pub(crate) fn render(facts: &Facts, ports: &Ports) -> String {
     for home in &facts.pm2 {
         let mut apps: BTreeMap<&str, u32> = BTreeMap::new();
         if let Fact::Ok(RpcAnswer::Apps { apps: live }) = &home.daemon.rpc {
-            for app in live.iter().filter(|a| !a.is_module && a.status == "online") {
+            for app in live.iter().filter(|a| !a.is_module && a.status == Pm2Status::Online) {
                 *apps.entry(app.name.as_str()).or_insert(0) += 1;
             }
         }
@@ -123,7 +122,7 @@ pub(crate) fn render(facts: &Facts, ports: &Ports) -> String {
     let mut written_templates: Vec<&str> = Vec::new();
     for unit in &facts.units {
         // Only what is meant to run: active now, or enabled for boot.
-        if unit.active_state != "active" && unit.unit_file_state != "enabled" {
+        if !meant_to_run(unit) {
             continue;
         }
         match &unit.template {
@@ -132,10 +131,7 @@ pub(crate) fn render(facts: &Facts, ports: &Ports) -> String {
                 let instances: Vec<String> = facts
                     .units
                     .iter()
-                    .filter(|u| {
-                        u.template.as_deref() == Some(template)
-                            && (u.active_state == "active" || u.unit_file_state == "enabled")
-                    })
+                    .filter(|u| u.template.as_deref() == Some(template) && meant_to_run(u))
                     .filter_map(|u| u.instance.clone())
                     .collect();
                 for (pattern, members) in instance_patterns(template, &instances) {
@@ -231,8 +227,8 @@ mod tests {
             ["my-app@39400.service", "my-app@39401.service", "my-app@39402.service", "my-app@39403.service"]
         );
         // On the host it was written from, the check file adds no failure.
-        let findings = crate::invariants::evaluate(&facts, &config);
-        assert!(findings.iter().all(|f| f.status != crate::report::Status::Fail), "{findings:#?}");
+        let findings = crate::invariants::evaluate(&facts, &config).findings;
+        assert!(findings.iter().all(|f| f.status != crate::verdict::Status::Fail), "{findings:#?}");
     }
 
     #[test]

@@ -1,10 +1,11 @@
-//! The invariant catalogue: stable ids, default severities and what each one is for.
+//! The invariant catalogue: stable ids, default severities, what each one is for, and
+//! which of them decide whether a subject comes back after a reboot.
 
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::report::Status;
+use super::Status;
 
 /// How bad a violated invariant is unless the check file says otherwise.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -120,15 +121,36 @@ impl std::str::FromStr for CheckId {
     }
 }
 
-/// Invariants whose violation means the unit will not be running after the next boot.
-/// `plan` and the reboot-prediction tests read a unit's fate from these alone.
-pub(crate) const BOOT_CRITICAL: &[CheckId] = &[
-    CheckId::SupervisorRegistered,
-    CheckId::SupervisorEnabled,
-    CheckId::UnitUser,
-    CheckId::UnitExec,
-    CheckId::UnitEnvFiles,
-];
+impl CheckId {
+    /// Whether a `fail` or `error` of this invariant means the subject will not be running
+    /// after the next boot: systemd has no file to start, nothing starts it at boot, or it
+    /// cannot start (no account, no binary, no EnvironmentFile). The one list every
+    /// "comes back" verdict is read from (see [`super::prediction`]).
+    pub(crate) fn is_boot_critical(self) -> bool {
+        match self {
+            CheckId::SupervisorRegistered
+            | CheckId::SupervisorEnabled
+            | CheckId::UnitUser
+            | CheckId::UnitExec
+            | CheckId::UnitEnvFiles => true,
+            CheckId::SupervisorActive
+            | CheckId::UnitRestartPolicy
+            | CheckId::UnitStartLimit
+            | CheckId::UnitMemoryLimit
+            | CheckId::UnitInstances
+            | CheckId::Pm2Dump
+            | CheckId::Pm2DumpFresh
+            | CheckId::Pm2Resurrected
+            | CheckId::Pm2CrashLoop
+            | CheckId::Pm2LogRotation
+            | CheckId::Pm2DumpSecrets
+            | CheckId::ProcessNotRoot
+            | CheckId::ProcessNodeRuntime
+            | CheckId::HealthHttp
+            | CheckId::HostState => false,
+        }
+    }
+}
 
 #[cfg(test)]
 mod tests {

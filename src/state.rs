@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::facts::{BootRecord, Facts, SeenUnit};
+use crate::facts::{ActiveState, BootRecord, Facts, SeenUnit};
 
 /// Version tag of the state file.
 const STATE_SCHEMA: &str = "bootproof/state/v1";
@@ -79,10 +79,14 @@ fn load(path: &Path) -> Result<Option<State>, StateError> {
 /// What this check saw, as a record for the state file.
 pub(crate) fn record(facts: &Facts) -> Option<BootRecord> {
     let boot_id = facts.host.boot_id.ok()?.clone();
+    // A unit whose state could not be read is not remembered: it was not seen running.
     let units = facts
         .units
         .iter()
-        .map(|unit| SeenUnit { name: unit.name.clone(), active: unit.active_state == "active" })
+        .filter_map(|unit| {
+            let properties = unit.properties.ok()?;
+            Some(SeenUnit { name: unit.name.clone(), active: properties.active_state == ActiveState::Active })
+        })
         .collect();
     Some(BootRecord { boot_id, checked_at: facts.gathered_at.clone(), units })
 }

@@ -1,3 +1,0 @@
-//! What bootproof remembers between runs: the state file.
-
-pub(crate) mod state;
