@@ -8,6 +8,8 @@ mod health;
 mod lab_checks;
 mod lab_pm2;
 mod lab_pm2_units;
+mod lab_reload;
 mod lab_units;
 mod lab_unseen;
 mod pm2_native;
+mod wrong_verdicts;
