@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::harness::{Machine, assert_exit, assert_pm2_predictions_held, finding, lab_required, ports, statuses};
+use crate::harness::{Machine, assert_exit, finding, lab_required, ports, statuses};
 
 /// The app every scenario runs: needs GREETING, takes its port as argument.
 const SERVER_JS: &str = include_str!("lab/my-app/server.js");
@@ -203,7 +203,7 @@ fn lab_pm2_started_from_a_shell_is_lost_at_reboot() {
     assert_finding(&after, ROOT_HOME, "supervisor.active", "fail", &["PM2 is not running", "no unit would start it"]);
     // Did they come back? The app saved online is named as down.
     assert_finding(&after, ROOT_HOME, "pm2.resurrected", "fail", &["saved online but down: web"]);
-    assert_pm2_predictions_held(&before, &after_facts, |_| Some(lab.answers(port)));
+    lab.machine.assert_pm2_predictions_held(&before, &after_facts, |_| Some(lab.answers(port)));
 }
 
 /// The incident's fix, as bootproof printed it: its supervisor.active remediation (pm2
@@ -243,7 +243,7 @@ fn lab_pm2_the_fix_bootproof_prints_brings_everything_back() {
     assert_eq!(code, 0, "{after:#}");
     assert_only_warnings(&after, ROOT_HOME, &["process.not-root", "pm2.log-rotation"]);
     assert_finding(&after, ROOT_HOME, "pm2.resurrected", "pass", &["web"]);
-    assert_pm2_predictions_held(&before, &after_facts, |_| Some(lab.answers(port)));
+    lab.machine.assert_pm2_predictions_held(&before, &after_facts, |_| Some(lab.answers(port)));
 }
 
 /// An app started after the last `pm2 save`: named as missing before the reboot, missing
@@ -277,7 +277,7 @@ fn lab_pm2_app_added_after_save_is_missing_after_reboot() {
     assert_finding(&after, ROOT_HOME, "pm2.resurrected", "pass", &["web"]);
     assert_finding(&after, ROOT_HOME, "pm2.dump-fresh", "pass", &[]);
     let answers = |app: &str| Some(lab.answers(if app == "web" { port } else { port + 1 }));
-    assert_pm2_predictions_held(&before, &after_facts, answers);
+    lab.machine.assert_pm2_predictions_held(&before, &after_facts, answers);
 }
 
 /// `pm2 startup` ran (unit written and enabled) but the daemon still comes from the shell:
@@ -312,7 +312,7 @@ fn lab_pm2_unit_enabled_but_daemon_from_a_shell() {
     assert_eq!(code, 0, "{after:#}");
     assert_finding(&after, ROOT_HOME, "supervisor.active", "pass", &["pm2-root.service owns the PM2 daemon"]);
     assert_finding(&after, ROOT_HOME, "pm2.resurrected", "pass", &["web"]);
-    assert_pm2_predictions_held(&before, &after_facts, |_| Some(lab.answers(port)));
+    lab.machine.assert_pm2_predictions_held(&before, &after_facts, |_| Some(lab.answers(port)));
 }
 
 /// Cluster mode (`-i 2`) under a service user, registered with `pm2 startup -u deploy
@@ -361,7 +361,7 @@ fn lab_pm2_cluster_under_a_service_user_comes_back() {
     assert_only_warnings(&after, DEPLOY_HOME, &["pm2.log-rotation"]);
     assert_finding(&after, DEPLOY_HOME, "pm2.resurrected", "pass", &["api"]);
     assert_eq!(finding(&after, DEPLOY_HOME, "pm2.resurrected")["evidence"]["expected_online"]["api"], 2);
-    assert_pm2_predictions_held(&before, &after_facts, |_| Some(lab.answers(port)));
+    lab.machine.assert_pm2_predictions_held(&before, &after_facts, |_| Some(lab.answers(port)));
 }
 
 /// An app that exits at start (no GREETING) while PM2 restarts it until it gives up:
@@ -407,7 +407,7 @@ fn lab_pm2_app_crashing_at_start_is_a_crash_loop() {
     assert_eq!(code, 1, "{after:#}");
     assert_finding(&after, ROOT_HOME, "pm2.crash-loop", "fail", &["crashy"]);
     let answers = |app: &str| Some(lab.answers(if app == "web" { port } else { port + 1 }));
-    assert_pm2_predictions_held(&before, &after_facts, answers);
+    lab.machine.assert_pm2_predictions_held(&before, &after_facts, answers);
 }
 
 /// The daemon runs node from ~/.nvm, and `pm2 startup` pinned that PATH into the unit:
@@ -450,7 +450,7 @@ fn lab_pm2_node_under_nvm_is_a_named_risk() {
     let (_, after) = lab.machine.check_json(&[]);
     assert_finding(&after, DEPLOY_HOME, "process.node-runtime", "warn", &[&format!("{NVM_BIN}/node")]);
     assert_finding(&after, DEPLOY_HOME, "pm2.resurrected", "pass", &["web"]);
-    assert_pm2_predictions_held(&before, &after_facts, |_| Some(lab.answers(port)));
+    lab.machine.assert_pm2_predictions_held(&before, &after_facts, |_| Some(lab.answers(port)));
 }
 
 /// A listing of every file under `dir` in the machine with type, size, mtime (ns), mode,

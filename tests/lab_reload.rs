@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::harness::{Machine, assert_predictions_held, finding, lab_required, ports, prediction};
+use crate::harness::{Machine, finding, lab_required, ports, prediction};
 
 /// The app every unit runs.
 const SERVER_JS: &str = include_str!("lab/my-app/server.js");
@@ -101,7 +101,7 @@ fn lab_edits_without_daemon_reload_are_judged_as_the_next_boot_loads_them() {
     machine.reboot();
     machine.wait_for("! systemctl list-jobs --no-legend | grep -q .", Duration::from_secs(30));
     let (_, after) = machine.check_json(&[]);
-    assert_predictions_held(&before, &after);
+    machine.assert_predictions_held(&before, &after);
     for i in [3, 4] {
         machine.wait_for(&format!("exec 3<>/dev/tcp/127.0.0.1/{}", port(i)), Duration::from_secs(15));
     }

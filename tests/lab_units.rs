@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::harness::{Machine, assert_predictions_held, finding, lab_required, ports, statuses};
+use crate::harness::{Machine, finding, lab_required, ports, statuses};
 
 /// The app every instance runs.
 const SERVER_JS: &str = include_str!("lab/my-app/server.js");
@@ -64,7 +64,7 @@ impl Fleet {
         // Node units are Type=simple: active as soon as started; give crashing ones time to fail.
         self.machine.wait_for("! systemctl list-jobs --no-legend | grep -q .", Duration::from_secs(30));
         let (_, after) = self.machine.check_json(&[]);
-        assert_predictions_held(&before, &after);
+        self.machine.assert_predictions_held(&before, &after);
         (before, after)
     }
 }

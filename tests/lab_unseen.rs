@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::harness::{Machine, assert_predictions_held, lab_required, ports, prediction};
+use crate::harness::{Machine, lab_required, ports, prediction};
 
 /// The app every unit runs: needs GREETING, listens on the port it is given.
 const SERVER_JS: &str = include_str!("lab/my-app/server.js");
@@ -230,7 +230,7 @@ fn lab_unseen_units_predictions_hold() {
     machine.reboot();
     machine.wait_for("! systemctl list-jobs --no-legend | grep -q .", Duration::from_secs(30));
     let (_, after) = machine.check_json(&[]);
-    assert_predictions_held(&before, &after);
+    machine.assert_predictions_held(&before, &after);
 
     let wrong: Vec<String> = cases.iter().filter_map(|case| wrong_verdict(&before, case)).collect();
     assert!(wrong.is_empty(), "verdicts not as expected:\n{}", wrong.join("\n\n"));

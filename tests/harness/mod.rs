@@ -3,10 +3,12 @@
 
 #![allow(dead_code)]
 
+use std::fs::File;
+use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU16, Ordering};
-use std::sync::{Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -102,37 +104,87 @@ pub fn lab_required() -> bool {
     panic!("the reboot lab cannot run: {reason}");
 }
 
-/// At most this many machines at once (two cores).
+/// At most this many machines at once on this host (two cores), whichever test process
+/// boots them: two `cargo test` runs side by side share the limit.
 const MAX_MACHINES: usize = 2;
-static SLOTS: Mutex<usize> = Mutex::new(0);
-static SLOT_FREED: Condvar = Condvar::new();
 
-fn take_slot() {
-    let mut used = SLOTS.lock().unwrap_or_else(|e| e.into_inner());
-    while *used >= MAX_MACHINES {
-        used = SLOT_FREED.wait(used).unwrap_or_else(|e| e.into_inner());
+/// Where the harness keeps its locks: the lab's own state directory (see `ci/lab`).
+fn lock_dir(kind: &str) -> Option<PathBuf> {
+    let dir = PathBuf::from(std::env::var_os("BOOTPROOF_LAB_DIR").unwrap_or_else(|| "/run/bootproof-lab".into()))
+        .join(".locks")
+        .join(kind);
+    std::fs::create_dir_all(&dir).ok()?;
+    Some(dir)
+}
+
+/// Takes an exclusive `flock` on `path` without waiting; the lock lasts as long as the file.
+fn try_lock(path: &Path) -> Option<File> {
+    let file = File::options().create(true).truncate(false).write(true).open(path).ok()?;
+    // SAFETY: flock on a descriptor we own; it has no memory effects.
+    let locked = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0;
+    locked.then_some(file)
+}
+
+/// A machine slot, held while the machine runs (released when the file is dropped, also
+/// when the test process dies).
+fn take_slot() -> File {
+    let dir = lock_dir("machines").expect("the lab's lock directory can be made (the lab needs root)");
+    loop {
+        for slot in 0..MAX_MACHINES {
+            if let Some(lock) = try_lock(&dir.join(format!("{slot}.lock"))) {
+                return lock;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(200));
     }
-    *used += 1;
 }
 
-fn give_slot() {
-    let mut used = SLOTS.lock().unwrap_or_else(|e| e.into_inner());
-    *used -= 1;
-    SLOT_FREED.notify_one();
+/// How many loopback ports one test process may use.
+const PORT_BLOCK: u16 = 220;
+
+/// This process's block of loopback ports: the first block no other running test process
+/// holds (a lock held for the life of the process), so that concurrent runs on one host
+/// never share a port. All below 32768: the kernel hands out ports from there up
+/// (ip_local_port_range) to outgoing connections, and a listener cannot bind a port some
+/// connection holds (seen in CI: an instance that never came up).
+fn port_block() -> u16 {
+    static BLOCK: OnceLock<(Option<File>, u16)> = OnceLock::new();
+    let (_, base) = BLOCK.get_or_init(|| {
+        let blocks = (32768 - 10000) / PORT_BLOCK;
+        if let Some(dir) = lock_dir("ports") {
+            for block in 0..blocks {
+                if let Some(lock) = try_lock(&dir.join(format!("{block}.lock"))) {
+                    return (Some(lock), 10000 + block * PORT_BLOCK);
+                }
+            }
+        }
+        // No lock directory (not root): spread by pid, as well as can be done without one.
+        (None, 10000 + (std::process::id() % u32::from(blocks)) as u16 * PORT_BLOCK)
+    });
+    *base
 }
 
-/// A block of loopback ports no other test in this run uses (the lab shares the host's network).
+/// A block of loopback ports no other test uses (the lab shares the host's network).
 pub fn ports(count: u16) -> u16 {
     static NEXT: AtomicU16 = AtomicU16::new(0);
-    // Each test process takes a block, spread by pid so that concurrent runs stay apart,
-    // and each test its own ports in it. All below 32768: the kernel hands out ports from
-    // there up (ip_local_port_range) to outgoing connections, and a listener cannot bind
-    // a port some connection holds (seen in CI: an instance that never came up).
-    const BLOCK: u16 = 220;
-    let base = 10000 + (std::process::id() % 100) as u16 * BLOCK;
     let offset = NEXT.fetch_add(count, Ordering::SeqCst);
-    assert!(offset + count <= BLOCK, "the tests use more than {BLOCK} ports: widen the block");
-    base + offset
+    assert!(offset + count <= PORT_BLOCK, "the tests use more than {PORT_BLOCK} ports: widen the block");
+    port_block() + offset
+}
+
+/// Notes in `BOOTPROOF_LAB_RECORD` (when set) that the running test booted a machine, so
+/// that `ci/test` counts as lab scenarios only the tests that really ran one.
+fn record_boot(machine: &str) {
+    let Some(path) = std::env::var_os("BOOTPROOF_LAB_RECORD") else { return };
+    let test = std::thread::current().name().unwrap_or("unknown").to_owned();
+    let line = format!("{test} {machine}\n");
+    let appended = File::options().create(true).append(true).open(&path).and_then(|mut f| {
+        use std::io::Write as _;
+        f.write_all(line.as_bytes())
+    });
+    if let Err(err) = appended {
+        panic!("cannot record the boot in {}: {err}", PathBuf::from(path).display());
+    }
 }
 
 /// Where the harness installs bootproof inside a machine.
@@ -141,6 +193,8 @@ pub const MACHINE_BOOTPROOF: &str = "/usr/local/bin/bootproof";
 /// A running lab machine; powered off when dropped, also when the test panics.
 pub struct Machine {
     name: String,
+    /// The machine slot it holds (see [`take_slot`]).
+    _slot: File,
 }
 
 fn lab(args: &[&str]) -> Output {
@@ -151,11 +205,12 @@ impl Machine {
     /// Boots a fresh machine and waits until systemd is running.
     pub fn up(tag: &str) -> Machine {
         static NEXT: AtomicU16 = AtomicU16::new(0);
-        take_slot();
+        let slot = take_slot();
         let name = format!("bp{}-{tag}-{}", std::process::id(), NEXT.fetch_add(1, Ordering::SeqCst));
-        let machine = Machine { name };
+        let machine = Machine { name, _slot: slot };
         let out = lab(&["up", &machine.name]);
         assert!(out.status.success(), "ci/lab up failed: {}", String::from_utf8_lossy(&out.stderr));
+        record_boot(&machine.name);
         // A scenario starts from a clean boot. A base unit of the host's OS that failed
         // while this machine booted (seen once: systemd-sysusers, under heavy load) is not
         // the scenario's doing: say so loudly, with its journal, and clear it.
@@ -285,7 +340,6 @@ impl Drop for Machine {
         if !out.status.success() {
             eprintln!("ci/lab down {} failed: {}", self.name, String::from_utf8_lossy(&out.stderr));
         }
-        give_slot();
     }
 }
 
@@ -317,10 +371,55 @@ pub fn prediction<'a>(report: &'a Value, subject: &str) -> Option<&'a Value> {
     report["subjects"].as_array().into_iter().flatten().find(|p| p["subject"] == subject)
 }
 
-/// Holds a pre-reboot report to a post-reboot one: every unit bootproof predicted about
-/// before the reboot (`comes_back` in the report, the one verdict bootproof computes) must
-/// be active after it exactly when predicted to come back.
-pub fn assert_predictions_held(before: &Value, after: &Value) {
+impl Machine {
+    /// [`assert_predictions_held`], and when a prediction did not hold, the journal of each
+    /// unit it got wrong, for this boot and the one before, so a failure explains itself.
+    #[track_caller]
+    pub fn assert_predictions_held(&self, before: &Value, after: &Value) {
+        let wrong = wrong_predictions(before, after);
+        if wrong.is_empty() {
+            return;
+        }
+        let journals: Vec<String> = wrong.iter().map(|(unit, _)| self.journals(&[unit.as_str()])).collect();
+        panic!(
+            "predictions that did not hold:\n{}\n--- journals\n{}\n--- before\n{before:#}\n--- after\n{after:#}",
+            wrong.iter().map(|(_, why)| why.as_str()).collect::<Vec<_>>().join("\n"),
+            journals.join("\n")
+        );
+    }
+
+    /// `journalctl -u` of `units` for this boot and the previous one (when the machine keeps
+    /// a journal across boots), for a failure message.
+    pub fn journals(&self, units: &[&str]) -> String {
+        let mut out = String::new();
+        for unit in units {
+            for boot in ["0", "-1"] {
+                let got = self.exec(&[
+                    "journalctl",
+                    "--no-pager",
+                    "-o",
+                    "short-monotonic",
+                    "-n",
+                    "40",
+                    "-b",
+                    boot,
+                    "-u",
+                    unit,
+                ]);
+                out.push_str(&format!(
+                    "journalctl -b {boot} -u {unit}:\n{}{}\n",
+                    String::from_utf8_lossy(&got.stdout),
+                    String::from_utf8_lossy(&got.stderr)
+                ));
+            }
+        }
+        out
+    }
+}
+
+/// The units whose pre-reboot prediction did not hold after the reboot, each with what was
+/// predicted and what happened.
+fn wrong_predictions(before: &Value, after: &Value) -> Vec<(String, String)> {
     let predicted: std::collections::BTreeMap<&str, bool> = before["subjects"]
         .as_array()
         .into_iter()
@@ -333,18 +432,18 @@ pub fn assert_predictions_held(before: &Value, after: &Value) {
     for (subject, up) in &predicted {
         let active = statuses(after, subject).get("supervisor.active").is_some_and(|s| s == "pass");
         if active != *up {
-            wrong.push(format!(
-                "{subject}: predicted {}, after the reboot {}",
-                if *up { "up" } else { "down" },
-                if active { "up" } else { "down" }
+            let unit = subject.trim_start_matches("unit:").to_owned();
+            wrong.push((
+                unit,
+                format!(
+                    "{subject}: predicted {}, after the reboot {}",
+                    if *up { "up" } else { "down" },
+                    if active { "up" } else { "down" }
+                ),
             ));
         }
     }
-    assert!(
-        wrong.is_empty(),
-        "predictions that did not hold:\n{}\n--- before\n{before:#}\n--- after\n{after:#}",
-        wrong.join("\n")
-    );
+    wrong
 }
 
 /// Online processes per app name in one home's live daemon, from `bootproof facts`
@@ -390,36 +489,47 @@ pub fn pm2_predictions(before: &Value) -> std::collections::BTreeMap<(String, St
     predicted
 }
 
-/// Holds a pre-reboot PM2 prediction to what the reboot did: every app that ran before is
-/// online again with as many instances exactly when predicted (from the live daemon in
-/// `after_facts`), and `answers(app)` — an HTTP probe of the app's port from inside the
-/// machine, `None` for an app without one — agrees with the daemon.
-#[track_caller]
-pub fn assert_pm2_predictions_held(before: &Value, after_facts: &Value, answers: impl Fn(&str) -> Option<bool>) {
-    let predicted = pm2_predictions(before);
-    assert!(!predicted.is_empty(), "no PM2 app ran before the reboot:\n{before:#}");
-    let mut wrong = Vec::new();
-    for ((home, app), (count, up)) in &predicted {
-        let online = pm2_online(after_facts, home).get(app).copied().unwrap_or(0);
-        let back = online == *count;
-        if back != *up {
-            wrong.push(format!(
-                "{home} {app}: predicted {}, after the reboot {online} of {count} online",
-                if *up { "back" } else { "not back" }
-            ));
+impl Machine {
+    /// Holds a pre-reboot PM2 prediction to what the reboot did: every app that ran before
+    /// is online again with as many instances exactly when predicted (from the live daemon
+    /// in `after_facts`), and `answers(app)` — an HTTP probe of the app's port from inside
+    /// the machine, `None` for an app without one — agrees with the daemon. On a miss, the
+    /// journal of the PM2 units says what happened at boot.
+    #[track_caller]
+    pub fn assert_pm2_predictions_held(
+        &self,
+        before: &Value,
+        after_facts: &Value,
+        answers: impl Fn(&str) -> Option<bool>,
+    ) {
+        let predicted = pm2_predictions(before);
+        assert!(!predicted.is_empty(), "no PM2 app ran before the reboot:\n{before:#}");
+        let mut wrong = Vec::new();
+        for ((home, app), (count, up)) in &predicted {
+            let online = pm2_online(after_facts, home).get(app).copied().unwrap_or(0);
+            let back = online == *count;
+            if back != *up {
+                wrong.push(format!(
+                    "{home} {app}: predicted {}, after the reboot {online} of {count} online",
+                    if *up { "back" } else { "not back" }
+                ));
+            }
+            if let Some(port_answers) = answers(app)
+                && port_answers != (online > 0)
+            {
+                wrong.push(format!(
+                    "{home} {app}: the daemon says {online} online, but its port {}",
+                    if port_answers { "answers" } else { "is refused" }
+                ));
+            }
         }
-        if let Some(port_answers) = answers(app)
-            && port_answers != (online > 0)
-        {
-            wrong.push(format!(
-                "{home} {app}: the daemon says {online} online, but its port {}",
-                if port_answers { "answers" } else { "is refused" }
-            ));
+        if wrong.is_empty() {
+            return;
         }
+        panic!(
+            "PM2 predictions that did not hold:\n{}\n--- journals\n{}\n--- before\n{before:#}\n--- after\n{after_facts:#}",
+            wrong.join("\n"),
+            self.journals(&["pm2-*"])
+        );
     }
-    assert!(
-        wrong.is_empty(),
-        "PM2 predictions that did not hold:\n{}\n--- before\n{before:#}\n--- after\n{after_facts:#}",
-        wrong.join("\n")
-    );
 }
