@@ -96,9 +96,12 @@ fn check(args: &CheckArgs) -> Result<ExitCode, AppError> {
             eprintln!("bootproof: note: {err}");
         }
     }
+    // The status page draws the boot chain too, from the same judgement (cheap: pure).
+    let plan = report::plan::build(&facts, &judgement);
     let report = Report::new(HostSummary::of(&facts), judgement);
     let text = match args.format {
         Format::Human => report::human::render(&report, args.verbose),
+        Format::Html => report::html::render(&report, &plan),
         Format::Json => report::json::render(&report),
         Format::Junit => report::junit::render(&report, args.strict)
             .context("failed to render the JUnit report")

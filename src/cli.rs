@@ -58,6 +58,8 @@ pub(crate) enum Format {
     Json,
     /// JUnit XML: one testsuite per subject, one testcase per invariant.
     Junit,
+    /// A self-contained HTML status page: the verdict, the boot chain, what to fix first.
+    Html,
 }
 
 /// Flags of `check`.

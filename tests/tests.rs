@@ -6,6 +6,7 @@ mod harness;
 mod cli;
 mod health;
 mod lab_checks;
+mod lab_html;
 mod lab_pm2;
 mod lab_pm2_units;
 mod lab_reload;

@@ -5,6 +5,7 @@
 pub(crate) mod captured;
 pub(crate) mod explain;
 pub(crate) mod group;
+pub(crate) mod html;
 pub(crate) mod human;
 pub(crate) mod json;
 pub(crate) mod junit;
