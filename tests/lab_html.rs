@@ -2,16 +2,16 @@
 //! machine for a host with failures (the incident's PM2 started from a shell, a disabled
 //! template instance, an app with a hostile name) and for the same host fixed, served by
 //! the machine's nginx with the snippet in contrib/nginx, opened in headless Chromium
-//! (Debian's, installed by ci/install), screenshotted, and judged on the DOM Chromium
-//! built, on Chromium's own log of every network request, and on nginx's access log.
+//! inside the machine (Debian's, installed on the host by ci/install), screenshotted, and
+//! judged on the DOM Chromium built, on Chromium's own log of every network request, and
+//! on nginx's access log.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::harness::{Machine, TempDir, lab_required, ports, repo};
+use crate::harness::{Machine, lab_required, ports, repo};
 
 /// The app every service runs.
 const SERVER_JS: &str = include_str!("lab/my-app/server.js");
@@ -20,11 +20,9 @@ const TEMPLATE: &str = include_str!("lab/my-app/my-app@.service");
 /// A PM2 app name no page should ever turn into markup.
 const HOSTILE: &str = "<img src=x onerror=alert(1)>";
 
-/// Debian's Chromium, which ci/install installs.
-fn chromium() -> PathBuf {
-    let bin = PathBuf::from("/usr/bin/chromium");
-    assert!(bin.exists(), "chromium is not installed: run ci/install");
-    bin
+/// Debian's Chromium, which ci/install installs (and machines see through their overlay).
+fn assert_chromium_installed() {
+    assert!(Path::new("/usr/bin/chromium").exists(), "chromium is not installed: run ci/install");
 }
 
 /// What Chromium made of a page.
@@ -36,37 +34,43 @@ struct Rendered {
     page_requests: Vec<String>,
 }
 
-/// Opens `url` in headless Chromium: the DOM, a screenshot at `screenshot`, and the
-/// requests the page made.
-fn open_in_chromium(url: &str, screenshot: &Path, dir: &Path) -> Rendered {
-    let run = |extra: &[&str], tag: &str| {
-        let profile = dir.join(format!("profile-{tag}"));
-        let netlog = dir.join(format!("netlog-{tag}.json"));
-        let out = Command::new(chromium())
-            .args([
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-quic",
-                "--no-first-run",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--hide-scrollbars",
-            ])
-            .arg(format!("--user-data-dir={}", profile.display()))
-            .arg(format!("--log-net-log={}", netlog.display()))
-            .args(extra)
-            .arg(url)
-            .output()
-            .expect("chromium runs");
+/// Opens `url` in headless Chromium inside the machine (the host's Chromium, which the
+/// machine sees; the page's server is on the machine's own network): the DOM, a
+/// screenshot copied to `screenshot`, and the requests the page made.
+fn open_in_chromium(machine: &Machine, url: &str, screenshot: &Path) -> Rendered {
+    let run = |extra: &[String], tag: &str| {
+        let dir = format!("/srv/chromium/{tag}");
+        machine.sh(&format!("rm -rf {dir} && mkdir -p {dir}"));
+        let mut argv: Vec<String> = [
+            "/usr/bin/chromium",
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--hide-scrollbars",
+        ]
+        .map(str::to_owned)
+        .to_vec();
+        argv.push(format!("--user-data-dir={dir}/profile"));
+        argv.push(format!("--log-net-log={dir}/netlog.json"));
+        argv.extend(extra.iter().cloned());
+        argv.push(url.to_owned());
+        let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
+        let out = machine.exec(&argv);
         assert!(out.status.success(), "chromium failed: {}", String::from_utf8_lossy(&out.stderr));
-        (String::from_utf8_lossy(&out.stdout).into_owned(), page_requests(&netlog, url))
+        let netlog = PathBuf::from(format!("{}{dir}/netlog.json", machine.root()));
+        (String::from_utf8_lossy(&out.stdout).into_owned(), page_requests(&netlog, url), dir)
     };
-    let (dom, mut requests) = run(&["--dump-dom"], "dom");
-    let (_, more) = run(&["--window-size=1100,1500", &format!("--screenshot={}", screenshot.display())], "shot");
+    let (dom, mut requests, _) = run(&["--dump-dom".to_owned()], "dom");
+    let shot = ["--window-size=1100,1500".to_owned(), "--screenshot=/srv/chromium/shot/page.png".to_owned()];
+    let (_, more, dir) = run(&shot, "shot");
     requests.extend(more);
-    assert!(screenshot.exists(), "no screenshot at {}", screenshot.display());
+    let taken = PathBuf::from(format!("{}{dir}/page.png", machine.root()));
+    std::fs::copy(&taken, screenshot).unwrap_or_else(|e| panic!("no screenshot at {}: {e}", taken.display()));
     Rendered { dom, page_requests: requests }
 }
 
@@ -120,6 +124,7 @@ fn lab_html_status_page_in_a_real_browser() {
     if !lab_required() {
         return;
     }
+    assert_chromium_installed();
     let machine = Machine::up("html");
     let base = ports(5);
     let web = base + 4;
@@ -154,7 +159,6 @@ fn lab_html_status_page_in_a_real_browser() {
         base + 2,
         base + 3
     ));
-    let dir = TempDir::new("html");
     let shots = repo().join("target/status-page");
     std::fs::create_dir_all(&shots).expect("a directory for the screenshots");
     let url = format!("http://127.0.0.1:{web}/bootproof/status.html");
@@ -172,7 +176,7 @@ fn lab_html_status_page_in_a_real_browser() {
     assert!(state.starts_with("HTTP/1.1 404"), "the state file is not for the web: {state}");
     served(&machine);
 
-    let failing = open_in_chromium(&url, &shots.join("failing.png"), dir.path());
+    let failing = open_in_chromium(&machine, &url, &shots.join("failing.png"));
     for needed in [
         "does not come back",
         second.as_str(),
@@ -198,7 +202,7 @@ fn lab_html_status_page_in_a_real_browser() {
     ));
     machine.wait_for(&format!("exec 3<>/dev/tcp/127.0.0.1/{}", base + 2), Duration::from_secs(20));
     assert_eq!(write_status(&machine), 0, "the fixed host passes (warnings only)");
-    let healthy = open_in_chromium(&url, &shots.join("healthy.png"), dir.path());
+    let healthy = open_in_chromium(&machine, &url, &shots.join("healthy.png"));
     assert!(healthy.dom.contains("services come back after a reboot"), "{}", healthy.dom);
     assert!(!healthy.dom.contains("does not come back"), "{}", healthy.dom);
     assert!(healthy.page_requests.is_empty(), "the page made requests: {:?}", healthy.page_requests);
