@@ -75,6 +75,34 @@ pub(crate) fn run(cli: Cli) -> Result<ExitCode, AppError> {
 }
 
 fn check(args: &CheckArgs) -> Result<ExitCode, AppError> {
+    let started = Instant::now();
+    match checked(args, started) {
+        // A host that cannot be checked at all still gets its monitoring output: a
+        // textfile saying bootproof_up 0, a plugin line saying UNKNOWN.
+        Err(AppError::CannotCheck(err)) if matches!(args.format, Format::Prometheus | Format::Nagios) => {
+            let text = match args.format {
+                Format::Nagios => report::nagios::render_not_checked(&format!("{err:#}")),
+                _ => report::prometheus::render_not_checked(
+                    crate::facts::procfs::hostname().ok().map(String::as_str),
+                    &run_figures(started, false),
+                ),
+            };
+            emit(&text, args.output.as_deref(), false)?;
+            Err(AppError::CannotCheck(err))
+        }
+        other => other,
+    }
+}
+
+/// The run's own figures for the Prometheus textfile.
+fn run_figures(started: Instant, up: bool) -> report::prometheus::Run<'static> {
+    let finished_at =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64());
+    report::prometheus::Run { finished_at, duration: started.elapsed(), up, version: env!("CARGO_PKG_VERSION") }
+}
+
+/// `check`, up to the output and the exit code.
+fn checked(args: &CheckArgs, started: Instant) -> Result<ExitCode, AppError> {
     let live = args.facts.is_none();
     // Read before anything is gathered: a broken check file is reported at once, bus or not.
     // A facts file is another host's (or another time's): this host's default check file
@@ -106,9 +134,17 @@ fn check(args: &CheckArgs) -> Result<ExitCode, AppError> {
         Format::Junit => report::junit::render(&report, args.strict)
             .context("failed to render the JUnit report")
             .map_err(AppError::Usage)?,
+        Format::Prometheus => {
+            let up = exit::code_for_status(report.summary.status, args.strict) != exit::CANNOT_CHECK;
+            report::prometheus::render(&report, &run_figures(started, up))
+        }
+        Format::Nagios => report::nagios::render(&report, started.elapsed()),
     };
     emit(&text, args.output.as_deref(), args.format == Format::Human)?;
-    Ok(exit::for_status(report.summary.status, args.strict))
+    Ok(match args.format {
+        Format::Nagios => exit::for_plugin(report.summary.status),
+        _ => exit::for_status(report.summary.status, args.strict),
+    })
 }
 
 /// `bootproof plan`: the boot chain, judged by the same invariants as `check`. Exits like

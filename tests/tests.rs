@@ -4,6 +4,7 @@
 mod harness;
 
 mod cli;
+mod fleet;
 mod health;
 mod lab_checks;
 mod lab_html;

@@ -10,6 +10,8 @@ pub(crate) mod human;
 pub(crate) mod json;
 pub(crate) mod junit;
 pub(crate) mod model;
+pub(crate) mod nagios;
 pub(crate) mod plan;
+pub(crate) mod prometheus;
 
 pub(crate) use model::*;
