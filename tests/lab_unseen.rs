@@ -280,3 +280,37 @@ fn wrong_verdict(report: &Value, case: &Case) -> Option<String> {
     }
     None
 }
+
+/// The flake of `lab_unseen_units_predictions_hold` (1 in 3 fresh-clone runs:
+/// `prefail-app.service` and `sidecar-app.service` predicted up, `failed` after the
+/// reboot). Lab machines shared the host's network namespace, so the loopback port a test
+/// gave a machine's unit was free only as long as nothing else on this host wanted it: a
+/// listener of another process (a test run of another checkout, its machines, a
+/// developer's proxy on a fixed port) that bound it while the machine rebooted made the
+/// unit fail with EADDRINUSE at boot. Each machine now has a network of its own, so a
+/// port taken on the host is not taken in any machine.
+#[test]
+fn lab_unseen_a_port_taken_on_the_host_is_free_in_the_machine() {
+    if !lab_required() {
+        return;
+    }
+    let machine = Machine::up("ownnet");
+    let port = ports(1);
+    // Something on the host holds the port for the whole test, as the squatter did.
+    let squatter = std::net::TcpListener::bind(("127.0.0.1", port)).expect("the port is free on the host");
+    machine.write("/opt/my-app/server.js", SERVER_JS, 0o644);
+    unit_file(
+        &machine,
+        "own-app.service",
+        &node_unit(port, "On a port the host uses", "", "WantedBy=multi-user.target"),
+    );
+    machine.sh("systemctl daemon-reload && systemctl enable --now own-app.service");
+    machine.wait_for(&format!("exec 3<>/dev/tcp/127.0.0.1/{port}"), Duration::from_secs(15));
+    let (_, before) = machine.check_json(&[]);
+    machine.reboot();
+    machine.wait_for("! systemctl list-jobs --no-legend | grep -q .", Duration::from_secs(30));
+    let (_, after) = machine.check_json(&[]);
+    machine.assert_predictions_held(&before, &after);
+    machine.wait_for(&format!("exec 3<>/dev/tcp/127.0.0.1/{port}"), Duration::from_secs(15));
+    drop(squatter);
+}

@@ -164,7 +164,9 @@ fn port_block() -> u16 {
     *base
 }
 
-/// A block of loopback ports no other test uses (the lab shares the host's network).
+/// A block of loopback ports no other test uses. Each lab machine has a network of its
+/// own (`ci/lab`), but the tests on this host (PM2 daemons, health servers) share the
+/// host's, and unique ports keep a scenario's output unambiguous.
 pub fn ports(count: u16) -> u16 {
     static NEXT: AtomicU16 = AtomicU16::new(0);
     let offset = NEXT.fetch_add(count, Ordering::SeqCst);
