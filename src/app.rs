@@ -357,7 +357,7 @@ async fn gather_all(wanted: &Wanted<'_>, without_systemd: bool) -> Result<Facts,
 /// Reads a facts file (this schema or v1); anything wrong with it is a usage error
 /// naming the file and the place.
 pub(crate) fn load_facts(path: &Path) -> Result<Facts, AppError> {
-    let text = std::fs::read_to_string(path)
+    let text = crate::facts::saved::read(path)
         .with_context(|| format!("failed to read the facts file {}", path.display()))
         .map_err(AppError::Usage)?;
     crate::facts::saved::parse(&text)
@@ -379,7 +379,9 @@ fn write_to(text: &str, output: Option<&Path>, styled: bool) -> Result<(), AppEr
     match output {
         Some(path) => {
             let plain = anstream::adapter::strip_str(text).to_string();
-            std::fs::write(path, plain)
+            // All of it or none of it: a CI job, a timer or an operator reading the file
+            // must never find half a report, nor lose the last one to a full disk.
+            crate::atomic::write(path, plain.as_bytes(), 0o644)
                 .with_context(|| format!("failed to write {}", path.display()))
                 .map_err(AppError::Usage)
         }

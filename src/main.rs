@@ -3,6 +3,7 @@
 //! `main` only parses, runs and maps the outcome to an exit code; see `app` for the wiring.
 
 mod app;
+mod atomic;
 mod cli;
 mod config;
 mod exit;

@@ -2,7 +2,7 @@
 //! reboot can say what did not come back. A unit that disappeared leaves no trace in
 //! systemd after a reboot; only bootproof's own memory of it can name it.
 //!
-//! Written atomically (temporary file, then rename) and only by `check` on a live host.
+//! Written atomically (see `atomic`) and only by `check` on a live host.
 //! A state file that cannot be parsed is moved aside, never silently overwritten.
 
 use std::path::{Path, PathBuf};
@@ -14,12 +14,16 @@ use crate::facts::{ActiveState, BootRecord, Facts, SeenUnit};
 /// Version tag of the state file.
 const STATE_SCHEMA: &str = "bootproof/state/v1";
 
+/// The largest state file read: a record is a few dozen bytes per unit, so this is
+/// hundreds of thousands of units.
+const STATE_MAX: u64 = 16 << 20;
+
 /// Where `check` keeps its state unless told otherwise.
 pub(crate) const DEFAULT_STATE_FILE: &str = "/var/lib/bootproof/state.json";
 
 /// The state file's content.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-struct State {
+pub(crate) struct State {
     /// Always [`STATE_SCHEMA`].
     schema: String,
     /// The latest check, in the boot it ran in.
@@ -45,34 +49,54 @@ pub(crate) enum StateError {
 
 /// The last check of an earlier boot than `boot_id`, as the state file at `path` holds it.
 pub(crate) fn previous_boot(path: &Path, boot_id: Option<&str>) -> Result<Option<BootRecord>, StateError> {
-    let Some(state) = load(path)? else { return Ok(None) };
-    if boot_id.is_some_and(|id| id != state.current.boot_id) {
-        Ok(Some(state.current))
-    } else {
-        Ok(state.previous_boot)
+    Ok(load(path)?.and_then(|state| state.before(boot_id)))
+}
+
+impl State {
+    /// The last check of an earlier boot than `boot_id`: the latest one when it ran in
+    /// another boot, else the one remembered from before.
+    pub(crate) fn before(self, boot_id: Option<&str>) -> Option<BootRecord> {
+        if boot_id.is_some_and(|id| id != self.current.boot_id) { Some(self.current) } else { self.previous_boot }
     }
 }
 
 fn load(path: &Path) -> Result<Option<State>, StateError> {
-    let text = match std::fs::read_to_string(path) {
-        Ok(text) => text,
+    let bytes = match read_bounded(path) {
+        Ok(bytes) => bytes,
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(source) => return Err(StateError::Read { path: path.to_owned(), source }),
     };
-    let parsed = serde_json::from_str::<State>(&text).map_err(|err| err.to_string()).and_then(|state| {
-        if state.schema == STATE_SCHEMA {
-            Ok(state)
-        } else {
-            Err(format!("schema {:?}, expected {STATE_SCHEMA:?}", state.schema))
-        }
-    });
-    match parsed {
+    let text = if bytes.len() as u64 > STATE_MAX {
+        Err(format!("larger than the {STATE_MAX} bytes bootproof ever writes"))
+    } else {
+        String::from_utf8(bytes).map_err(|_| "not UTF-8 text".to_owned())
+    };
+    match text.and_then(|text| parse(&text)) {
         Ok(state) => Ok(Some(state)),
         Err(reason) => {
             let moved_to = path.with_extension("json.corrupt");
             std::fs::rename(path, &moved_to).map_err(|source| StateError::Write { path: path.to_owned(), source })?;
             Err(StateError::Corrupt { path: path.to_owned(), reason, moved_to })
         }
+    }
+}
+
+/// Reads at most one byte more than [`STATE_MAX`], so an oversized file is told apart
+/// without reading all of it (and a device that never ends does not hang the check).
+fn read_bounded(path: &Path) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)?.take(STATE_MAX + 1).read_to_end(&mut bytes)?;
+    Ok(bytes)
+}
+
+/// The state file's text as a [`State`], or why it is not one.
+pub(crate) fn parse(text: &str) -> Result<State, String> {
+    let state = serde_json::from_str::<State>(text).map_err(|err| err.to_string())?;
+    if state.schema == STATE_SCHEMA {
+        Ok(state)
+    } else {
+        Err(format!("schema {:?}, expected {STATE_SCHEMA:?}", state.schema))
     }
 }
 
@@ -110,12 +134,7 @@ pub(crate) fn save(path: &Path, current: BootRecord) -> Result<(), StateError> {
     {
         std::fs::create_dir_all(dir).map_err(write_error)?;
     }
-    let temporary = path.with_extension(format!("json.tmp.{}", std::process::id()));
-    std::fs::write(&temporary, text).map_err(write_error)?;
-    std::fs::rename(&temporary, path).map_err(|source| {
-        let _ = std::fs::remove_file(&temporary);
-        write_error(source)
-    })
+    crate::atomic::write(path, text.as_bytes(), 0o644).map_err(write_error)
 }
 
 #[cfg(test)]

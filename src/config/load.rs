@@ -58,12 +58,32 @@ pub(crate) fn load(path: Option<&Path>) -> Result<CheckConfig, ConfigError> {
         Some(path) => (path, true),
         None => (Path::new(DEFAULT_PATH), false),
     };
-    let text = match std::fs::read_to_string(path) {
+    let text = match read_bounded(path) {
         Ok(text) => text,
         Err(err) if !asked_for && err.kind() == std::io::ErrorKind::NotFound => return Ok(CheckConfig::default()),
         Err(source) => return Err(ConfigError::Read { path: path.display().to_string(), source }),
     };
     parse(&text, &path.display().to_string())
+}
+
+/// The largest check file read: a hand-written one is a few KiB; a thousand units with
+/// health probes are well under this.
+const CHECK_FILE_MAX: u64 = 4 << 20;
+
+/// The file's text, refusing one larger than [`CHECK_FILE_MAX`] (`--config /dev/zero`
+/// must not hang) or not UTF-8.
+fn read_bounded(path: &Path) -> std::io::Result<String> {
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)?.take(CHECK_FILE_MAX + 1).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > CHECK_FILE_MAX {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("larger than {CHECK_FILE_MAX} bytes, too large for a check file"),
+        ));
+    }
+    String::from_utf8(bytes)
+        .map_err(|err| std::io::Error::new(std::io::ErrorKind::InvalidData, format!("not UTF-8 text: {err}")))
 }
 
 /// Parses check-file text; `file` names it in errors and becomes [`CheckConfig::source`].

@@ -49,6 +49,25 @@ pub(crate) enum FactsFileError {
     },
 }
 
+/// The largest facts file read: a host with thousands of units and apps writes a few MiB.
+const FACTS_FILE_MAX: u64 = 256 << 20;
+
+/// A facts file's text, refusing one larger than [`FACTS_FILE_MAX`] (`--facts /dev/zero`
+/// must not hang) or not UTF-8.
+pub(crate) fn read(path: &std::path::Path) -> std::io::Result<String> {
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)?.take(FACTS_FILE_MAX + 1).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > FACTS_FILE_MAX {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("larger than {FACTS_FILE_MAX} bytes, too large for a facts file"),
+        ));
+    }
+    String::from_utf8(bytes)
+        .map_err(|err| std::io::Error::new(std::io::ErrorKind::InvalidData, format!("not UTF-8 text: {err}")))
+}
+
 /// Parses facts-file text, migrating a v1 file.
 pub(crate) fn parse(text: &str) -> Result<Facts, FactsFileError> {
     let mut value: Value = serde_json::from_str(text)?;
