@@ -34,6 +34,12 @@ fn quoted(text: &str) -> String {
     out
 }
 
+/// `text` fit for a `#` comment line: a newline (or any control character) in a name from
+/// the host would end the comment and make the rest of the name a line of the check file.
+fn comment(text: &str) -> String {
+    text.chars().map(|c| if c.is_control() { c.escape_unicode().to_string() } else { c.to_string() }).collect()
+}
+
 /// A TOML key: bare when it can be, quoted otherwise.
 fn key(text: &str) -> String {
     if !text.is_empty() && text.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
@@ -89,13 +95,13 @@ fn suggestions(out: &mut String, ports: &[Listening]) {
 
 /// Renders the check file for `facts`; `host` and `now` go into the header.
 pub(crate) fn render(facts: &Facts, ports: &Ports) -> String {
-    let host = facts.host.hostname.ok().map_or("this host", String::as_str);
+    let host = comment(facts.host.hostname.ok().map_or("this host", String::as_str));
     let mut out = format!(
         "# bootproof check file, written by `bootproof init` on {host} at {}.\n\
          # It declares what runs now as what must come back after every reboot. Review it:\n\
          # remove what should not be there, and choose health endpoints among the suggested\n\
          # ones (the ports each service listens on now). Every option: README, \"The check file\".\n",
-        facts.gathered_at
+        comment(&facts.gathered_at)
     );
 
     for home in &facts.pm2 {
@@ -113,7 +119,7 @@ pub(crate) fn render(facts: &Facts, ports: &Ports) -> String {
         }
         for name in apps.keys() {
             if let Some(sockets) = ports.get(&pm2_app_key(&home.home, name)) {
-                let _ = writeln!(out, "# {name}:");
+                let _ = writeln!(out, "# {}:", comment(name));
                 suggestions(&mut out, sockets);
             }
         }
@@ -158,7 +164,7 @@ pub(crate) fn render(facts: &Facts, ports: &Ports) -> String {
                     } else {
                         for (i, sockets) in &member_ports {
                             if !sockets.is_empty() {
-                                let _ = writeln!(out, "# instance {i}:");
+                                let _ = writeln!(out, "# instance {}:", comment(i));
                                 suggestions(&mut out, sockets);
                             }
                         }

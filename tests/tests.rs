@@ -6,6 +6,7 @@ mod harness;
 mod cli;
 mod fleet;
 mod health;
+mod hostile;
 mod lab_ansible;
 mod lab_checks;
 mod lab_html;

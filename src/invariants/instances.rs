@@ -109,9 +109,14 @@ pub(crate) fn instances(
         let others: Vec<&str> = lost.iter().copied().filter(|name| !not_enabled(name)).collect();
         let remediation = match (enable.is_empty(), others.is_empty()) {
             (false, true) => fix::systemctl("enable --now", &enable),
-            (true, _) => format!("fix the findings of {} (listed under each unit)", others.join(", ")),
+            // Names in the prose are quoted too: pasted after a `;`, a raw `$(…)` would run.
+            (true, _) => format!("fix the findings of {} (listed under each unit)", fix::quote_all(&others)),
             (false, false) => {
-                format!("{}; and fix the findings of {}", fix::systemctl("enable --now", &enable), others.join(", "))
+                format!(
+                    "{}; and fix the findings of {}",
+                    fix::systemctl("enable --now", &enable),
+                    fix::quote_all(&others)
+                )
             }
         };
         Finding::violated(

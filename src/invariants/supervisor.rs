@@ -10,6 +10,7 @@ use crate::facts::{
 };
 use crate::invariants::fix;
 use crate::verdict::{CheckId, Finding, Subject};
+use std::borrow::Cow;
 
 /// The unit to edit for a fix: the template for an instance (so every instance gets it).
 pub(crate) fn edit_target(unit: &UnitFacts) -> &str {
@@ -80,7 +81,7 @@ pub(crate) fn registered(unit: &UnitFacts, subject: &Subject) -> Finding {
             check,
             subject,
             "no unit file: systemd has nothing to start at boot",
-            format!("write /etc/systemd/system/{name}, then sudo systemctl daemon-reload"),
+            format!("write /etc/systemd/system/{}, then sudo systemctl daemon-reload", fix::quote(name)),
         ),
         (
             state @ (LoadState::BadSetting
@@ -96,7 +97,11 @@ pub(crate) fn registered(unit: &UnitFacts, subject: &Subject) -> Finding {
                 check,
                 subject,
                 format!("systemd could not load the unit ({state}): {why}"),
-                format!("fix {file} (see: sudo systemd-analyze verify {file}), then sudo systemctl daemon-reload"),
+                format!(
+                    "fix {} (see: sudo systemd-analyze verify {}), then sudo systemctl daemon-reload",
+                    fix::quote(file),
+                    fix::quote(file)
+                ),
             )
         }
     };
@@ -278,21 +283,22 @@ pub(crate) fn enabled(unit: &UnitFacts, host: &HostFacts, subject: &Subject) -> 
             "linked only until the next reboot (linked-runtime: the unit file itself is linked from /run)",
             format!(
                 "sudo cp {} /etc/systemd/system/ && sudo systemctl daemon-reload && {enable}",
-                props.fragment_path.as_deref().unwrap_or("the unit file")
+                props.fragment_path.as_deref().map_or(Cow::Borrowed("the unit file"), fix::quote)
             ),
         ),
         UnitFileState::Masked | UnitFileState::MaskedRuntime => Finding::violated(
             check,
             subject,
             format!("{state}: systemd refuses to start it"),
-            format!("sudo systemctl unmask {name} && {enable}"),
+            format!("{} && {enable}", fix::systemctl("unmask", &[name])),
         ),
         UnitFileState::Transient => Finding::violated(
             check,
             subject,
             "transient (made with systemd-run): it does not exist after a reboot",
             format!(
-                "write a unit file /etc/systemd/system/{name} with [Install] WantedBy=multi-user.target, then {enable}"
+                "write a unit file /etc/systemd/system/{} with [Install] WantedBy=multi-user.target, then {enable}",
+                fix::quote(name)
             ),
         ),
         UnitFileState::Empty => {
@@ -345,7 +351,7 @@ pub(crate) fn active(unit: &UnitFacts, subject: &Subject) -> Finding {
                     "active ({sub}){since}, main pid {pid}, but from an older version of {}: its files changed on disk without a daemon-reload",
                     props.fragment_path.as_deref().unwrap_or("its unit file")
                 ),
-                format!("sudo systemctl daemon-reload && sudo systemctl restart {name}"),
+                format!("sudo systemctl daemon-reload && {}", fix::systemctl("restart", &[name])),
             )
         }
         (ActiveState::Active, Some(pid)) if pid > 0 => {
@@ -355,7 +361,7 @@ pub(crate) fn active(unit: &UnitFacts, subject: &Subject) -> Finding {
             check,
             subject,
             format!("active ({sub}) but no main process: the node process is not running under systemd"),
-            format!("{}; then sudo systemctl restart {name}", fix::journal(name)),
+            format!("{}; then {}", fix::journal(name), fix::systemctl("restart", &[name])),
         ),
         (ActiveState::Activating, _) if *sub == SubState::AutoRestart => Finding::violated(
             check,
@@ -376,7 +382,7 @@ pub(crate) fn active(unit: &UnitFacts, subject: &Subject) -> Finding {
             check,
             subject,
             format!("failed ({sub}): systemd gave up on it"),
-            format!("{}; after fixing: sudo systemctl restart {name}", fix::journal(name)),
+            format!("{}; after fixing: {}", fix::journal(name), fix::systemctl("restart", &[name])),
         ),
         (
             ActiveState::Inactive

@@ -160,7 +160,7 @@ fn create_account(user: &str) -> String {
     if !user.is_empty() && user.bytes().all(|b| b.is_ascii_digit()) {
         format!("sudo useradd --system --uid {user} --no-create-home --shell /usr/sbin/nologin app{user}")
     } else {
-        format!("sudo useradd --system --no-create-home --shell /usr/sbin/nologin {user}")
+        format!("sudo useradd --system --no-create-home --shell /usr/sbin/nologin {}", fix::quote(user))
     }
 }
 
@@ -464,7 +464,7 @@ pub(crate) fn env_files(unit: &UnitFacts, service: &ServiceFacts, subject: &Subj
             format!(
                 "EnvironmentFile {path} is readable by every user on the host (mode {mode:o}); it usually holds secrets"
             ),
-            format!("sudo chmod o-rwx {path}"),
+            format!("sudo chmod o-rwx {}", fix::quote(path)),
         )
     } else {
         Finding::pass(check, subject, format!("{} present and not world-readable", files.join(", ")))

@@ -10,12 +10,12 @@
 //! stdout is not a terminal or NO_COLOR is set, so this module stays a pure function of
 //! the report.
 
-use std::borrow::Cow;
 use std::fmt::Write as _;
 
 use anstyle::{AnsiColor, Style};
 
 use super::group::{SubjectGroup, by_subject};
+use super::text::{printable, printable_name};
 use super::{HostSummary, Report, Summary};
 use crate::verdict::{Finding, Status, SubjectPrediction};
 
@@ -25,6 +25,8 @@ const FINDING_INDENT: &str = "  ";
 const FIX_INDENT: &str = "    ";
 /// The label that introduces a remediation.
 const FIX_LABEL: &str = "fix: ";
+/// The widest subject name the one-line list aligns to.
+const NAME_WIDTH_MAX: usize = 60;
 /// How many characters of the boot id the header shows; enough to tell boots apart.
 const BOOT_ID_CHARS: usize = 8;
 
@@ -51,7 +53,13 @@ pub(crate) fn render(report: &Report, verbose: bool) -> String {
     }
     if !fine.is_empty() {
         out.push('\n');
-        let width = fine.iter().map(|g| printable(&g.subject.to_string()).chars().count()).max().unwrap_or(0);
+        // A very long name (from the host) pads no other line: past this width, lines are not aligned.
+        let width = fine
+            .iter()
+            .map(|g| printable_name(&g.subject.to_string()).chars().count())
+            .max()
+            .unwrap_or(0)
+            .min(NAME_WIDTH_MAX);
         for group in &fine {
             one_line(&mut out, group, report.prediction(group.subject), width);
         }
@@ -68,7 +76,7 @@ pub(crate) fn render(report: &Report, verbose: bool) -> String {
 /// The heading of a subject shown in full: its name, and for a unit or PM2 home whether it
 /// comes back after a reboot.
 fn subject_heading(group: &SubjectGroup, prediction: Option<&SubjectPrediction>) -> String {
-    let subject = printable(&group.subject.to_string()).into_owned();
+    let subject = printable_name(&group.subject.to_string()).into_owned();
     match prediction.map(fate) {
         Some(fate) => format!("{HEADING}{subject}{HEADING:#}  {fate}"),
         None => format!("{HEADING}{subject}{HEADING:#}"),
@@ -90,7 +98,7 @@ fn fate(prediction: &SubjectPrediction) -> String {
         .filter(|app| !app.prediction.comes_back)
         .map(|app| {
             let why = app.prediction.blocked_by.as_ref().map_or("", |b| b.message.as_str());
-            printable(&format!("{} ({why})", app.name)).into_owned()
+            format!("{} ({})", printable_name(&app.name), printable_name(why))
         })
         .collect();
     if lost.is_empty() {
@@ -108,7 +116,7 @@ fn fate(prediction: &SubjectPrediction) -> String {
 /// One line for a subject whose findings all pass (or do not apply).
 fn one_line(out: &mut String, group: &SubjectGroup, prediction: Option<&SubjectPrediction>, width: usize) {
     let (mark, style) = mark(Status::Pass);
-    let subject = printable(&group.subject.to_string()).into_owned();
+    let subject = printable_name(&group.subject.to_string()).into_owned();
     let pass = group.findings.iter().filter(|f| f.status == Status::Pass).count();
     let skip = group.findings.iter().filter(|f| f.status == Status::Skip).count();
     let mut counts = format!("{pass} {}", if pass == 1 { "check passes" } else { "checks pass" });
@@ -121,7 +129,7 @@ fn one_line(out: &mut String, group: &SubjectGroup, prediction: Option<&SubjectP
         }
         Some(_) => "comes back · ".to_owned(),
         // The host, a template, an endpoint: one finding, whose message says it best.
-        None if group.findings.len() == 1 => format!("{} · ", printable(&group.findings[0].message)),
+        None if group.findings.len() == 1 => format!("{} · ", printable_name(&group.findings[0].message)),
         None => String::new(),
     };
     let _ = writeln!(out, "{FINDING_INDENT}{style}{mark}{style:#} {subject:<width$}  {back}{DIM}{counts}{DIM:#}");
@@ -137,9 +145,9 @@ fn lost_line(out: &mut String, report: &Report) {
         .map(|p| {
             let apps: Vec<&str> = p.apps.iter().filter(|a| !a.prediction.comes_back).map(|a| a.name.as_str()).collect();
             if p.prediction.comes_back && !apps.is_empty() {
-                printable(&format!("{} ({})", p.subject, apps.join(", "))).into_owned()
+                printable_name(&format!("{} ({})", p.subject, apps.join(", "))).into_owned()
             } else {
-                printable(&p.subject.to_string()).into_owned()
+                printable_name(&p.subject.to_string()).into_owned()
             }
         })
         .collect();
@@ -163,7 +171,7 @@ fn mark(status: Status) -> (&'static str, Style) {
 
 /// `web-1  boot 3f9c2a1e  booted 2025-03-14T03:02:11Z  system running`
 fn header(out: &mut String, host: &HostSummary) {
-    let known = |value: &Option<String>| printable(value.as_deref().unwrap_or("unknown")).into_owned();
+    let known = |value: &Option<String>| printable_name(value.as_deref().unwrap_or("unknown")).into_owned();
     let boot_id: String = known(&host.boot_id).chars().take(BOOT_ID_CHARS).collect();
     let _ = writeln!(
         out,
@@ -211,19 +219,6 @@ fn summary_line(out: &mut String, summary: &Summary) {
 /// Indents every line after the first by `indent`, so wrapped text stays in its column.
 fn indent_continuations(text: &str, indent: &str) -> String {
     text.trim_end_matches('\n').replace('\n', &format!("\n{indent}"))
-}
-
-/// `text` with control characters (other than newlines) shown as escapes, so a unit name
-/// or an error message read from the host cannot move the cursor or restyle the terminal.
-fn printable(text: &str) -> Cow<'_, str> {
-    if !text.chars().any(|c| c.is_control() && c != '\n') {
-        return Cow::Borrowed(text);
-    }
-    Cow::Owned(
-        text.chars()
-            .map(|c| if c.is_control() && c != '\n' { c.escape_default().to_string() } else { c.to_string() })
-            .collect(),
-    )
 }
 
 #[cfg(test)]

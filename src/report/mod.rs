@@ -13,5 +13,6 @@ pub(crate) mod model;
 pub(crate) mod nagios;
 pub(crate) mod plan;
 pub(crate) mod prometheus;
+pub(crate) mod text;
 
 pub(crate) use model::*;

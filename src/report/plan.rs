@@ -12,6 +12,7 @@ use std::fmt::Write as _;
 use anstyle::{AnsiColor, Style};
 use serde::Serialize;
 
+use super::text::printable_name;
 use crate::facts::{Fact, Facts, LoadState, Pm2Home, UnitFacts};
 use crate::verdict::{CheckId, Judgement, Prediction, Subject};
 
@@ -188,14 +189,14 @@ fn mark(verdict: &Verdict) -> String {
     if verdict.comes_back {
         format!("{OK}✔ comes back{OK:#}")
     } else {
-        format!("{BAD}✘{BAD:#} {}", verdict.reason.as_deref().unwrap_or("does not come back"))
+        format!("{BAD}✘{BAD:#} {}", printable_name(verdict.reason.as_deref().unwrap_or("does not come back")))
     }
 }
 
 /// The fix under a broken link, indented past the tree line `continuation`.
 fn fix_line(out: &mut String, continuation: &str, verdict: &Verdict) {
     if let (false, Some(fix)) = (verdict.comes_back, verdict.fix.as_deref()) {
-        let _ = writeln!(out, "  {continuation}   {DIM}fix:{DIM:#} {fix}");
+        let _ = writeln!(out, "  {continuation}   {DIM}fix:{DIM:#} {}", printable_name(fix));
     }
 }
 
@@ -256,9 +257,9 @@ pub(crate) fn render(plan: &Plan, verbose: bool) -> String {
                     let _ = writeln!(
                         out,
                         "  {branch} {} ({}, {})  {}",
-                        unit.name,
-                        unit.unit_file_state,
-                        unit.active_state,
+                        printable_name(&unit.name),
+                        printable_name(&unit.unit_file_state.to_string()),
+                        printable_name(&unit.active_state.to_string()),
                         mark(&unit.verdict)
                     );
                     fix_line(&mut out, continuation, &unit.verdict);
@@ -266,9 +267,10 @@ pub(crate) fn render(plan: &Plan, verbose: bool) -> String {
                 Row::Instances { template, instances } => {
                     let _ = writeln!(
                         out,
-                        "  {branch} {template} ×{} ({}) (enabled, active)  {OK}✔ all come back{OK:#}",
+                        "  {branch} {} ×{} ({}) (enabled, active)  {OK}✔ all come back{OK:#}",
+                        printable_name(template),
                         instances.len(),
-                        instances.join(", ")
+                        printable_name(&instances.join(", "))
                     );
                 }
             }
@@ -279,7 +281,8 @@ pub(crate) fn render(plan: &Plan, verbose: bool) -> String {
             || "no pm2 unit".to_owned(),
             |u| format!("{} ({}, {})", u.name, u.unit_file_state, u.active_state),
         );
-        let _ = writeln!(out, "systemd ─► {unit} ─► pm2 resurrect ─► {}", home.dump);
+        let _ =
+            writeln!(out, "systemd ─► {} ─► pm2 resurrect ─► {}", printable_name(&unit), printable_name(&home.dump));
         if !home.daemon.comes_back {
             let _ = writeln!(out, "  {}", mark(&home.daemon));
             fix_line(&mut out, "", &home.daemon);
@@ -302,7 +305,7 @@ pub(crate) fn render(plan: &Plan, verbose: bool) -> String {
             } else {
                 app.verdict.clone()
             };
-            let _ = writeln!(out, "  {branch} {}{times}  {state}  {}", app.name, mark(&verdict));
+            let _ = writeln!(out, "  {branch} {}{times}  {state}  {}", printable_name(&app.name), mark(&verdict));
             fix_line(&mut out, continuation, &verdict);
         }
     }

@@ -60,7 +60,7 @@ pub(super) fn resurrected(ctx: &Context, subject: &Subject) -> Finding {
             check,
             subject,
             format!("PM2 is not running: none of the apps saved online ({}) is up", names.join(", ")),
-            format!("sudo systemctl restart {}; then: {}", unit.name, fix::journal(&unit.name)),
+            format!("{}; then: {}", fix::systemctl("restart", &[&unit.name]), fix::journal(&unit.name)),
         ),
         (Some(live), _) => {
             let online = online_counts(live);
@@ -122,7 +122,7 @@ pub(super) fn crash_loop(ctx: &Context, subject: &Subject) -> Finding {
             check,
             subject,
             format!("↺ climbs while uptime stays low: {}", looping.iter().map(|(m, _)| m.as_str()).collect::<Vec<_>>().join("; ")),
-            ctx.as_owner(&format!("logs {} --lines 50 --nostream", app.name)),
+            ctx.as_owner(&format!("logs {} --lines 50 --nostream", fix::quote(&app.name))),
         )
         .evidence(
             "apps",

@@ -7,6 +7,7 @@ use crate::config::{CheckConfig, ExpectedPm2};
 use crate::facts::{
     ActiveState, Fact, LiveApp, LoadState, Pm2Home, Pm2Status, ProcessFacts, RpcAnswer, SavedApp, UnitFacts,
 };
+use crate::invariants::fix;
 use crate::invariants::process::{Labelled, Running};
 
 /// One PM2 home, prepared for judging.
@@ -80,16 +81,19 @@ impl<'a> Context<'a> {
 
     /// `pm2 CMD` run as the home's owner with its PM2_HOME, pasteable from a sudo-capable shell.
     pub(super) fn as_owner(&self, command: &str) -> String {
-        let env = format!("env PM2_HOME={} {} {command}", self.home.home, self.pm2);
-        if self.owner == "root" { format!("sudo {env}") } else { format!("sudo -u {} {env}", self.owner) }
+        let env = format!("env PM2_HOME={} {} {command}", fix::quote(&self.home.home), fix::quote(&self.pm2));
+        if self.owner == "root" { format!("sudo {env}") } else { format!("sudo -u {} {env}", fix::quote(&self.owner)) }
     }
 
     /// The `pm2 startup` line PM2 itself prints, for this home's owner, with the node of
     /// `node_dir` on PATH (see [`Context::node_dir`]).
     pub(super) fn startup_with(&self, node_dir: &str) -> String {
         format!(
-            "sudo env PATH=$PATH:{node_dir} {} startup systemd -u {} --hp {}",
-            self.pm2, self.owner, self.owner_home
+            "sudo env PATH=$PATH:{} {} startup systemd -u {} --hp {}",
+            fix::quote(node_dir),
+            fix::quote(&self.pm2),
+            fix::quote(&self.owner),
+            fix::quote(&self.owner_home)
         )
     }
 

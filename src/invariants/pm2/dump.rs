@@ -6,6 +6,7 @@ use std::collections::BTreeSet;
 
 use super::context::{Context, human_age, online_counts, saved_counts, saved_online};
 use crate::facts::{Fact, LiveApp, Pm2Home, SavedApp};
+use crate::invariants::fix;
 use crate::verdict::{CheckId, Finding, Subject};
 
 /// Environment variable names that usually carry secrets.
@@ -239,7 +240,7 @@ pub(super) fn dump_secrets(ctx: &Context, subject: &Subject) -> Finding {
             check,
             subject,
             format!("{} environment value(s){named} are readable by every user in {}", keys.len(), files.join(", ")),
-            format!("sudo chmod 600 {}", readable.iter().map(|(p, _)| *p).collect::<Vec<_>>().join(" ")),
+            format!("sudo chmod 600 {}", fix::quote_all(&readable.iter().map(|(p, _)| *p).collect::<Vec<_>>())),
         )
     };
     finding.evidence("env_keys", keys.len()).evidence("secret_like", secret_like)

@@ -7,9 +7,9 @@ use super::context::{Context, online_counts, saved_counts};
 use super::{apps, dump, supervisor};
 use crate::config::CheckConfig;
 use crate::facts::{Fact, HostFacts, Pm2Home};
-use crate::invariants::process;
 use crate::invariants::supervisor as unit_supervisor;
 use crate::invariants::unit::{self, MemoryBounds};
+use crate::invariants::{fix, process};
 use crate::verdict::{AppPrediction, Blocker, CheckId, Finding, Prediction, Status, Subject, SubjectPrediction};
 
 /// Every PM2 invariant for `home`, and its prediction; `now_ms` is when the facts were
@@ -101,7 +101,7 @@ fn memory_limit(ctx: &Context, subject: &Subject) -> Finding {
     let app_fix = match unbounded.first() {
         Some(first) => format!(
             "{} && {}  # or max_memory_restart in the ecosystem file; size it to the app",
-            ctx.as_owner(&format!("restart {first} --max-memory-restart 1G")),
+            ctx.as_owner(&format!("restart {} --max-memory-restart 1G", fix::quote(first))),
             ctx.as_owner("save")
         ),
         None => String::new(),

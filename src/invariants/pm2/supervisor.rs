@@ -4,6 +4,7 @@
 
 use super::context::Context;
 use crate::facts::{ActiveState, Fact};
+use crate::invariants::fix;
 use crate::invariants::supervisor;
 use crate::verdict::{CheckId, Finding, Subject};
 
@@ -35,7 +36,8 @@ pub(super) fn registered(ctx: &Context, subject: &Subject) -> Finding {
 pub(super) fn active(ctx: &Context, subject: &Subject) -> Finding {
     let check = CheckId::SupervisorActive;
     let unit_name = ctx.unit_name();
-    let handover = format!("{} && {} && sudo systemctl start {unit_name}", ctx.as_owner("save"), ctx.as_owner("kill"));
+    let handover =
+        format!("{} && {} && {}", ctx.as_owner("save"), ctx.as_owner("kill"), fix::systemctl("start", &[&unit_name]));
     let finding = match ctx.unit {
         None if ctx.nothing_to_supervise() => {
             Finding::skip(check, subject, "no app runs or is saved here, and no unit starts PM2 for this home")
@@ -63,7 +65,7 @@ pub(super) fn active(ctx: &Context, subject: &Subject) -> Finding {
                         check,
                         subject,
                         format!("PM2 is not running: {unit_name} is {state} ({sub})"),
-                        format!("sudo systemctl start {unit_name}"),
+                        fix::systemctl("start", &[&unit_name]),
                     ),
                     Some(daemon) => match (ctx.daemon_owned_by_unit(), &unit.service) {
                         (Some(true), _) => Finding::pass(
