@@ -92,10 +92,58 @@ pub(crate) fn read_apps(path: &str, limit: u64) -> Result<Vec<SavedApp>, DumpErr
     parse_apps(&bytes).map_err(|err| DumpError::Parse { path: path.to_owned(), reason: parse_reason(&err) })
 }
 
-/// The apps in a dump's bytes.
+/// The apps in a dump's bytes, read as PM2 reads them (`JSON.parse` of the file decoded as
+/// UTF-8): a byte sequence that is not UTF-8 becomes U+FFFD, and so does a lone UTF-16
+/// surrogate (`"\ud800"`, which `JSON.stringify` writes for a JavaScript string holding
+/// one). serde_json rejects both; rejecting the whole dump for one odd app name would
+/// predict that nothing comes back when `pm2 resurrect` brings every app back.
 pub(crate) fn parse_apps(bytes: &[u8]) -> Result<Vec<SavedApp>, serde_json::Error> {
-    let dump: Dump = serde_json::from_slice(bytes)?;
+    let text = String::from_utf8_lossy(bytes);
+    let text = without_lone_surrogates(&text);
+    let dump: Dump = serde_json::from_str(&text)?;
     Ok(dump.0)
+}
+
+/// `text` with every `\uXXXX` escape of a UTF-16 surrogate that is not half of a pair
+/// replaced by `\ufffd`. Escapes are read in order, so `\\ud800` (an escaped backslash,
+/// then text) is left alone.
+fn without_lone_surrogates(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.contains("\\u") {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let bytes = text.as_bytes();
+    let surrogate_at = |at: usize| -> Option<u16> {
+        let hex = bytes.get(at..at + 6)?;
+        if hex[0] != b'\\' || hex[1] != b'u' {
+            return None;
+        }
+        let unit = u16::from_str_radix(std::str::from_utf8(&hex[2..]).ok()?, 16).ok()?;
+        (0xD800..=0xDFFF).contains(&unit).then_some(unit)
+    };
+    let mut out = String::with_capacity(text.len());
+    let mut copied = 0;
+    let mut at = 0;
+    while at < bytes.len() {
+        if bytes[at] != b'\\' {
+            at += 1;
+            continue;
+        }
+        match surrogate_at(at) {
+            // A high surrogate followed by a low one: a pair, one character.
+            Some(0xD800..=0xDBFF) if surrogate_at(at + 6).is_some_and(|low| low >= 0xDC00) => at += 12,
+            Some(_) => {
+                out.push_str(&text[copied..at]);
+                out.push_str("\\ufffd");
+                at += 6;
+                copied = at;
+            }
+            // Any other escape: skip it whole, so its second character is not read as the
+            // start of another.
+            None => at += 2,
+        }
+    }
+    out.push_str(&text[copied..]);
+    std::borrow::Cow::Owned(out)
 }
 
 /// A parse error in the operator's terms.
@@ -420,6 +468,24 @@ mod tests {
         let path = std::env::temp_dir().join(format!("bootproof-dump-{}-{tag}.pm2", std::process::id()));
         std::fs::write(&path, bytes)?;
         Ok(path.to_string_lossy().into_owned())
+    }
+
+    #[test]
+    fn an_app_name_with_a_lone_surrogate_does_not_lose_the_whole_dump() {
+        // JSON.stringify writes a JavaScript string holding half a surrogate pair this way;
+        // PM2 reads it back and resurrects the app.
+        let dump =
+            br#"[{"name":"api\ud800x","status":"online"},{"name":"pair \ud83d\ude00 \\ud800","status":"online"}]"#;
+        let apps = parse_apps(dump).expect("PM2 reads this dump, so does bootproof");
+        assert_eq!(apps[0].name, "api\u{fffd}x");
+        assert_eq!(apps[1].name, "pair \u{1f600} \\ud800", "a real pair and an escaped backslash are kept");
+    }
+
+    #[test]
+    fn a_dump_with_bytes_that_are_not_utf8_is_read_as_pm2_reads_it() {
+        let dump = b"[{\"name\":\"api-\xff\xfe\",\"status\":\"online\"}]";
+        let apps = parse_apps(dump).expect("node decodes the file with U+FFFD, and resurrects");
+        assert_eq!(apps[0].name, "api-\u{fffd}\u{fffd}");
     }
 
     fn reason(bytes: &[u8], tag: &str) -> String {
