@@ -4,6 +4,7 @@
 mod harness;
 
 mod cli;
+mod faults;
 mod fleet;
 mod health;
 mod hostile;

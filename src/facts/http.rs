@@ -322,6 +322,53 @@ mod tests {
         assert!(took < Duration::from_millis(1500), "took {took:?}");
     }
 
+    /// A server that answers one byte per second, headers and body alike: every read
+    /// succeeds, so only a deadline for the whole exchange ends the probe.
+    async fn trickle(head_first: bool) -> std::net::SocketAddr {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind loopback");
+        let addr = listener.local_addr().expect("bound address");
+        tokio::spawn(async move {
+            while let Ok((mut socket, _)) = listener.accept().await {
+                tokio::spawn(async move {
+                    let mut request = [0u8; 4096];
+                    let _ = socket.read(&mut request).await;
+                    let head = b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\n";
+                    if head_first && socket.write_all(head).await.is_err() {
+                        return;
+                    }
+                    let slow: &[u8] = if head_first { &[b'x'; 100] } else { head };
+                    for byte in slow {
+                        tokio::time::sleep(Duration::from_secs(1)).await;
+                        if socket.write_all(std::slice::from_ref(byte)).await.is_err() {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        addr
+    }
+
+    #[tokio::test]
+    async fn a_body_trickled_one_byte_a_second_times_out_at_the_probe_timeout() {
+        let addr = trickle(true).await;
+        let started = Instant::now();
+        let outcome = probe_one(&spec(&format!("http://{addr}/"), Duration::from_secs(2))).await;
+        let took = started.elapsed();
+        assert_eq!(outcome, HttpOutcome::TimedOut { after_ms: 2000 });
+        assert!(took < Duration::from_millis(2500), "the timeout is for the whole exchange, took {took:?}");
+    }
+
+    #[tokio::test]
+    async fn headers_trickled_one_byte_a_second_time_out_at_the_probe_timeout() {
+        let addr = trickle(false).await;
+        let started = Instant::now();
+        let outcome = probe_one(&spec(&format!("http://{addr}/"), Duration::from_secs(2))).await;
+        let took = started.elapsed();
+        assert_eq!(outcome, HttpOutcome::TimedOut { after_ms: 2000 });
+        assert!(took < Duration::from_millis(2500), "took {took:?}");
+    }
+
     #[tokio::test]
     async fn a_ten_megabyte_body_is_read_only_to_the_cap() {
         let total = 10 * 1024 * 1024;

@@ -78,8 +78,9 @@ pub(crate) enum RpcError {
     /// The peer closed the connection before answering.
     #[error("the daemon closed the connection without answering")]
     Closed,
-    /// The bytes are not an amp message we can read.
-    #[error("the reply is not readable")]
+    /// The bytes are not an amp message we can read (the reason is kept: "larger than
+    /// 32 MiB" and "not amp at all" call for different actions).
+    #[error("the reply is not readable: {0}")]
     Frame(#[from] amp::AmpError),
     /// The daemon answered with an error.
     #[error("the daemon answered with an error: {0}")]

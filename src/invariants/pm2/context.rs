@@ -123,9 +123,36 @@ impl<'a> Context<'a> {
     pub(super) fn nothing_to_supervise(&self) -> bool {
         let none_runs = match &self.live {
             Some(apps) => apps.is_empty(),
+            // Something listens on rpc.sock but did not say what it runs: unknown, not none.
+            None if self.daemon_unreadable().is_some() => false,
             None => self.home.daemon.fallback_apps.iter().all(|app| app.process.is_none()),
         };
         none_runs && self.saved.as_ref().is_some_and(Vec::is_empty) && self.expected.is_none_or(|e| e.apps.is_empty())
+    }
+
+    /// Why what this home runs cannot be told, when that is so: something listens on its
+    /// `rpc.sock` (so a daemon is there) but did not answer, or answered what bootproof
+    /// cannot read, no pid file shows a running app, and nothing is saved in dump.pm2.
+    /// Taking that for "nothing runs" would be a silent pass.
+    pub(super) fn unknown_whether_anything_runs(&self) -> Option<String> {
+        let reason = self.daemon_unreadable()?;
+        let pid_files_show_apps = self.home.daemon.fallback_apps.iter().any(|app| app.process.is_some());
+        let saved_some = self.saved.as_ref().is_some_and(|saved| !saved.is_empty());
+        (!pid_files_show_apps && !saved_some).then(|| {
+            format!(
+                "a PM2 daemon listens on {}/rpc.sock but what it runs could not be read ({reason}), and nothing is saved in dump.pm2",
+                self.home.home
+            )
+        })
+    }
+
+    /// Why the daemon that listens on rpc.sock could not be asked, when it could not.
+    fn daemon_unreadable(&self) -> Option<String> {
+        match &self.home.daemon.rpc {
+            Fact::Ok(RpcAnswer::NoAnswer { waited_ms }) => Some(format!("no answer in {waited_ms} ms")),
+            Fact::Error(reason) => Some(reason.clone()),
+            Fact::Ok(RpcAnswer::Apps { .. } | RpcAnswer::NotRunning { .. }) => None,
+        }
     }
 
     /// Whether systemd owns the running daemon: the unit is active and the daemon is its

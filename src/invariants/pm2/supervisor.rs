@@ -14,6 +14,9 @@ pub(super) fn registered(ctx: &Context, subject: &Subject) -> Finding {
     let units: Vec<&str> = ctx.home.units.iter().map(|u| u.name.as_str()).collect();
     let finding = match ctx.unit {
         Some(unit) => return supervisor::registered(unit, subject).evidence("units", units),
+        None if let Some(reason) = ctx.unknown_whether_anything_runs() => {
+            Finding::error(check, subject, format!("{reason}: whether a reboot loses anything cannot be told"))
+        }
         None if ctx.nothing_to_supervise() => Finding::skip(
             check,
             subject,
@@ -39,6 +42,7 @@ pub(super) fn active(ctx: &Context, subject: &Subject) -> Finding {
     let handover =
         format!("{} && {} && {}", ctx.as_owner("save"), ctx.as_owner("kill"), fix::systemctl("start", &[&unit_name]));
     let finding = match ctx.unit {
+        None if let Some(reason) = ctx.unknown_whether_anything_runs() => Finding::error(check, subject, reason),
         None if ctx.nothing_to_supervise() => {
             Finding::skip(check, subject, "no app runs or is saved here, and no unit starts PM2 for this home")
         }
@@ -47,7 +51,7 @@ pub(super) fn active(ctx: &Context, subject: &Subject) -> Finding {
                 check,
                 subject,
                 "PM2 is not running, and no unit would start it",
-                format!("{}; then sudo systemctl start {unit_name}", ctx.startup()),
+                format!("{}; then {}", ctx.startup(), fix::systemctl("start", &[&unit_name])),
             ),
             Some(daemon) => Finding::violated(
                 check,
