@@ -47,10 +47,7 @@ fn read_request(stream: &mut std::os::unix::net::UnixStream) {
 /// facts, and how long it took.
 fn pm2_facts(home: &Path) -> (i32, Value, Duration) {
     let started = Instant::now();
-    let out = run_here(
-        &["facts", "--no-state", "--without-systemd", "--pm2-home", home.to_str().expect("utf-8")],
-        &[],
-    );
+    let out = run_here(&["facts", "--no-state", "--without-systemd", "--pm2-home", home.to_str().expect("utf-8")], &[]);
     let took = started.elapsed();
     assert_exit(&out, 0);
     let facts: Value = serde_json::from_slice(&out.stdout).expect("facts are JSON");
@@ -186,9 +183,7 @@ fn dump_seen(home: &Path) -> Result<Vec<String>, String> {
     let (_, entry, took) = pm2_facts(home);
     assert!(took < Duration::from_secs(5), "took {took:?}");
     match (&entry["dump"]["apps"]["ok"], &entry["dump"]["apps"]["error"]) {
-        (Value::Array(apps), _) => {
-            Ok(apps.iter().map(|a| a["name"].as_str().unwrap_or_default().to_owned()).collect())
-        }
+        (Value::Array(apps), _) => Ok(apps.iter().map(|a| a["name"].as_str().unwrap_or_default().to_owned()).collect()),
         (_, Value::String(reason)) => Err(reason.clone()),
         _ => panic!("neither apps nor an error: {entry:#}"),
     }

@@ -49,13 +49,27 @@ pub(crate) fn stat_file(path: &str) -> FileFacts {
     FileFacts { path: path.to_owned(), stat }
 }
 
-/// An I/O error's message without the `(os error N)` suffix std appends.
+/// An I/O error's message without the `(os error N)` suffix std appends. A permission
+/// denied to a run that is not root names the privilege it lacks: that is what the
+/// operator can do about it.
 pub(crate) fn os_message(err: &io::Error) -> String {
     let text = err.to_string();
-    match text.rfind(" (os error ") {
+    let text = match text.rfind(" (os error ") {
         Some(at) if text.ends_with(')') => text[..at].to_owned(),
         _ => text,
+    };
+    match err.kind() {
+        io::ErrorKind::PermissionDenied => format!("{text}{}", privilege_hint()),
+        _ => text,
     }
+}
+
+/// `" (needs root: bootproof runs as uid N)"` when this process is not root, else nothing
+/// (root denied is not a matter of privilege bootproof could be given).
+pub(crate) fn privilege_hint() -> String {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    let uid = unsafe { libc::geteuid() };
+    if uid == 0 { String::new() } else { format!(" (needs root: bootproof runs as uid {uid})") }
 }
 
 /// The `#!` line at the start of a file's first bytes, without `\n`; `None` when

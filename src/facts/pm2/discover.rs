@@ -3,8 +3,6 @@
 //! homes the caller names (the check file), and the supervisor units `pm2 startup`
 //! writes (their `Environment=PM2_HOME=`, else the unit user's home + `/.pm2`).
 
-use std::path::Path;
-
 use super::super::model::{Fact, UnitFacts};
 use super::daemon::{self, RunningDaemon};
 
@@ -76,7 +74,10 @@ pub(crate) fn local_homes(extra: &[String]) -> (Vec<FoundHome>, Vec<RunningDaemo
     (homes.into_vec(), daemons)
 }
 
-/// `/root/.pm2` and `/home/*/.pm2`, those that are directories.
+/// `/root/.pm2` and `/home/*/.pm2`, those that are directories — and those that cannot
+/// be looked at (a run that is not root, and a home closed to it): whether a PM2 home is
+/// there cannot be told then, and leaving it out would be a silent pass on it (the
+/// gathered home's facts say why it could not be read).
 fn user_home_dirs() -> Vec<String> {
     let mut candidates = vec!["/root/.pm2".to_owned()];
     if let Ok(entries) = std::fs::read_dir("/home") {
@@ -85,7 +86,10 @@ fn user_home_dirs() -> Vec<String> {
         users.sort();
         candidates.extend(users);
     }
-    candidates.retain(|path| Path::new(path).is_dir());
+    candidates.retain(|path| match std::fs::metadata(path) {
+        Ok(meta) => meta.is_dir(),
+        Err(err) => err.kind() == std::io::ErrorKind::PermissionDenied,
+    });
     candidates
 }
 

@@ -18,7 +18,9 @@ const CRASH_LOOP_UPTIME_MS: u64 = 60_000;
 pub(super) fn resurrected(ctx: &Context, subject: &Subject) -> Finding {
     let check = CheckId::Pm2Resurrected;
     let Some(saved) = &ctx.saved else {
-        return Finding::skip(check, subject, "dump.pm2 could not be read (see pm2.dump)");
+        // Not "does not apply": what was saved, and so what should be back, is unknown.
+        let reason = ctx.dump_unreadable().unwrap_or("dump.pm2 could not be read");
+        return Finding::error(check, subject, format!("which apps should be back cannot be told: {reason}"));
     };
     let Some(unit) = ctx.unit else {
         // The incident after the reboot: apps saved online, no daemon, nothing to start it.
@@ -113,7 +115,10 @@ pub(super) fn looping<'a>(ctx: &Context<'a>) -> Vec<(String, &'a LiveApp)> {
 pub(super) fn crash_loop(ctx: &Context, subject: &Subject) -> Finding {
     let check = CheckId::Pm2CrashLoop;
     let Some(live) = &ctx.live else {
-        return Finding::skip(check, subject, "the live app list is not available");
+        return match ctx.daemon_unreadable() {
+            Some(reason) => Finding::error(check, subject, format!("the daemon could not be asked: {reason}")),
+            None => Finding::skip(check, subject, "the live app list is not available: no daemon runs"),
+        };
     };
     let looping = looping(ctx);
     match looping.first() {

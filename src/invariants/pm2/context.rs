@@ -146,8 +146,17 @@ impl<'a> Context<'a> {
         })
     }
 
-    /// Why the daemon that listens on rpc.sock could not be asked, when it could not.
-    fn daemon_unreadable(&self) -> Option<String> {
+    /// Why dump.pm2 could not be read, when it could not.
+    pub(super) fn dump_unreadable(&self) -> Option<&str> {
+        match &self.home.dump.apps {
+            Fact::Error(reason) => Some(reason),
+            Fact::Ok(_) => None,
+        }
+    }
+
+    /// Why the daemon that listens on rpc.sock could not be asked, when it could not (as
+    /// opposed to no daemon running, which leaves nothing to ask).
+    pub(super) fn daemon_unreadable(&self) -> Option<String> {
         match &self.home.daemon.rpc {
             Fact::Ok(RpcAnswer::NoAnswer { waited_ms }) => Some(format!("no answer in {waited_ms} ms")),
             Fact::Error(reason) => Some(reason.clone()),

@@ -161,6 +161,12 @@ pub(super) fn dump_fresh(ctx: &Context, subject: &Subject) -> Finding {
                 .evidence("age_ms", age)
                 .evidence("dump_max_age_ms", ctx.dump_max_age_ms);
         }
+        if let Some(reason) = ctx.dump_unreadable() {
+            return Finding::error(check, subject, format!("what pm2 resurrect would start cannot be told: {reason}"));
+        }
+        if let Some(reason) = ctx.daemon_unreadable() {
+            return Finding::error(check, subject, format!("what runs cannot be told: {reason}"));
+        }
         return Finding::skip(check, subject, "needs both the live app list and a readable dump.pm2");
     };
     let Comparison { missing, changed, stale } = compare(live, saved);
@@ -210,7 +216,8 @@ pub(super) fn dump_fresh(ctx: &Context, subject: &Subject) -> Finding {
 pub(super) fn dump_secrets(ctx: &Context, subject: &Subject) -> Finding {
     let check = CheckId::Pm2DumpSecrets;
     let Some(saved) = &ctx.saved else {
-        return Finding::skip(check, subject, "dump.pm2 could not be read");
+        let reason = ctx.dump_unreadable().unwrap_or("dump.pm2 could not be read");
+        return Finding::error(check, subject, format!("whether it carries secrets cannot be told: {reason}"));
     };
     let keys: std::collections::BTreeSet<&str> =
         saved.iter().flat_map(|a| a.env_keys.iter().map(String::as_str)).collect();

@@ -73,7 +73,8 @@ fn memory_limit(ctx: &Context, subject: &Subject) -> Finding {
         (Some(live), _) => live.iter().map(|a| (a.name.as_str(), a.max_memory_restart)).collect(),
         (None, Some(saved)) => saved.iter().map(|a| (a.name.as_str(), a.max_memory_restart)).collect(),
         (None, None) => {
-            return Finding::skip(check, subject, "no app list: neither the daemon nor dump.pm2 could be read");
+            let reason = ctx.dump_unreadable().unwrap_or("dump.pm2 could not be read");
+            return Finding::error(check, subject, format!("no app list: no daemon answered, and {reason}"));
         }
     };
     let unbounded: Vec<&str> = apps
