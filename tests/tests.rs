@@ -15,6 +15,7 @@ mod lab_html;
 mod lab_pm2;
 mod lab_pm2_units;
 mod lab_privilege;
+mod lab_readonly;
 mod lab_reload;
 mod lab_units;
 mod lab_unseen;
