@@ -43,7 +43,7 @@ fn facts_with(dir: &TempDir, name: &str, swaps: &[(&str, &str)]) -> String {
 /// Asserts `text` is safe on a terminal: no control character but newlines, no
 /// bidirectional override, and no line that starts with what a name carried.
 #[track_caller]
-fn assert_terminal_safe(text: &str, what: &str) {
+pub(crate) fn assert_terminal_safe(text: &str, what: &str) {
     let bad: Vec<String> = text
         .chars()
         .filter(|c| (c.is_control() && *c != '\n') || ('\u{202a}'..='\u{202e}').contains(c))
@@ -70,7 +70,7 @@ fn bash_words(command: &str) -> Vec<String> {
 }
 
 /// Every `remediation` in a JSON report.
-fn remediations(report: &Value) -> Vec<String> {
+pub(crate) fn remediations(report: &Value) -> Vec<String> {
     report["results"]
         .as_array()
         .into_iter()

@@ -11,6 +11,7 @@ mod hostile;
 mod lab_ansible;
 mod lab_checks;
 mod lab_faults;
+mod lab_hostile;
 mod lab_html;
 mod lab_pm2;
 mod lab_pm2_units;
