@@ -204,7 +204,7 @@ fn dump_pm2_replaced_while_being_read_is_seen_whole() {
             let mut n = 0u64;
             while !stop.load(Ordering::Relaxed) {
                 let next = dir.join(format!(".dump.{n}"));
-                std::fs::write(&next, if n % 2 == 0 { &two } else { &one }).expect("write");
+                std::fs::write(&next, if n.is_multiple_of(2) { &two } else { &one }).expect("write");
                 std::fs::rename(&next, &dump).expect("rename");
                 n += 1;
             }
@@ -239,7 +239,7 @@ fn dump_pm2_rewritten_in_place_while_being_read_is_whole_or_said_to_be_truncated
         std::thread::spawn(move || {
             let mut n = 0u64;
             while !stop.load(Ordering::Relaxed) {
-                let bytes = if n % 2 == 0 { &two } else { &one };
+                let bytes = if n.is_multiple_of(2) { &two } else { &one };
                 let mut file = std::fs::File::create(&dump).expect("truncate");
                 for chunk in bytes.chunks(512) {
                     file.write_all(chunk).expect("write");
