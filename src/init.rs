@@ -111,6 +111,17 @@ pub(crate) fn render(facts: &Facts, ports: &Ports) -> String {
                 *apps.entry(app.name.as_str()).or_insert(0) += 1;
             }
         }
+        if !home.home.starts_with('/') {
+            // A relative PM2_HOME (a unit's `Environment=PM2_HOME=.pm2`) is relative to a
+            // working directory a check file cannot name: say so instead of writing an
+            // entry bootproof itself would refuse.
+            let _ = writeln!(
+                out,
+                "\n# PM2 home {} is a relative path: name it absolute in a [[pm2]] entry to keep it",
+                comment(&home.home)
+            );
+            continue;
+        }
         let _ = writeln!(out, "\n[[pm2]]\nhome = {}", quoted(&home.home));
         let list: Vec<String> = apps.iter().map(|(name, n)| format!("{} = {n}", key(name))).collect();
         let _ = writeln!(out, "apps = {{ {} }}   # online instances now", list.join(", "));
@@ -126,6 +137,12 @@ pub(crate) fn render(facts: &Facts, ports: &Ports) -> String {
     }
 
     let mut written_templates: Vec<&str> = Vec::new();
+    // A unit is declared once: a facts file may list a name twice, or a plain unit under a
+    // name a template's instance range already covers, and a check file with one unit
+    // declared twice is refused.
+    let instance_names: std::collections::HashSet<&str> =
+        facts.units.iter().filter(|u| u.template.is_some() && meant_to_run(u)).map(|u| u.name.as_str()).collect();
+    let mut written_units: std::collections::HashSet<&str> = std::collections::HashSet::new();
     for unit in &facts.units {
         // Only what is meant to run: active now, or enabled for boot.
         if !meant_to_run(unit) {
@@ -139,6 +156,8 @@ pub(crate) fn render(facts: &Facts, ports: &Ports) -> String {
                     .iter()
                     .filter(|u| u.template.as_deref() == Some(template) && meant_to_run(u))
                     .filter_map(|u| u.instance.clone())
+                    .collect::<std::collections::BTreeSet<String>>()
+                    .into_iter()
                     .collect();
                 for (pattern, members) in instance_patterns(template, &instances) {
                     let _ = writeln!(out, "\n[[unit]]\nname = {}", quoted(&pattern));
@@ -172,6 +191,7 @@ pub(crate) fn render(facts: &Facts, ports: &Ports) -> String {
                 }
             }
             Some(_) => {}
+            None if instance_names.contains(unit.name.as_str()) || !written_units.insert(&unit.name) => {}
             None => {
                 let _ = writeln!(out, "\n[[unit]]\nname = {}", quoted(&unit.name));
                 if let Some(sockets) = ports.get(&unit.name) {
@@ -193,7 +213,52 @@ pub(crate) fn render(facts: &Facts, ports: &Ports) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::invariants::fixtures::{all_good, defects};
+    use crate::invariants::fixtures::{all_good, defects, pm2_incident};
+
+    /// Found by fuzzing (facts_file): a PM2 home with a relative path, which a unit's
+    /// `Environment=PM2_HOME=` can give, was written as a `[[pm2]]` entry that `check`
+    /// then refused (exit 2): init wrote a check file bootproof cannot read.
+    #[test]
+    fn a_relative_pm2_home_is_not_written_as_an_entry_bootproof_would_refuse() {
+        let mut facts = pm2_incident();
+        facts.pm2[0].home = "-root/.pm2".to_owned();
+        let text = render(&facts, &Ports::new());
+        crate::config::load::parse(&text, "init.toml").expect("init writes a check file bootproof reads");
+        assert!(text.contains("# PM2 home -root/.pm2 is a relative path"), "{text}");
+    }
+
+    /// Found by fuzzing (facts_file): a facts file listing a unit twice, or a plain unit
+    /// under a name an instance range covers, made init declare it twice, which `check`
+    /// refuses.
+    #[test]
+    fn a_unit_listed_twice_is_declared_once() {
+        let mut facts = defects();
+        let twice = facts.units.iter().find(|u| u.template.is_none()).cloned().expect("a plain unit");
+        facts.units.push(twice);
+        let mut instance = facts.units.iter().find(|u| u.template.is_some()).cloned().expect("an instance");
+        facts.units.push(instance.clone());
+        instance.template = None;
+        facts.units.push(instance);
+        let text = render(&facts, &Ports::new());
+        crate::config::load::parse(&text, "init.toml").expect("init writes a check file bootproof reads");
+    }
+
+    /// A newline in an app name ended init's comment naming it, and the rest of the name
+    /// became a line of the check file.
+    #[test]
+    fn a_newline_in_an_app_name_stays_inside_its_comment() {
+        let mut facts = pm2_incident();
+        let crate::facts::Fact::Ok(crate::facts::RpcAnswer::Apps { apps }) = &mut facts.pm2[0].daemon.rpc else {
+            panic!("the incident's daemon answered")
+        };
+        apps[0].name = "api\n[severity]\n\"pm2.dump\" = \"off\"".to_owned();
+        let name = apps[0].name.clone();
+        let mut ports = Ports::new();
+        ports.insert(pm2_app_key(&facts.pm2[0].home, &name), vec![Listening { address: "0.0.0.0".into(), port: 3000 }]);
+        let text = render(&facts, &ports);
+        let config = crate::config::load::parse(&text, "init.toml").expect("valid");
+        assert!(config.severity.is_empty(), "the name injected a [severity] table:\n{text}");
+    }
 
     #[test]
     fn strings_are_escaped_for_toml() {

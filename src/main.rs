@@ -8,6 +8,8 @@ mod cli;
 mod config;
 mod exit;
 mod facts;
+#[cfg(test)]
+mod fuzzing;
 mod init;
 mod invariants;
 mod progress;

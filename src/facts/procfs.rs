@@ -54,12 +54,12 @@ impl BootClock {
 }
 
 /// The `btime` line of /proc/stat.
-fn parse_btime(stat: &str) -> Option<u64> {
+pub(crate) fn parse_btime(stat: &str) -> Option<u64> {
     stat.lines().find_map(|line| line.strip_prefix("btime ")).and_then(|value| value.trim().parse().ok())
 }
 
 /// The real uid from /proc/PID/status (`Uid:` real, effective, saved, fs).
-fn parse_status_uid(status: &str) -> Option<u32> {
+pub(crate) fn parse_status_uid(status: &str) -> Option<u32> {
     status
         .lines()
         .find_map(|line| line.strip_prefix("Uid:"))
@@ -69,7 +69,7 @@ fn parse_status_uid(status: &str) -> Option<u32> {
 
 /// Field 22 (starttime) of /proc/PID/stat. The command name (field 2) may hold
 /// spaces and parentheses, so fields are counted from the last `)`.
-fn parse_stat_starttime(stat: &str) -> Option<u64> {
+pub(crate) fn parse_stat_starttime(stat: &str) -> Option<u64> {
     let after_comm = &stat[stat.rfind(')')? + 1..];
     // After `)` come fields 3, 4, …; field 22 is the 20th of them.
     after_comm.split_whitespace().nth(22 - 3)?.parse().ok()
@@ -77,7 +77,7 @@ fn parse_stat_starttime(stat: &str) -> Option<u64> {
 
 /// The unified-hierarchy path from /proc/PID/cgroup (the `0::` line), or on a
 /// cgroup-v1-only host the `name=systemd` line, which holds the same unit path.
-fn parse_cgroup(text: &str) -> Option<String> {
+pub(crate) fn parse_cgroup(text: &str) -> Option<String> {
     let line_for = |prefix: &str| {
         text.lines().find_map(|line| {
             let (_, rest) = line.split_once(':')?;
@@ -90,7 +90,7 @@ fn parse_cgroup(text: &str) -> Option<String> {
 /// /proc/PID/cmdline split on NUL. Trailing NULs are dropped, not read as empty
 /// arguments: a process that sets its title (PM2's daemon and apps do) overwrites argv
 /// in place and leaves the rest of the area as NUL padding.
-fn parse_cmdline(bytes: &[u8]) -> Vec<String> {
+pub(crate) fn parse_cmdline(bytes: &[u8]) -> Vec<String> {
     let end = bytes.iter().rposition(|b| *b != 0).map_or(0, |last| last + 1);
     let bytes = &bytes[..end];
     if bytes.is_empty() {

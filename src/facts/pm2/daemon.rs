@@ -47,7 +47,11 @@ pub(crate) fn parse_title(title: &str) -> Option<(String, Option<String>)> {
 /// `/.pm2` (PM2's default). Only those two variables are looked at; nothing else in the
 /// environment (which may hold secrets) is kept.
 fn home_from_environ(path: &Path) -> Option<String> {
-    let environ = read_bounded(path, ENVIRON_MAX).ok()?;
+    home_in_environ(&read_bounded(path, ENVIRON_MAX).ok()?)
+}
+
+/// The PM2_HOME in the bytes of a /proc/PID/environ (see [`home_from_environ`]).
+pub(crate) fn home_in_environ(environ: &[u8]) -> Option<String> {
     let value = |key: &[u8]| {
         environ
             .split(|b| *b == 0)
@@ -61,7 +65,7 @@ fn home_from_environ(path: &Path) -> Option<String> {
 
 /// The title in a cmdline: PM2 sets `process.title`, which overwrites argv in place,
 /// so /proc shows the title followed by NUL padding.
-fn title_of(cmdline: &[u8]) -> String {
+pub(crate) fn title_of(cmdline: &[u8]) -> String {
     let end = cmdline.iter().rposition(|b| *b != 0).map_or(0, |last| last + 1);
     String::from_utf8_lossy(&cmdline[..end]).replace('\0', " ")
 }
@@ -105,16 +109,20 @@ pub(crate) fn daemon_title(pid: u32) -> Option<(String, Option<String>)> {
 /// unreadable or holds something other than a pid.
 pub(crate) fn read_pid_file(path: &Path) -> Fact<Option<u32>> {
     match read_bounded(path, PID_FILE_MAX) {
-        Ok(bytes) => {
-            let text = String::from_utf8_lossy(&bytes);
-            match text.trim().parse::<u32>() {
-                Ok(pid) if pid > 0 => Fact::Ok(Some(pid)),
-                _ => Fact::Error(format!("{} holds {:?}, not a pid", path.display(), text.trim())),
+        Ok(bytes) => match parse_pid(&bytes) {
+            Some(pid) => Fact::Ok(Some(pid)),
+            None => {
+                Fact::Error(format!("{} holds {:?}, not a pid", path.display(), String::from_utf8_lossy(&bytes).trim()))
             }
-        }
+        },
         Err(err) if err.kind() == io::ErrorKind::NotFound => Fact::Ok(None),
         Err(err) => Fact::Error(format!("cannot read {}: {}", path.display(), os_message(&err))),
     }
+}
+
+/// The pid a pid file holds: a positive number, surrounding whitespace allowed.
+pub(crate) fn parse_pid(bytes: &[u8]) -> Option<u32> {
+    std::str::from_utf8(bytes).ok()?.trim().parse::<u32>().ok().filter(|pid| *pid > 0)
 }
 
 /// Reads processes from /proc, resolving user names once per uid.

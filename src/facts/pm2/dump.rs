@@ -193,8 +193,10 @@ impl<'de> Visitor<'de> for DumpVisitor {
 struct RawApp {
     /// Settings by name, as JSON values (small scalars).
     fields: Vec<(&'static str, Value)>,
-    /// Environment variable names.
+    /// Environment variable names at the top level.
     env_keys: Vec<String>,
+    /// The variable names of the (last) `env` object.
+    env_object: Vec<String>,
 }
 
 /// The settings kept from each app.
@@ -236,6 +238,7 @@ impl RawApp {
             .transpose()
             .map_err(in_app)?
             .unwrap_or(false);
+        self.env_keys.append(&mut self.env_object);
         self.env_keys.sort();
         self.env_keys.dedup();
         Ok(SavedApp {
@@ -353,8 +356,10 @@ impl<'de> Visitor<'de> for AppVisitor {
             } else if key == "pmx_module" {
                 app.fields.push(("pmx_module", map.next_value::<Value>()?));
             } else if key == "env" {
+                // A key given twice is read as JSON.parse reads it, which PM2 uses: the last
+                // one counts, for `env` as for every setting.
                 let EnvNames(names) = map.next_value()?;
-                app.env_keys.extend(names);
+                app.env_object = names;
             } else {
                 // The value is skipped unread, whatever it holds.
                 map.next_value::<IgnoredAny>()?;
@@ -468,6 +473,15 @@ mod tests {
         let path = std::env::temp_dir().join(format!("bootproof-dump-{}-{tag}.pm2", std::process::id()));
         std::fs::write(&path, bytes)?;
         Ok(path.to_string_lossy().into_owned())
+    }
+
+    /// Found by fuzzing (dump_pm2): with `env` given twice, the names of both objects were
+    /// kept, where PM2 (JSON.parse) keeps only the last.
+    #[test]
+    fn a_second_env_object_replaces_the_first_as_in_pm2() {
+        let dump = br#"[{"name":"api","env":{"OLD_TOKEN":"x"},"env":{"NEW_TOKEN":"y"}}]"#;
+        let apps = parse_apps(dump).expect("parses");
+        assert_eq!(apps[0].env_keys, ["NEW_TOKEN"]);
     }
 
     #[test]
