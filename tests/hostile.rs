@@ -6,6 +6,7 @@
 //! real XML parser), and every remediation built from a name, pasted into bash, runs that
 //! command on that name and nothing else.
 
+use std::io::Write as _;
 use std::path::Path;
 use std::process::Command;
 
@@ -109,6 +110,38 @@ fn check_outputs(facts: &str, names: &[&str], in_fix: &[&str], markers: &Path) {
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .collect();
     assert!(made.is_empty(), "pasting a remediation ran what a name carried: {made:?}\n{fixes:#?}");
+
+    // The Prometheus textfile: promtool reads it, and each name is one label value.
+    let out = run_here(&["check", "--facts", facts, "--format", "prometheus"], &[]);
+    let mut promtool = Command::new("/usr/bin/promtool")
+        .args(["check", "metrics"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("promtool runs (ci/install installs Debian's prometheus package)");
+    promtool.stdin.take().expect("stdin").write_all(&out.stdout).expect("feed promtool");
+    let checked = promtool.wait_with_output().expect("promtool finishes");
+    assert!(checked.status.success(), "promtool refused the textfile: {}", String::from_utf8_lossy(&checked.stderr));
+    let textfile = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        textfile.lines().all(|line| line.starts_with('#') || line.starts_with("bootproof_")),
+        "a name began a line:\n{textfile}"
+    );
+
+    // Nagios: one status line, and no `|` from a name starting performance data early.
+    let out = run_here(&["check", "--facts", facts, "--format", "nagios"], &[]);
+    let plugin = String::from_utf8_lossy(&out.stdout);
+    let status_line = plugin.lines().next().unwrap_or_default();
+    assert_eq!(status_line.matches('|').count(), 1, "{status_line}");
+    assert_terminal_safe(&plugin, "nagios");
+    assert!(plugin.lines().skip(1).all(|l| !l.contains('|')), "{plugin}");
+
+    // HTML: no tag or attribute a name carried.
+    let out = run_here(&["check", "--facts", facts, "--format", "html"], &[]);
+    let page = String::from_utf8_lossy(&out.stdout);
+    assert!(!page.contains("<x a="), "a name's markup reached the page");
+    assert!(!page.chars().any(|c| c.is_control() && !matches!(c, '\n' | '\t')), "raw control characters in the page");
 
     let dir = TempDir::new("junit");
     let xml_path = dir.path().join("report.xml");

@@ -7,6 +7,7 @@ use std::fmt::Write as _;
 use std::time::Duration;
 
 use super::Report;
+use super::text::is_hidden_or_reordering;
 use crate::verdict::Status;
 
 /// The plugin state word for the overall status: UNKNOWN only when bootproof could not
@@ -90,20 +91,23 @@ pub(crate) fn render_not_checked(reason: &str) -> String {
 }
 
 /// Text safe in one line of plugin output: `|` starts the performance data, so it
-/// becomes `/`; control characters (a newline in a message) become spaces.
+/// becomes `/`; control characters (a newline in a message) become spaces; characters
+/// that reorder or hide text on a console (a right-to-left override in a name) are
+/// shown as escapes.
 fn text(value: &str) -> String {
-    value
-        .chars()
-        .map(|c| {
-            if c == '|' {
-                '/'
-            } else if c.is_control() {
-                ' '
-            } else {
-                c
-            }
-        })
-        .collect()
+    let mut out = String::with_capacity(value.len());
+    for c in value.chars() {
+        if c == '|' {
+            out.push('/');
+        } else if c.is_control() {
+            out.push(' ');
+        } else if is_hidden_or_reordering(c) {
+            out.push_str(&c.escape_unicode().to_string());
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 #[cfg(test)]
