@@ -99,6 +99,16 @@ fn runtime_invocation(program: &'static str, via: Via, locate: Locate, args: &[S
 /// `NAME=value` assignments. `-S`/`--split-string` splits its value on whitespace,
 /// as in `#!/usr/bin/env -S node --max-old-space-size=512`.
 pub(crate) fn env_program(args: &[String]) -> Option<(String, Vec<String>)> {
+    env_program_within(args, ENV_SPLITS_MAX)
+}
+
+/// How many `-S` inside `-S` strings are followed. Real commands use one; a unit with
+/// thousands (`env -S-S-S…`, from a unit file or the bus) overflowed the stack when each
+/// was followed by a recursive call.
+const ENV_SPLITS_MAX: usize = 8;
+
+/// [`env_program`], following at most `splits` more `-S` strings; `None` past that.
+fn env_program_within(args: &[String], splits: usize) -> Option<(String, Vec<String>)> {
     let mut expanded: Vec<String> = Vec::new();
     let mut iter = args.iter();
     let mut options_done = false;
@@ -128,7 +138,7 @@ pub(crate) fn env_program(args: &[String]) -> Option<(String, Vec<String>)> {
             // arguments after it follow the program.
             let mut words: Vec<String> = split.split_whitespace().map(str::to_owned).collect();
             words.extend(iter.cloned());
-            return env_program(&words);
+            return env_program_within(&words, splits.checked_sub(1)?);
         }
         // Options with a separate value: -u NAME, -C DIR.
         if arg == "-u" || arg == "-C" || arg == "--unset" || arg == "--chdir" {
@@ -332,6 +342,16 @@ mod tests {
         let (program, rest) = env_program(&argv(&["-SFOO=1 bun run", "x"])).unwrap_or_default();
         assert_eq!(program, "bun");
         assert_eq!(rest, argv(&["run", "x"]));
+    }
+
+    /// Found by reading the code and confirmed by a replayed input: `env -S-S-S…` with
+    /// tens of thousands of `-S` overflowed the stack, aborting bootproof.
+    #[test]
+    fn env_with_thousands_of_nested_split_strings_does_not_overflow_the_stack() {
+        let deep = "-S".repeat(40_000) + " node";
+        assert_eq!(env_program(&argv(&[&deep, "a.js"])), None, "past the bound the program is not told");
+        let (program, _) = env_program(&argv(&["-S-S node", "a.js"])).unwrap_or_default();
+        assert_eq!(program, "node", "a nested -S or two is still followed");
     }
 
     #[test]
