@@ -1,8 +1,8 @@
 //! `health.http` and `check --wait` against real endpoints, from a real systemd machine.
 //!
 //! bootproof needs systemd to check at all (no bus is exit 3), so it runs inside a lab
-//! machine; the misbehaving endpoints (`tests/lab/http/server.js`) run on this host's
-//! loopback, which the machine shares. Until check files are loaded, endpoints are
+//! machine, and so do the misbehaving endpoints (`tests/lab/http/server.js`), on the
+//! machine's own loopback. Until check files are loaded, endpoints are
 //! given with the hidden `--health URL` testing aid. The tests take turns on one
 //! machine at a time: others' lab tests need the slots too.
 
@@ -18,21 +18,25 @@ use crate::harness::{Machine, TempDir, finding, lab_required, ports, repo};
 /// Held by each test for the life of its machine, so these tests use one slot at a time.
 static ONE_MACHINE: Mutex<()> = Mutex::new(());
 
-/// A `server.js` process on this host; killed when dropped.
+/// The endpoints' script, as the machine gets it.
+const SERVER_JS: &str = include_str!("lab/http/server.js");
+
+/// A `server.js` process inside a machine (run through `ci/lab exec`); stopped when
+/// dropped, and in any case when the machine powers off.
 struct Server(Child);
 
 impl Server {
-    /// Starts `server.js MODE PORT ARGS…` and, unless it binds late on purpose, waits
-    /// until it listens.
-    fn start(mode: &str, port: u16, args: &[&str]) -> Server {
-        let mut child = Command::new("node")
-            .arg(repo().join("tests/lab/http/server.js"))
-            .arg(mode)
+    /// Starts `server.js MODE PORT ARGS…` in `machine` and, unless it binds late on
+    /// purpose, waits until it listens.
+    fn start(machine: &Machine, mode: &str, port: u16, args: &[&str]) -> Server {
+        machine.write("/opt/http/server.js", SERVER_JS, 0o644);
+        let mut child = Command::new(repo().join("ci/lab"))
+            .args(["exec", machine.name(), "/usr/bin/node", "/opt/http/server.js", mode])
             .arg(port.to_string())
             .args(args)
             .stdout(Stdio::piped())
             .spawn()
-            .expect("node runs");
+            .expect("node runs in the machine");
         if mode != "slow-bind" {
             let stdout = child.stdout.take().expect("piped stdout");
             let mut line = String::new();
@@ -82,7 +86,7 @@ fn lab_health_slow_binder_passes_with_wait_and_fails_without() {
     let machine = Machine::up("slowbind");
     let port = ports(2);
 
-    let _early = Server::start("slow-bind", port, &[]);
+    let _early = Server::start(&machine, "slow-bind", port, &[]);
     let (code, report, _, _) = check(&machine, &["--health", &url(port)]);
     assert_eq!(code, 1, "{report:#}");
     let f = finding(&report, &format!("http:{}", url(port)), "health.http");
@@ -91,7 +95,7 @@ fn lab_health_slow_binder_passes_with_wait_and_fails_without() {
     assert_eq!(f["remediation"], format!("curl -sv --max-time 2 {}", url(port)));
 
     let late = port + 1;
-    let _late = Server::start("slow-bind", late, &[]);
+    let _late = Server::start(&machine, "slow-bind", late, &[]);
     let (code, report, stderr, took) = check(&machine, &["--wait", "20s", "--health", &url(late)]);
     assert_eq!(code, 0, "{report:#}\n{stderr}");
     let f = finding(&report, &format!("http:{}", url(late)), "health.http");
@@ -114,11 +118,11 @@ fn lab_health_misbehaving_endpoints_in_one_run() {
     let base = ports(5);
     let [hang, ok, error, redirect, big] = [base, base + 1, base + 2, base + 3, base + 4];
     let _servers = [
-        Server::start("hang", hang, &[]),
-        Server::start("ok", ok, &[]),
-        Server::start("error", error, &[]),
-        Server::start("redirect-loop", redirect, &[]),
-        Server::start("big", big, &[]),
+        Server::start(&machine, "hang", hang, &[]),
+        Server::start(&machine, "ok", ok, &[]),
+        Server::start(&machine, "error", error, &[]),
+        Server::start(&machine, "redirect-loop", redirect, &[]),
+        Server::start(&machine, "big", big, &[]),
     ];
     let mut args = Vec::new();
     let urls: Vec<String> = [hang, ok, error, redirect, big].iter().map(|&p| url(p)).collect();
@@ -181,7 +185,9 @@ fn lab_health_self_signed_tls_needs_insecure() {
     let _turn = ONE_MACHINE.lock().unwrap_or_else(|e| e.into_inner());
     let machine = Machine::up("tls");
     let port = ports(1);
-    let _server = Server::start("tls", port, &[cert.to_str().expect("utf-8 path"), key.to_str().expect("utf-8 path")]);
+    machine.write("/opt/http/cert.pem", &std::fs::read_to_string(&cert).expect("cert"), 0o644);
+    machine.write("/opt/http/key.pem", &std::fs::read_to_string(&key).expect("key"), 0o600);
+    let _server = Server::start(&machine, "tls", port, &["/opt/http/cert.pem", "/opt/http/key.pem"]);
     let https = format!("https://127.0.0.1:{port}/health");
     let subject = format!("http:{https}");
 
