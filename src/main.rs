@@ -2,6 +2,7 @@
 //!
 //! `main` only parses, runs and maps the outcome to an exit code; see `app` for the wiring.
 
+mod alert;
 mod app;
 mod cli;
 mod config;
