@@ -8,8 +8,11 @@ use std::time::Instant;
 use anyhow::Context;
 use futures_util::future::join;
 
-use crate::cli::{CheckArgs, Cli, Command, FactsArgs, Format, InitArgs, PlanArgs, PlanFormat};
-use crate::config::{self, CheckConfig, HealthSpec};
+use crate::alert::{self, SecretUrl};
+use crate::cli::{
+    AlertArgs, AlertOn, CheckArgs, Cli, Command, FactsArgs, Format, InitArgs, PlanArgs, PlanFormat, WebhookFormat,
+};
+use crate::config::{self, CheckConfig, HealthSpec, SeverityOverride};
 use crate::exit;
 use crate::facts::{BootRecord, Fact, Facts};
 use crate::invariants;
@@ -74,7 +77,35 @@ pub(crate) fn run(cli: Cli) -> Result<ExitCode, AppError> {
     }
 }
 
+/// `bootproof check`: judges the host (or a facts file), reports, alerts on what changed,
+/// and sends the heartbeat, which goes out whatever happened before it: a check that could
+/// not run, or whose check file is broken, pings `URL/fail`.
 fn check(args: &CheckArgs) -> Result<ExitCode, AppError> {
+    let mut setup = alert_setup(&args.alerts)?;
+    // Alerts and the heartbeat speak of this host now, and alerts need the state file. The
+    // URLs may come from the environment, set for every check of this shell: say why
+    // nothing is sent rather than refusing to judge a facts file.
+    if args.facts.is_some() && (setup.alerting.is_some() || setup.ping.is_some()) {
+        eprintln!("bootproof: note: --facts judges a facts file: no alert or heartbeat is sent");
+        setup = AlertSetup { alerting: None, ping: None };
+    } else if args.no_state && setup.alerting.take().is_some() {
+        eprintln!("bootproof: note: --no-state: no alerts (what changed is known from the state file)");
+    }
+    let outcome = check_host(args, setup.alerting.as_ref());
+    if let Some(ping) = &setup.ping {
+        let passed = matches!(outcome, Ok(exit::OK));
+        let note = runtime().map(|rt| rt.block_on(alert::heartbeat::ping(ping, passed, &alert::deliver::Bounds::RUN)));
+        match note {
+            Ok(None) => {}
+            Ok(Some(note)) => eprintln!("bootproof: note: {note}"),
+            Err(err) => eprintln!("bootproof: note: heartbeat {ping}: {err}"),
+        }
+    }
+    outcome.map(ExitCode::from)
+}
+
+/// The check itself; the exit code as a number, for the heartbeat to read.
+fn check_host(args: &CheckArgs, alerting: Option<&alert::Alerting>) -> Result<u8, AppError> {
     let live = args.facts.is_none();
     // Read before anything is gathered: a broken check file is reported at once, bus or not.
     // A facts file is another host's (or another time's): this host's default check file
@@ -105,7 +136,66 @@ fn check(args: &CheckArgs) -> Result<ExitCode, AppError> {
             .map_err(AppError::Usage)?,
     };
     emit(&text, args.output.as_deref(), args.format == Format::Human)?;
-    Ok(exit::for_status(report.summary.status, args.strict))
+    // After the report is out: delivery may take seconds, and never changes the exit code.
+    if let Some(alerting) = alerting {
+        let checks_run = checks_run(&config, args);
+        match runtime() {
+            Ok(rt) => {
+                for note in rt.block_on(alert::notify(&args.state, &report, &checks_run, &facts.gathered_at, alerting))
+                {
+                    eprintln!("bootproof: note: {note}");
+                }
+            }
+            Err(err) => eprintln!("bootproof: note: cannot alert: {err}"),
+        }
+    }
+    Ok(exit::code_for_status(report.summary.status, args.strict))
+}
+
+/// The invariants this run judged: `--only`/`--skip` and the check file's `off` leave some
+/// out, and an alert of one left out is neither resolved nor fired.
+fn checks_run(config: &CheckConfig, args: &CheckArgs) -> Vec<CheckId> {
+    CheckId::ALL
+        .iter()
+        .copied()
+        .filter(|id| args.only.is_empty() || args.only.contains(id))
+        .filter(|id| !args.skip.contains(id))
+        .filter(|id| config.severity.get(id) != Some(&SeverityOverride::Off))
+        .collect()
+}
+
+/// The alerting flags, resolved: webhook and heartbeat URLs validated (their errors never
+/// repeat them: they are secrets).
+struct AlertSetup {
+    alerting: Option<alert::Alerting>,
+    ping: Option<SecretUrl>,
+}
+
+fn alert_setup(args: &AlertArgs) -> Result<AlertSetup, AppError> {
+    let mut webhooks: Vec<SecretUrl> = Vec::new();
+    for (n, raw) in args.webhooks.iter().filter(|raw| !raw.0.trim().is_empty()).enumerate() {
+        let url = SecretUrl::parse(&raw.0).map_err(|why| {
+            AppError::Usage(anyhow::anyhow!("webhook URL #{} (--webhook or BOOTPROOF_WEBHOOK): {why}", n + 1))
+        })?;
+        if !webhooks.contains(&url) {
+            webhooks.push(url);
+        }
+    }
+    let ping = match args.ping.as_ref().filter(|raw| !raw.0.trim().is_empty()) {
+        Some(raw) => Some(
+            SecretUrl::parse(&raw.0)
+                .map_err(|why| AppError::Usage(anyhow::anyhow!("heartbeat URL (--ping or BOOTPROOF_PING): {why}")))?,
+        ),
+        None => None,
+    };
+    let format = match args.webhook_format {
+        WebhookFormat::Json => alert::Format::Json,
+        WebhookFormat::Slack => alert::Format::Slack,
+    };
+    let policy =
+        alert::Policy { alert_after: args.alert_after, remind: args.remind, on_warn: args.alert_on == AlertOn::Warn };
+    let alerting = (!webhooks.is_empty()).then_some(alert::Alerting { webhooks, format, policy });
+    Ok(AlertSetup { alerting, ping })
 }
 
 /// `bootproof plan`: the boot chain, judged by the same invariants as `check`. Exits like

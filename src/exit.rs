@@ -21,11 +21,6 @@ Exit codes:
   2  usage, check-file or facts-file error
   3  could not check (no system bus, no permission to read what was asked)";
 
-/// The exit code for a report's overall status.
-pub(crate) fn for_status(status: Status, strict: bool) -> ExitCode {
-    ExitCode::from(code_for_status(status, strict))
-}
-
 /// The exit code of `plan`: like `check`'s, `OK` when everything comes back after the
 /// next boot and `FAILED` when anything does not (or cannot be told to), so a CI gate can
 /// run either.

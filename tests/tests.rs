@@ -12,4 +12,5 @@ mod lab_reload;
 mod lab_units;
 mod lab_unseen;
 mod pm2_native;
+mod unattended;
 mod wrong_verdicts;
