@@ -10,7 +10,8 @@ use futures_util::future::join;
 
 use crate::alert::{self, SecretUrl};
 use crate::cli::{
-    AlertArgs, AlertOn, CheckArgs, Cli, Command, FactsArgs, Format, InitArgs, PlanArgs, PlanFormat, WebhookFormat,
+    AlertArgs, AlertOn, CheckArgs, Cli, Command, FactsArgs, Format, InitArgs, PlanArgs, PlanFormat, TimerAction,
+    TimerArgs, WebhookFormat,
 };
 use crate::config::{self, CheckConfig, HealthSpec, SeverityOverride};
 use crate::exit;
@@ -19,6 +20,7 @@ use crate::invariants;
 use crate::progress::Progress;
 use crate::report::{self, HostSummary, Report};
 use crate::state;
+use crate::timer;
 use crate::verdict::{CheckId, Finding, Judgement};
 use crate::wait;
 
@@ -31,6 +33,9 @@ pub(crate) enum AppError {
     /// The host could not be checked: no bus, no permission.
     #[error("{0:#}")]
     CannotCheck(anyhow::Error),
+    /// `timer install|remove` could not change the host: no bus, no permission.
+    #[error("{0:#}")]
+    CannotChange(anyhow::Error),
     /// Writing the output failed (a closed pipe is handled by `main`).
     #[error("failed to write the output: {0}")]
     Output(#[from] std::io::Error),
@@ -41,7 +46,7 @@ impl AppError {
     pub(crate) fn exit_code(&self) -> u8 {
         match self {
             AppError::Usage(_) => exit::USAGE,
-            AppError::CannotCheck(_) => exit::CANNOT_CHECK,
+            AppError::CannotCheck(_) | AppError::CannotChange(_) => exit::CANNOT_CHECK,
             AppError::Output(_) => exit::USAGE,
         }
     }
@@ -54,6 +59,7 @@ pub(crate) fn run(cli: Cli) -> Result<ExitCode, AppError> {
         Command::Plan(args) => plan(&args),
         Command::Init(args) => init(&args),
         Command::Facts(args) => facts(&args),
+        Command::Timer { action } => timer(&action),
         Command::Explain { id } => {
             let text = match id {
                 Some(id) => report::explain::entry(id),
@@ -196,6 +202,126 @@ fn alert_setup(args: &AlertArgs) -> Result<AlertSetup, AppError> {
         alert::Policy { alert_after: args.alert_after, remind: args.remind, on_warn: args.alert_on == AlertOn::Warn };
     let alerting = (!webhooks.is_empty()).then_some(alert::Alerting { webhooks, format, policy });
     Ok(AlertSetup { alerting, ping })
+}
+
+/// `bootproof timer print|install|remove`.
+fn timer(action: &TimerAction) -> Result<ExitCode, AppError> {
+    match action {
+        TimerAction::Print(args) => {
+            let (files, _) = timer_files(args)?;
+            write_stdout(timer::units::show(&files).as_bytes())?;
+            Ok(ExitCode::SUCCESS)
+        }
+        TimerAction::Install(args) => {
+            let (files, summary) = timer_files(args)?;
+            must_be_root("timer install")?;
+            let applied = runtime()?.block_on(timer::install::install(&files, &summary));
+            applied_changes(applied, "bootproof's timer is installed as asked and active: nothing to change")
+        }
+        TimerAction::Remove => {
+            must_be_root("timer remove")?;
+            let applied = runtime()?.block_on(timer::install::remove_all());
+            let removed_something = !applied.changes.is_empty();
+            let code = applied_changes(applied, "bootproof's timer is not installed: nothing to remove")?;
+            let state = Path::new(state::DEFAULT_STATE_FILE);
+            if removed_something && state.exists() {
+                write_stdout(
+                    format!(
+                        "kept {}: bootproof's memory of earlier checks (remove it by hand if it should go too)\n",
+                        state.display()
+                    )
+                    .as_bytes(),
+                )?;
+            }
+            Ok(code)
+        }
+    }
+}
+
+/// Prints what a timer command changed, one line each; then the error that stopped it.
+fn applied_changes(applied: timer::install::Applied, unchanged: &str) -> Result<ExitCode, AppError> {
+    let mut text: String = applied.changes.iter().map(|change| format!("{change}\n")).collect();
+    if applied.changes.is_empty() && applied.error.is_none() {
+        text = format!("{unchanged}\n");
+    }
+    write_stdout(text.as_bytes())?;
+    match applied.error {
+        None => Ok(ExitCode::SUCCESS),
+        Some(err) => Err(AppError::CannotChange(anyhow::Error::new(err))),
+    }
+}
+
+/// `timer install|remove` change the host: only root may (and a half-done install as
+/// another user helps nobody).
+fn must_be_root(what: &str) -> Result<(), AppError> {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    if unsafe { libc::geteuid() } == 0 {
+        return Ok(());
+    }
+    Err(AppError::CannotChange(anyhow::anyhow!(
+        "{what} changes the host's systemd units: run it as root (sudo bootproof {what})"
+    )))
+}
+
+/// The files `timer print|install` write for `args`, and what the timer will do in words.
+fn timer_files(args: &TimerArgs) -> Result<(timer::units::UnitFiles, String), AppError> {
+    let usage = |err: anyhow::Error| AppError::Usage(err);
+    let binary = std::env::current_exe()
+        .and_then(std::fs::canonicalize)
+        .context("cannot tell where this bootproof binary is, for the service to run it")
+        .map_err(usage)?;
+    for private in ["/tmp", "/var/tmp", "/dev/shm"] {
+        if binary.starts_with(private) {
+            return Err(usage(anyhow::anyhow!(
+                "the service could not run {}: {private} is private to it (PrivateTmp=, PrivateDevices=); \
+                 install bootproof first (e.g. to /usr/local/bin) and run that one",
+                binary.display()
+            )));
+        }
+    }
+    let config = match &args.config {
+        Some(path) => {
+            let path = timer::units::absolute(path)
+                .with_context(|| format!("cannot make {} absolute", path.display()))
+                .map_err(usage)?;
+            // Broken now, broken in every run of the service: say so now.
+            check_config(Some(&path), true)?;
+            Some(path)
+        }
+        None => None,
+    };
+    if args.every < std::time::Duration::from_secs(1) {
+        return Err(usage(anyhow::anyhow!("--every must be at least 1s")));
+    }
+    let setup = alert_setup(&args.alerts)?;
+    let mut alert_flags = Vec::new();
+    let (webhooks, ping) = (setup.alerting.as_ref().map(|a| a.webhooks.clone()).unwrap_or_default(), setup.ping);
+    if let Some(alerting) = &setup.alerting {
+        alert_flags.extend(["--webhook-format".to_owned(), alerting.format.as_str().to_owned()]);
+        alert_flags.extend(["--alert-after".to_owned(), alerting.policy.alert_after.to_string()]);
+        if let Some(remind) = alerting.policy.remind {
+            alert_flags.extend(["--remind".to_owned(), timer::units::span(remind)]);
+        }
+        if alerting.policy.on_warn {
+            alert_flags.extend(["--alert-on".to_owned(), "warn".to_owned()]);
+        }
+    }
+    let spec = timer::units::TimerSpec {
+        binary,
+        after_boot: args.after_boot,
+        every: args.every,
+        config,
+        alert_flags,
+        webhooks,
+        ping,
+        outputs: Vec::new(),
+    };
+    let summary = format!(
+        "the first check runs {} after boot (at once when the boot was longer ago), then every {}",
+        timer::units::span(args.after_boot),
+        timer::units::span(args.every)
+    );
+    Ok((timer::units::render(&spec), summary))
 }
 
 /// `bootproof plan`: the boot chain, judged by the same invariants as `check`. Exits like

@@ -34,6 +34,15 @@ pub(crate) enum Command {
     Init(InitArgs),
     /// Print the gathered facts as JSON (input for `check --facts`).
     Facts(FactsArgs),
+    /// Check from a systemd timer, after every boot and every few minutes, with alerts:
+    /// `print` shows the units, `install` writes and starts them, `remove` undoes it. The
+    /// only changes bootproof ever makes to the host.
+    #[command(after_help = TIMER_HELP)]
+    Timer {
+        /// What to do with the timer.
+        #[command(subcommand)]
+        action: TimerAction,
+    },
     /// Explain an invariant: why it exists, what it reads and how to fix it; without an id,
     /// list them all.
     Explain {
@@ -198,6 +207,51 @@ pub(crate) struct CheckArgs {
     #[command(flatten, next_help_heading = "Alerts")]
     pub(crate) alerts: AlertArgs,
 }
+
+/// What `timer` does.
+#[derive(Debug, Subcommand)]
+pub(crate) enum TimerAction {
+    /// Print the units `install` would write, and the alert environment file with its
+    /// secrets masked.
+    Print(TimerArgs),
+    /// Write /etc/systemd/system/bootproof-check.service and bootproof.timer (and the
+    /// webhook and heartbeat URLs into /etc/bootproof/alert.env, mode 0600), reload
+    /// systemd, enable and start the timer; prints every change it made. Needs root.
+    Install(TimerArgs),
+    /// Stop and disable the timer, remove what `install` wrote, reload systemd; prints
+    /// every change. The state file is kept.
+    Remove,
+}
+
+/// Flags of `timer print` and `timer install`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct TimerArgs {
+    /// The first check after a boot runs this long after it (OnBootSec=).
+    #[arg(long, value_name = "DURATION", default_value = "2min", value_parser = parse_duration)]
+    pub(crate) after_boot: Duration,
+    /// Then a check runs this often (OnUnitActiveSec=); each host adds a fixed random
+    /// delay of up to a fifth of it (at most 5min), so a fleet does not check at once.
+    #[arg(long, value_name = "DURATION", default_value = "5min", value_parser = parse_duration)]
+    pub(crate) every: Duration,
+    /// The check file the service reads [default: /etc/bootproof/bootproof.toml when it
+    /// exists at the time of a check].
+    #[arg(long, value_name = "FILE")]
+    pub(crate) config: Option<PathBuf>,
+    /// Alerting, as on `check`: the service runs `check` with these.
+    #[command(flatten, next_help_heading = "Alerts")]
+    pub(crate) alerts: AlertArgs,
+}
+
+/// What `timer --help` adds.
+const TIMER_HELP: &str = "\
+Unattended setup, in one command:
+  sudo bootproof timer install --webhook https://hooks.slack.com/services/… --webhook-format slack \\
+       --ping https://hc-ping.com/…
+
+Exit codes:
+  0  done (or nothing to change)
+  2  usage error (a bad URL, duration or check file)
+  3  could not change the host (no system bus, not root); what was changed is printed";
 
 /// Output formats of `plan`.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]

@@ -13,6 +13,7 @@ mod invariants;
 mod progress;
 mod report;
 mod state;
+mod timer;
 mod verdict;
 mod wait;
 

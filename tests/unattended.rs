@@ -1,4 +1,4 @@
-//! `--webhook` and `--ping` on this host, without a lab: secrets never shown,
+//! `--webhook`, `--ping` and `timer print` on this host, without a lab: secrets never shown,
 //! bad URLs refused without repeating them, and the heartbeat of a host that could not be
 //! checked at all (no system bus here) going to `URL/fail`, received by a real HTTP server.
 
@@ -20,7 +20,45 @@ fn assert_no_secret(output: &std::process::Output) {
 }
 
 #[test]
-fn secrets_from_the_environment_are_not_in_help() {
+fn timer_print_shows_the_units_and_no_secret() {
+    let out = run_here(
+        &[
+            "timer",
+            "print",
+            "--every",
+            "10min",
+            "--webhook",
+            SLACK,
+            "--webhook-format",
+            "slack",
+            "--ping",
+            "https://hc-ping.com/SECRET",
+        ],
+        &[],
+    );
+    assert_exit(&out, 0);
+    assert_no_secret(&out);
+    let text = String::from_utf8_lossy(&out.stdout);
+    for line in [
+        "OnBootSec=2min",
+        "OnUnitActiveSec=10min",
+        "WantedBy=timers.target",
+        "Type=oneshot",
+        "--webhook-format slack --alert-after 1",
+        "EnvironmentFile=/etc/bootproof/alert.env",
+        "BOOTPROOF_WEBHOOK=\"https://hooks.slack.com/…\"",
+        "BOOTPROOF_PING=\"https://hc-ping.com/…\"",
+    ] {
+        assert!(text.contains(line), "no {line:?} in\n{text}");
+    }
+}
+
+#[test]
+fn secrets_from_the_environment_are_neither_shown_nor_in_help() {
+    let out = run_here(&["timer", "print"], &[("BOOTPROOF_WEBHOOK", SLACK)]);
+    assert_exit(&out, 0);
+    assert_no_secret(&out);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("BOOTPROOF_WEBHOOK=\"https://hooks.slack.com/…\""));
     let help = run_here(&["check", "--help"], &[("BOOTPROOF_WEBHOOK", SLACK), ("BOOTPROOF_PING", SLACK)]);
     assert_exit(&help, 0);
     assert_no_secret(&help);
@@ -32,6 +70,7 @@ fn a_bad_webhook_or_heartbeat_url_is_a_usage_error_that_does_not_repeat_it() {
         &["check", "--webhook", "hooks.slack.com/services/SECRET"][..],
         &["check", "--webhook", "https://example.com/ok", "--webhook", "ftp://example.com/SECRET"],
         &["check", "--ping", "hc-ping.com/SECRET"],
+        &["timer", "print", "--webhook", "SECRET"],
     ] {
         let out = run_here(args, &[]);
         assert_exit(&out, 2);
