@@ -9,6 +9,7 @@ mod lab_checks;
 mod lab_pm2;
 mod lab_pm2_units;
 mod lab_reload;
+mod lab_unattended;
 mod lab_units;
 mod lab_unseen;
 mod pm2_native;
