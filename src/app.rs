@@ -97,9 +97,25 @@ fn check(args: &CheckArgs) -> Result<ExitCode, AppError> {
     } else if args.no_state && setup.alerting.take().is_some() {
         eprintln!("bootproof: note: --no-state: no alerts (what changed is known from the state file)");
     }
-    let outcome = check_host(args, setup.alerting.as_ref());
+    let started = Instant::now();
+    let outcome = match checked(args, started, setup.alerting.as_ref()) {
+        // A host that cannot be checked at all still gets its monitoring output: a
+        // textfile saying bootproof_up 0, a plugin line saying UNKNOWN.
+        Err(AppError::CannotCheck(err)) if matches!(args.format, Format::Prometheus | Format::Nagios) => {
+            let text = match args.format {
+                Format::Nagios => report::nagios::render_not_checked(&format!("{err:#}")),
+                _ => report::prometheus::render_not_checked(
+                    crate::facts::procfs::hostname().ok().map(String::as_str),
+                    &run_figures(started, false),
+                ),
+            };
+            emit(&text, args.output.as_deref(), false)?;
+            Err(AppError::CannotCheck(err))
+        }
+        other => other,
+    };
     if let Some(ping) = &setup.ping {
-        let passed = matches!(outcome, Ok(exit::OK));
+        let passed = matches!(outcome, Ok(Checked { passed: true, .. }));
         let note = runtime().map(|rt| rt.block_on(alert::heartbeat::ping(ping, passed, &alert::deliver::Bounds::RUN)));
         match note {
             Ok(None) => {}
@@ -107,11 +123,25 @@ fn check(args: &CheckArgs) -> Result<ExitCode, AppError> {
             Err(err) => eprintln!("bootproof: note: heartbeat {ping}: {err}"),
         }
     }
-    outcome.map(ExitCode::from)
+    outcome.map(|checked| ExitCode::from(checked.code))
 }
 
-/// The check itself; the exit code as a number, for the heartbeat to read.
-fn check_host(args: &CheckArgs, alerting: Option<&alert::Alerting>) -> Result<u8, AppError> {
+/// The run's own figures for the Prometheus textfile.
+fn run_figures(started: Instant, up: bool) -> report::prometheus::Run<'static> {
+    let finished_at =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64());
+    report::prometheus::Run { finished_at, duration: started.elapsed(), up, version: env!("CARGO_PKG_VERSION") }
+}
+
+/// How a check ended: its exit code, and whether it passed (for the heartbeat: a pass, or
+/// warnings without `--strict`, whatever the output format's own codes).
+struct Checked {
+    code: u8,
+    passed: bool,
+}
+
+/// `check`, up to the output, the alerts and the exit code.
+fn checked(args: &CheckArgs, started: Instant, alerting: Option<&alert::Alerting>) -> Result<Checked, AppError> {
     let live = args.facts.is_none();
     // Read before anything is gathered: a broken check file is reported at once, bus or not.
     // A facts file is another host's (or another time's): this host's default check file
@@ -133,13 +163,21 @@ fn check_host(args: &CheckArgs, alerting: Option<&alert::Alerting>) -> Result<u8
             eprintln!("bootproof: note: {err}");
         }
     }
+    // The status page draws the boot chain too, from the same judgement (cheap: pure).
+    let plan = report::plan::build(&facts, &judgement);
     let report = Report::new(HostSummary::of(&facts), judgement);
     let text = match args.format {
         Format::Human => report::human::render(&report, args.verbose),
+        Format::Html => report::html::render(&report, &plan),
         Format::Json => report::json::render(&report),
         Format::Junit => report::junit::render(&report, args.strict)
             .context("failed to render the JUnit report")
             .map_err(AppError::Usage)?,
+        Format::Prometheus => {
+            let up = exit::code_for_status(report.summary.status, args.strict) != exit::CANNOT_CHECK;
+            report::prometheus::render(&report, &run_figures(started, up))
+        }
+        Format::Nagios => report::nagios::render(&report, started.elapsed()),
     };
     emit(&text, args.output.as_deref(), args.format == Format::Human)?;
     // After the report is out: delivery may take seconds, and never changes the exit code.
@@ -155,7 +193,14 @@ fn check_host(args: &CheckArgs, alerting: Option<&alert::Alerting>) -> Result<u8
             Err(err) => eprintln!("bootproof: note: cannot alert: {err}"),
         }
     }
-    Ok(exit::code_for_status(report.summary.status, args.strict))
+    let code = exit::code_for_status(report.summary.status, args.strict);
+    Ok(Checked {
+        code: match args.format {
+            Format::Nagios => exit::code_for_plugin(report.summary.status),
+            _ => code,
+        },
+        passed: code == exit::OK,
+    })
 }
 
 /// The invariants this run judged: `--only`/`--skip` and the check file's `off` leave some

@@ -67,6 +67,13 @@ pub(crate) enum Format {
     Json,
     /// JUnit XML: one testsuite per subject, one testcase per invariant.
     Junit,
+    /// A self-contained HTML status page: the verdict, the boot chain, what to fix first.
+    Html,
+    /// The Prometheus text format, for node_exporter's textfile collector.
+    Prometheus,
+    /// The Nagios plugin format (Nagios, Icinga, Sensu); exit codes follow the plugin API:
+    /// 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.
+    Nagios,
 }
 
 /// Payload formats of `--webhook`.

@@ -4,8 +4,11 @@
 mod harness;
 
 mod cli;
+mod fleet;
 mod health;
+mod lab_ansible;
 mod lab_checks;
+mod lab_html;
 mod lab_pm2;
 mod lab_pm2_units;
 mod lab_reload;

@@ -404,6 +404,7 @@ mod tests {
             boot_id: Some("3f9c2a1e0000".into()),
             booted_at: Some("2026-11-21T06:00:00Z".into()),
             system_state: Some("running".into()),
+            checked_at: None,
         };
         let judgement = crate::verdict::Judgement { findings, predictions: Vec::new() };
         let text = human::render(&Report::new(host, judgement), true);

@@ -297,7 +297,8 @@ mod tests {
     #[test]
     fn unknown_host_fields_say_so() {
         let mut report = captured::all_good();
-        report.host = HostSummary { hostname: None, boot_id: None, booted_at: None, system_state: None };
+        report.host =
+            HostSummary { hostname: None, boot_id: None, booted_at: None, system_state: None, checked_at: None };
         let first = plain(&report, false).lines().next().map(str::to_owned);
         assert_eq!(first.as_deref(), Some("unknown  boot unknown  booted unknown  system unknown"));
     }

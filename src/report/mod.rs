@@ -5,10 +5,13 @@
 pub(crate) mod captured;
 pub(crate) mod explain;
 pub(crate) mod group;
+pub(crate) mod html;
 pub(crate) mod human;
 pub(crate) mod json;
 pub(crate) mod junit;
 pub(crate) mod model;
+pub(crate) mod nagios;
 pub(crate) mod plan;
+pub(crate) mod prometheus;
 
 pub(crate) use model::*;

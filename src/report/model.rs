@@ -19,6 +19,9 @@ pub(crate) struct HostSummary {
     pub(crate) booted_at: Option<String>,
     /// systemd's `SystemState`.
     pub(crate) system_state: Option<String>,
+    /// When the facts were gathered (RFC 3339 UTC): when this check ran. Added within v1.
+    #[serde(default)]
+    pub(crate) checked_at: Option<String>,
 }
 
 impl HostSummary {
@@ -29,6 +32,7 @@ impl HostSummary {
             boot_id: facts.host.boot_id.ok().cloned(),
             booted_at: facts.host.booted_at.ok().cloned(),
             system_state: facts.host.system_state.ok().map(ToString::to_string),
+            checked_at: Some(facts.gathered_at.clone()),
         }
     }
 }
