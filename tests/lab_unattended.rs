@@ -72,14 +72,6 @@ struct Lab {
 impl Lab {
     fn up() -> Lab {
         let machine = Machine::up("unattended");
-        // The host's own SysV init scripts (openipmi here) are not this scenario's: one that
-        // fails at every boot would make the host degraded after the reboot, an alert of its
-        // own in every message. Masked, the machine boots only what the scenario set up.
-        machine.sh(
-            "for unit in $(systemctl list-units --type=service --all --no-legend --plain | awk '{print $1}'); do
-               case \"$(systemctl show -P SourcePath \"$unit\")\" in /etc/init.d/*) systemctl mask --quiet \"$unit\";; esac
-             done",
-        );
         let port = free_port();
         let apps = [free_port(), free_port()];
         machine.write("/opt/my-app/server.js", SERVER_JS, 0o644);
