@@ -11,7 +11,8 @@ use crate::verdict::CheckId;
 ///
 /// bootproof reads systemd (over D-Bus) and /proc, judges named invariants, and says what
 /// will not survive the next reboot, or what did not come back from the last one, with the
-/// command that fixes it. It never changes the host.
+/// command that fixes it. It changes nothing on the host, but for its own timer when asked
+/// (`bootproof timer install|remove`).
 #[derive(Debug, Parser)]
 #[command(name = "bootproof", version, after_help = crate::exit::HELP, propagate_version = true)]
 pub(crate) struct Cli {

@@ -284,7 +284,7 @@ fn assert_alertmanager_shape(payload: &Value) {
     assert!(matches!(payload["status"].as_str(), Some("firing" | "resolved")), "{payload:#}");
     assert!(payload["groupLabels"]["host"].is_string());
     for a in payload["alerts"].as_array().expect("alerts[]") {
-        for label in ["alertname", "subject", "host", "severity"] {
+        for label in ["alertname", "check", "subject", "host", "severity"] {
             assert!(a["labels"][label].is_string(), "label {label}: {a:#}");
         }
         assert!(a["annotations"]["summary"].is_string(), "{a:#}");
@@ -574,14 +574,20 @@ fn lab_unattended_service_is_hardened_and_sees_what_a_check_sees() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
 
     let security = machine.sh("systemd-analyze security --no-pager bootproof-check.service 2>&1");
-    let exposure: f64 = security
+    let figure = security
         .lines()
         .find_map(|line| line.split("Overall exposure level for bootproof-check.service:").nth(1))
         .and_then(|rest| rest.split_whitespace().next())
-        .and_then(|number| number.parse().ok())
-        .unwrap_or_else(|| panic!("no exposure level in:\n{security}"));
-    eprintln!("systemd-analyze security bootproof-check.service: exposure {exposure}");
+        .unwrap_or_else(|| panic!("no exposure level in:\n{security}"))
+        .to_owned();
+    let exposure: f64 = figure.parse().unwrap_or_else(|e| panic!("exposure {figure:?}: {e}"));
+    eprintln!("systemd-analyze security bootproof-check.service: exposure {figure}");
     assert!(exposure <= MAX_EXPOSURE, "exposure {exposure} is above {MAX_EXPOSURE}:\n{security}");
+    let readme = std::fs::read_to_string(crate::harness::repo().join("README.md")).expect("README");
+    assert!(
+        readme.contains(&format!("rates it **{figure} OK**")),
+        "README should give the measured exposure, {figure}"
+    );
     assert!(!security.contains("✗ ProtectSystem="), "{security}");
 
     // The service exactly as installed, but writing its report as JSON where it may write.

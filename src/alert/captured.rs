@@ -40,3 +40,22 @@ pub(crate) fn incident_fixed() -> Message {
 pub(crate) fn rebooted_into_defects() -> Message {
     last_message(&[(captured::all_good(), "2026-11-21T06:25:45Z"), (captured::defects(), "2026-11-21T06:25:51Z")])
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::alert::{json, slack};
+
+    #[test]
+    fn readme_shows_what_bootproof_sends() {
+        let readme = include_str!("../../README.md");
+        for (what, text) in [
+            ("the Slack message on the incident host", slack::text(&incident())),
+            ("the Slack message after the fix and a reboot", slack::text(&incident_fixed())),
+            ("the Slack message after a reboot into the defects host", slack::text(&rebooted_into_defects())),
+            ("the JSON payload on the incident host", json::pretty(&incident())),
+        ] {
+            assert!(readme.contains(&format!("\n{text}\n```")), "README does not show {what} as it is sent:\n{text}");
+        }
+    }
+}

@@ -11,7 +11,7 @@
 //! A firing alert's `endsAt` is `0001-01-01T00:00:00Z`, as Alertmanager writes it; the
 //! fingerprint is Alertmanager's own (FNV-1a over the sorted labels), so a receiver that
 //! matches a resolution to its firing alert by fingerprint or by labels finds it. A
-//! reboot alert has no `check` label; its `description` lists what did not come back.
+//! reboot alert's `check` is `reboot`; its `description` lists what did not come back.
 
 use std::collections::BTreeMap;
 
@@ -60,6 +60,12 @@ pub(crate) fn render(message: &Message) -> String {
     serde_json::to_string(&payload(message)).unwrap_or_default()
 }
 
+/// The payload pretty-printed, fields in the order they are sent: what README shows.
+#[cfg(test)]
+pub(crate) fn pretty(message: &Message) -> String {
+    serde_json::to_string_pretty(&payload(message)).unwrap_or_default()
+}
+
 fn payload(message: &Message) -> Payload {
     let alerts: Vec<PayloadAlert> = message.alerts.iter().map(|alert| payload_alert(alert, &message.host)).collect();
     let status = if message.count(AlertStatus::Firing) > 0 { "firing" } else { "resolved" };
@@ -89,7 +95,10 @@ fn payload_alert(alert: &Alert, host: &str) -> PayloadAlert {
             labels.insert("check".to_owned(), check.clone());
             labels.insert("subject".to_owned(), subject.clone());
         }
+        // Not an invariant: a label every alert has, so a receiver's template that reads
+        // it never meets a missing one.
         AlertAbout::Reboot => {
+            labels.insert("check".to_owned(), "reboot".to_owned());
             labels.insert("subject".to_owned(), "host".to_owned());
         }
     }
@@ -161,11 +170,6 @@ fn fingerprint(labels: &BTreeMap<String, String>) -> String {
 mod tests {
     use super::*;
     use crate::alert::captured;
-
-    /// The payload pretty-printed, fields in the order they are sent.
-    fn pretty(message: &Message) -> String {
-        serde_json::to_string_pretty(&payload(message)).expect("JSON")
-    }
 
     #[test]
     fn firing_on_the_incident_host() {

@@ -320,6 +320,12 @@ mod tests {
     }
 
     #[test]
+    fn readme_shows_what_timer_print_prints() {
+        let text = show(&render(&with_alerts()));
+        assert!(include_str!("../../README.md").contains(&format!("```\n{text}```")), "README should show:\n{text}");
+    }
+
+    #[test]
     fn secrets_go_only_into_the_environment_file() {
         let files = render(&with_alerts());
         for shown in [&files.service, &files.timer, &show(&files)] {
