@@ -8,14 +8,19 @@ use std::time::Instant;
 use anyhow::Context;
 use futures_util::future::join;
 
-use crate::cli::{CheckArgs, Cli, Command, FactsArgs, Format, InitArgs, PlanArgs, PlanFormat};
-use crate::config::{self, CheckConfig, HealthSpec};
+use crate::alert::{self, SecretUrl};
+use crate::cli::{
+    AlertArgs, AlertOn, CheckArgs, Cli, Command, FactsArgs, Format, InitArgs, PlanArgs, PlanFormat, TimerAction,
+    TimerArgs, WebhookFormat,
+};
+use crate::config::{self, CheckConfig, HealthSpec, SeverityOverride};
 use crate::exit;
 use crate::facts::{BootRecord, Fact, Facts};
 use crate::invariants;
 use crate::progress::Progress;
 use crate::report::{self, HostSummary, Report};
 use crate::state;
+use crate::timer;
 use crate::verdict::{CheckId, Finding, Judgement};
 use crate::wait;
 
@@ -28,6 +33,9 @@ pub(crate) enum AppError {
     /// The host could not be checked: no bus, no permission.
     #[error("{0:#}")]
     CannotCheck(anyhow::Error),
+    /// `timer install|remove` could not change the host: no bus, no permission.
+    #[error("{0:#}")]
+    CannotChange(anyhow::Error),
     /// Writing the output failed (a closed pipe is handled by `main`).
     #[error("failed to write the output: {0}")]
     Output(#[from] std::io::Error),
@@ -38,7 +46,7 @@ impl AppError {
     pub(crate) fn exit_code(&self) -> u8 {
         match self {
             AppError::Usage(_) => exit::USAGE,
-            AppError::CannotCheck(_) => exit::CANNOT_CHECK,
+            AppError::CannotCheck(_) | AppError::CannotChange(_) => exit::CANNOT_CHECK,
             AppError::Output(_) => exit::USAGE,
         }
     }
@@ -51,6 +59,7 @@ pub(crate) fn run(cli: Cli) -> Result<ExitCode, AppError> {
         Command::Plan(args) => plan(&args),
         Command::Init(args) => init(&args),
         Command::Facts(args) => facts(&args),
+        Command::Timer { action } => timer(&action),
         Command::Explain { id } => {
             let text = match id {
                 Some(id) => report::explain::entry(id),
@@ -74,9 +83,22 @@ pub(crate) fn run(cli: Cli) -> Result<ExitCode, AppError> {
     }
 }
 
+/// `bootproof check`: judges the host (or a facts file), reports, alerts on what changed,
+/// and sends the heartbeat, which goes out whatever happened before it: a check that could
+/// not run, or whose check file is broken, pings `URL/fail`.
 fn check(args: &CheckArgs) -> Result<ExitCode, AppError> {
+    let mut setup = alert_setup(&args.alerts)?;
+    // Alerts and the heartbeat speak of this host now, and alerts need the state file. The
+    // URLs may come from the environment, set for every check of this shell: say why
+    // nothing is sent rather than refusing to judge a facts file.
+    if args.facts.is_some() && (setup.alerting.is_some() || setup.ping.is_some()) {
+        eprintln!("bootproof: note: --facts judges a facts file: no alert or heartbeat is sent");
+        setup = AlertSetup { alerting: None, ping: None };
+    } else if args.no_state && setup.alerting.take().is_some() {
+        eprintln!("bootproof: note: --no-state: no alerts (what changed is known from the state file)");
+    }
     let started = Instant::now();
-    match checked(args, started) {
+    let outcome = match checked(args, started, setup.alerting.as_ref()) {
         // A host that cannot be checked at all still gets its monitoring output: a
         // textfile saying bootproof_up 0, a plugin line saying UNKNOWN.
         Err(AppError::CannotCheck(err)) if matches!(args.format, Format::Prometheus | Format::Nagios) => {
@@ -91,7 +113,17 @@ fn check(args: &CheckArgs) -> Result<ExitCode, AppError> {
             Err(AppError::CannotCheck(err))
         }
         other => other,
+    };
+    if let Some(ping) = &setup.ping {
+        let passed = matches!(outcome, Ok(Checked { passed: true, .. }));
+        let note = runtime().map(|rt| rt.block_on(alert::heartbeat::ping(ping, passed, &alert::deliver::Bounds::RUN)));
+        match note {
+            Ok(None) => {}
+            Ok(Some(note)) => eprintln!("bootproof: note: {note}"),
+            Err(err) => eprintln!("bootproof: note: heartbeat {ping}: {err}"),
+        }
     }
+    outcome.map(|checked| ExitCode::from(checked.code))
 }
 
 /// The run's own figures for the Prometheus textfile.
@@ -101,8 +133,15 @@ fn run_figures(started: Instant, up: bool) -> report::prometheus::Run<'static> {
     report::prometheus::Run { finished_at, duration: started.elapsed(), up, version: env!("CARGO_PKG_VERSION") }
 }
 
-/// `check`, up to the output and the exit code.
-fn checked(args: &CheckArgs, started: Instant) -> Result<ExitCode, AppError> {
+/// How a check ended: its exit code, and whether it passed (for the heartbeat: a pass, or
+/// warnings without `--strict`, whatever the output format's own codes).
+struct Checked {
+    code: u8,
+    passed: bool,
+}
+
+/// `check`, up to the output, the alerts and the exit code.
+fn checked(args: &CheckArgs, started: Instant, alerting: Option<&alert::Alerting>) -> Result<Checked, AppError> {
     let live = args.facts.is_none();
     // Read before anything is gathered: a broken check file is reported at once, bus or not.
     // A facts file is another host's (or another time's): this host's default check file
@@ -141,10 +180,193 @@ fn checked(args: &CheckArgs, started: Instant) -> Result<ExitCode, AppError> {
         Format::Nagios => report::nagios::render(&report, started.elapsed()),
     };
     emit(&text, args.output.as_deref(), args.format == Format::Human)?;
-    Ok(match args.format {
-        Format::Nagios => exit::for_plugin(report.summary.status),
-        _ => exit::for_status(report.summary.status, args.strict),
+    // After the report is out: delivery may take seconds, and never changes the exit code.
+    if let Some(alerting) = alerting {
+        let checks_run = checks_run(&config, args);
+        match runtime() {
+            Ok(rt) => {
+                for note in rt.block_on(alert::notify(&args.state, &report, &checks_run, &facts.gathered_at, alerting))
+                {
+                    eprintln!("bootproof: note: {note}");
+                }
+            }
+            Err(err) => eprintln!("bootproof: note: cannot alert: {err}"),
+        }
+    }
+    let code = exit::code_for_status(report.summary.status, args.strict);
+    Ok(Checked {
+        code: match args.format {
+            Format::Nagios => exit::code_for_plugin(report.summary.status),
+            _ => code,
+        },
+        passed: code == exit::OK,
     })
+}
+
+/// The invariants this run judged: `--only`/`--skip` and the check file's `off` leave some
+/// out, and an alert of one left out is neither resolved nor fired.
+fn checks_run(config: &CheckConfig, args: &CheckArgs) -> Vec<CheckId> {
+    CheckId::ALL
+        .iter()
+        .copied()
+        .filter(|id| args.only.is_empty() || args.only.contains(id))
+        .filter(|id| !args.skip.contains(id))
+        .filter(|id| config.severity.get(id) != Some(&SeverityOverride::Off))
+        .collect()
+}
+
+/// The alerting flags, resolved: webhook and heartbeat URLs validated (their errors never
+/// repeat them: they are secrets).
+struct AlertSetup {
+    alerting: Option<alert::Alerting>,
+    ping: Option<SecretUrl>,
+}
+
+fn alert_setup(args: &AlertArgs) -> Result<AlertSetup, AppError> {
+    let mut webhooks: Vec<SecretUrl> = Vec::new();
+    for (n, raw) in args.webhooks.iter().filter(|raw| !raw.0.trim().is_empty()).enumerate() {
+        let url = SecretUrl::parse(&raw.0).map_err(|why| {
+            AppError::Usage(anyhow::anyhow!("webhook URL #{} (--webhook or BOOTPROOF_WEBHOOK): {why}", n + 1))
+        })?;
+        if !webhooks.contains(&url) {
+            webhooks.push(url);
+        }
+    }
+    let ping = match args.ping.as_ref().filter(|raw| !raw.0.trim().is_empty()) {
+        Some(raw) => Some(
+            SecretUrl::parse(&raw.0)
+                .map_err(|why| AppError::Usage(anyhow::anyhow!("heartbeat URL (--ping or BOOTPROOF_PING): {why}")))?,
+        ),
+        None => None,
+    };
+    let format = match args.webhook_format {
+        WebhookFormat::Json => alert::Format::Json,
+        WebhookFormat::Slack => alert::Format::Slack,
+    };
+    let policy =
+        alert::Policy { alert_after: args.alert_after, remind: args.remind, on_warn: args.alert_on == AlertOn::Warn };
+    let alerting = (!webhooks.is_empty()).then_some(alert::Alerting { webhooks, format, policy });
+    Ok(AlertSetup { alerting, ping })
+}
+
+/// `bootproof timer print|install|remove`.
+fn timer(action: &TimerAction) -> Result<ExitCode, AppError> {
+    match action {
+        TimerAction::Print(args) => {
+            let (files, _) = timer_files(args)?;
+            write_stdout(timer::units::show(&files).as_bytes())?;
+            Ok(ExitCode::SUCCESS)
+        }
+        TimerAction::Install(args) => {
+            let (files, summary) = timer_files(args)?;
+            must_be_root("timer install")?;
+            let applied = runtime()?.block_on(timer::install::install(&files, &summary));
+            applied_changes(applied, "bootproof's timer is installed as asked and active: nothing to change")
+        }
+        TimerAction::Remove => {
+            must_be_root("timer remove")?;
+            let applied = runtime()?.block_on(timer::install::remove_all());
+            let removed_something = !applied.changes.is_empty();
+            let code = applied_changes(applied, "bootproof's timer is not installed: nothing to remove")?;
+            let state = Path::new(state::DEFAULT_STATE_FILE);
+            if removed_something && state.exists() {
+                write_stdout(
+                    format!(
+                        "kept {}: bootproof's memory of earlier checks (remove it by hand if it should go too)\n",
+                        state.display()
+                    )
+                    .as_bytes(),
+                )?;
+            }
+            Ok(code)
+        }
+    }
+}
+
+/// Prints what a timer command changed, one line each; then the error that stopped it.
+fn applied_changes(applied: timer::install::Applied, unchanged: &str) -> Result<ExitCode, AppError> {
+    let mut text: String = applied.changes.iter().map(|change| format!("{change}\n")).collect();
+    if applied.changes.is_empty() && applied.error.is_none() {
+        text = format!("{unchanged}\n");
+    }
+    write_stdout(text.as_bytes())?;
+    match applied.error {
+        None => Ok(ExitCode::SUCCESS),
+        Some(err) => Err(AppError::CannotChange(anyhow::Error::new(err))),
+    }
+}
+
+/// `timer install|remove` change the host: only root may (and a half-done install as
+/// another user helps nobody).
+fn must_be_root(what: &str) -> Result<(), AppError> {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    if unsafe { libc::geteuid() } == 0 {
+        return Ok(());
+    }
+    Err(AppError::CannotChange(anyhow::anyhow!(
+        "{what} changes the host's systemd units: run it as root (sudo bootproof {what})"
+    )))
+}
+
+/// The files `timer print|install` write for `args`, and what the timer will do in words.
+fn timer_files(args: &TimerArgs) -> Result<(timer::units::UnitFiles, String), AppError> {
+    let usage = |err: anyhow::Error| AppError::Usage(err);
+    let binary = std::env::current_exe()
+        .and_then(std::fs::canonicalize)
+        .context("cannot tell where this bootproof binary is, for the service to run it")
+        .map_err(usage)?;
+    for private in ["/tmp", "/var/tmp", "/dev/shm"] {
+        if binary.starts_with(private) {
+            return Err(usage(anyhow::anyhow!(
+                "the service could not run {}: {private} is private to it (PrivateTmp=, PrivateDevices=); \
+                 install bootproof first (e.g. to /usr/local/bin) and run that one",
+                binary.display()
+            )));
+        }
+    }
+    let config = match &args.config {
+        Some(path) => {
+            let path = timer::units::absolute(path)
+                .with_context(|| format!("cannot make {} absolute", path.display()))
+                .map_err(usage)?;
+            // Broken now, broken in every run of the service: say so now.
+            check_config(Some(&path), true)?;
+            Some(path)
+        }
+        None => None,
+    };
+    if args.every < std::time::Duration::from_secs(1) {
+        return Err(usage(anyhow::anyhow!("--every must be at least 1s")));
+    }
+    let setup = alert_setup(&args.alerts)?;
+    let mut alert_flags = Vec::new();
+    let (webhooks, ping) = (setup.alerting.as_ref().map(|a| a.webhooks.clone()).unwrap_or_default(), setup.ping);
+    if let Some(alerting) = &setup.alerting {
+        alert_flags.extend(["--webhook-format".to_owned(), alerting.format.as_str().to_owned()]);
+        alert_flags.extend(["--alert-after".to_owned(), alerting.policy.alert_after.to_string()]);
+        if let Some(remind) = alerting.policy.remind {
+            alert_flags.extend(["--remind".to_owned(), timer::units::span(remind)]);
+        }
+        if alerting.policy.on_warn {
+            alert_flags.extend(["--alert-on".to_owned(), "warn".to_owned()]);
+        }
+    }
+    let spec = timer::units::TimerSpec {
+        binary,
+        after_boot: args.after_boot,
+        every: args.every,
+        config,
+        alert_flags,
+        webhooks,
+        ping,
+        outputs: Vec::new(),
+    };
+    let summary = format!(
+        "the first check runs {} after boot (at once when the boot was longer ago), then every {}",
+        timer::units::span(args.after_boot),
+        timer::units::span(args.every)
+    );
+    Ok((timer::units::render(&spec), summary))
 }
 
 /// `bootproof plan`: the boot chain, judged by the same invariants as `check`. Exits like

@@ -11,7 +11,8 @@ use crate::verdict::CheckId;
 ///
 /// bootproof reads systemd (over D-Bus) and /proc, judges named invariants, and says what
 /// will not survive the next reboot, or what did not come back from the last one, with the
-/// command that fixes it. It never changes the host.
+/// command that fixes it. It changes nothing on the host, but for its own timer when asked
+/// (`bootproof timer install|remove`).
 #[derive(Debug, Parser)]
 #[command(name = "bootproof", version, after_help = crate::exit::HELP, propagate_version = true)]
 pub(crate) struct Cli {
@@ -34,6 +35,15 @@ pub(crate) enum Command {
     Init(InitArgs),
     /// Print the gathered facts as JSON (input for `check --facts`).
     Facts(FactsArgs),
+    /// Check from a systemd timer, after every boot and every few minutes, with alerts:
+    /// `print` shows the units, `install` writes and starts them, `remove` undoes it. The
+    /// only changes bootproof ever makes to the host.
+    #[command(after_help = TIMER_HELP)]
+    Timer {
+        /// What to do with the timer.
+        #[command(subcommand)]
+        action: TimerAction,
+    },
     /// Explain an invariant: why it exists, what it reads and how to fix it; without an id,
     /// list them all.
     Explain {
@@ -67,6 +77,86 @@ pub(crate) enum Format {
     Nagios,
 }
 
+/// Payload formats of `--webhook`.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+pub(crate) enum WebhookFormat {
+    /// Shaped like Prometheus Alertmanager's webhook payload (version 4).
+    Json,
+    /// Slack's incoming webhooks: {"text": …}.
+    Slack,
+}
+
+/// What alerts.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+pub(crate) enum AlertOn {
+    /// Failures, and what could not be checked (fail, error).
+    Fail,
+    /// Warnings too.
+    Warn,
+}
+
+/// A URL that carries a secret (a Slack webhook's token, a heartbeat's id), as given on
+/// the command line or in the environment: never shown, not even by `Debug`. `app`
+/// validates it (and its errors do not repeat it either).
+#[derive(Clone)]
+pub(crate) struct SecretArg(pub(crate) String);
+
+impl std::fmt::Debug for SecretArg {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SecretArg(…)")
+    }
+}
+
+fn secret_arg(text: &str) -> Result<SecretArg, String> {
+    Ok(SecretArg(text.to_owned()))
+}
+
+/// Alerting flags, on `check` and, for the service it installs, on `timer`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct AlertArgs {
+    /// Post alerts to URL (repeatable) when something changes: an invariant of a subject
+    /// starts failing (firing) or passes again (resolved), and once after every reboot,
+    /// with what came back. One POST per run; nothing while nothing changes (the state
+    /// file remembers what was sent, and keeps what could not be delivered for the next
+    /// run). Also read from BOOTPROOF_WEBHOOK (space-separated), which is how `timer
+    /// install` passes them: a webhook URL is a secret, never printed beyond its scheme
+    /// and host. A webhook that fails never changes the verdict or the exit code.
+    #[arg(
+        long = "webhook",
+        value_name = "URL",
+        env = "BOOTPROOF_WEBHOOK",
+        hide_env_values = true,
+        value_delimiter = ' ',
+        value_parser = secret_arg
+    )]
+    pub(crate) webhooks: Vec<SecretArg>,
+    /// The webhooks' payload.
+    #[arg(long, value_enum, value_name = "FORMAT", default_value_t = WebhookFormat::Json, requires = "webhooks")]
+    pub(crate) webhook_format: WebhookFormat,
+    /// Fire only after N consecutive bad runs (a unit restarting once is not an incident);
+    /// the alert starts at the first of them.
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 1,
+        value_parser = clap::value_parser!(u32).range(1..),
+        requires = "webhooks"
+    )]
+    pub(crate) alert_after: u32,
+    /// Send a still-firing alert again this often (e.g. 4h) [default: never].
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, requires = "webhooks")]
+    pub(crate) remind: Option<Duration>,
+    /// What alerts: failures and errors, or warnings too.
+    #[arg(long, value_enum, value_name = "WHAT", default_value_t = AlertOn::Fail, requires = "webhooks")]
+    pub(crate) alert_on: AlertOn,
+    /// Heartbeat: after every run, GET URL when the check passed (exit 0), URL/fail when
+    /// it did not, as healthchecks.io and similar dead-man's switches expect; they alert
+    /// when the pings stop, as they do when the host never came back. Also read from
+    /// BOOTPROOF_PING; a secret like a webhook.
+    #[arg(long, value_name = "URL", env = "BOOTPROOF_PING", hide_env_values = true, value_parser = secret_arg)]
+    pub(crate) ping: Option<SecretArg>,
+}
+
 /// Flags of `check`.
 #[derive(Debug, clap::Args)]
 pub(crate) struct CheckArgs {
@@ -95,14 +185,14 @@ pub(crate) struct CheckArgs {
     #[arg(short, long)]
     pub(crate) verbose: bool,
     /// Judge a facts file (from `bootproof facts`) instead of this host (the state file is
-    /// neither read nor written).
+    /// neither read nor written, and no alert or heartbeat is sent).
     #[arg(long, value_name = "FILE")]
     pub(crate) facts: Option<PathBuf>,
     /// bootproof's memory of the last check of each boot: after a reboot, units that ran
     /// before and are gone now are named from it.
     #[arg(long, value_name = "FILE", default_value = crate::state::DEFAULT_STATE_FILE)]
     pub(crate) state: PathBuf,
-    /// Neither read nor write the state file.
+    /// Neither read nor write the state file (no alerts then: they need it).
     #[arg(long, conflicts_with = "state")]
     pub(crate) no_state: bool,
     /// Also gather this PM2 home (PM2_HOME directory), like a `[[pm2]] home` in the check
@@ -121,7 +211,55 @@ pub(crate) struct CheckArgs {
     /// Testing aid: the `--health` URLs accept untrusted TLS certificates (`insecure = true`).
     #[arg(long, hide = true, requires = "health_urls")]
     pub(crate) health_insecure: bool,
+    /// Alerting.
+    #[command(flatten, next_help_heading = "Alerts")]
+    pub(crate) alerts: AlertArgs,
 }
+
+/// What `timer` does.
+#[derive(Debug, Subcommand)]
+pub(crate) enum TimerAction {
+    /// Print the units `install` would write, and the alert environment file with its
+    /// secrets masked.
+    Print(TimerArgs),
+    /// Write /etc/systemd/system/bootproof-check.service and bootproof.timer (and the
+    /// webhook and heartbeat URLs into /etc/bootproof/alert.env, mode 0600), reload
+    /// systemd, enable and start the timer; prints every change it made. Needs root.
+    Install(TimerArgs),
+    /// Stop and disable the timer, remove what `install` wrote, reload systemd; prints
+    /// every change. The state file is kept.
+    Remove,
+}
+
+/// Flags of `timer print` and `timer install`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct TimerArgs {
+    /// The first check after a boot runs this long after it (OnBootSec=).
+    #[arg(long, value_name = "DURATION", default_value = "2min", value_parser = parse_duration)]
+    pub(crate) after_boot: Duration,
+    /// Then a check runs this often (OnUnitActiveSec=); each host adds a fixed random
+    /// delay of up to a fifth of it (at most 5min), so a fleet does not check at once.
+    #[arg(long, value_name = "DURATION", default_value = "5min", value_parser = parse_duration)]
+    pub(crate) every: Duration,
+    /// The check file the service reads [default: /etc/bootproof/bootproof.toml when it
+    /// exists at the time of a check].
+    #[arg(long, value_name = "FILE")]
+    pub(crate) config: Option<PathBuf>,
+    /// Alerting, as on `check`: the service runs `check` with these.
+    #[command(flatten, next_help_heading = "Alerts")]
+    pub(crate) alerts: AlertArgs,
+}
+
+/// What `timer --help` adds.
+const TIMER_HELP: &str = "\
+Unattended setup, in one command:
+  sudo bootproof timer install --webhook https://hooks.slack.com/services/… --webhook-format slack \\
+       --ping https://hc-ping.com/…
+
+Exit codes:
+  0  done (or nothing to change)
+  2  usage error (a bad URL, duration or check file)
+  3  could not change the host (no system bus, not root); what was changed is printed";
 
 /// Output formats of `plan`.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]

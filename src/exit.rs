@@ -22,11 +22,6 @@ Exit codes:
   3  could not check (no system bus, no permission to read what was asked)
 With --format nagios the plugin API's codes: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.";
 
-/// The exit code for a report's overall status.
-pub(crate) fn for_status(status: Status, strict: bool) -> ExitCode {
-    ExitCode::from(code_for_status(status, strict))
-}
-
 /// The exit code of `plan`: like `check`'s, `OK` when everything comes back after the
 /// next boot and `FAILED` when anything does not (or cannot be told to), so a CI gate can
 /// run either.
@@ -38,13 +33,13 @@ pub(crate) fn for_plan(everything_comes_back: bool) -> ExitCode {
 /// bootproof's own codes, because Nagios, Icinga and Sensu read the state from it: 0 OK
 /// (warnings are WARNING, 1, whatever `--strict`), 2 CRITICAL for a failure, 3 UNKNOWN
 /// when bootproof could not check.
-pub(crate) fn for_plugin(status: Status) -> ExitCode {
-    ExitCode::from(match status {
+pub(crate) fn code_for_plugin(status: Status) -> u8 {
+    match status {
         Status::Pass | Status::Skip => 0,
         Status::Warn => 1,
         Status::Fail => 2,
         Status::Error => 3,
-    })
+    }
 }
 
 /// The numeric exit code for a report's overall status.

@@ -2,6 +2,7 @@
 //!
 //! `main` only parses, runs and maps the outcome to an exit code; see `app` for the wiring.
 
+mod alert;
 mod app;
 mod atomic;
 mod cli;
@@ -15,6 +16,7 @@ mod invariants;
 mod progress;
 mod report;
 mod state;
+mod timer;
 mod verdict;
 mod wait;
 

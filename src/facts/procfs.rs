@@ -200,9 +200,18 @@ pub(crate) fn hostname() -> Fact<String> {
     read_line("/proc/sys/kernel/hostname")
 }
 
-/// The boot id (`/proc/sys/kernel/random/boot_id`), new on every boot.
+/// The boot id (`/proc/sys/kernel/random/boot_id`), new on every boot, as PID 1 sees it.
+///
+/// Read through `/proc/1/root` first: a container's boot id is a file its manager mounts
+/// over that path (systemd-nspawn does), and a sandboxed service (`ProtectKernelTunables=`,
+/// `ProtectControlGroups=`: the timer's service) gets a /proc of its own without it, where
+/// the host kernel's boot id shows instead: a reboot of the container would go unseen.
+/// Reading PID 1's view needs root; without it the process's own view is the answer.
 pub(crate) fn boot_id() -> Fact<String> {
-    read_line("/proc/sys/kernel/random/boot_id")
+    match read_line("/proc/1/root/proc/sys/kernel/random/boot_id") {
+        Fact::Ok(id) if !id.is_empty() => Fact::Ok(id),
+        _ => read_line("/proc/sys/kernel/random/boot_id"),
+    }
 }
 
 /// The command name of PID 1 (`/proc/1/comm`), to explain a missing systemd.

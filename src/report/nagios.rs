@@ -1,7 +1,7 @@
 //! The Nagios plugin format (`check --format nagios`), for Nagios, Icinga, Sensu and
 //! everything that runs plugins: one status line, `BOOTPROOF OK|WARNING|CRITICAL|UNKNOWN -
 //! <what is wrong, or that all services come back> | perfdata`, then one line per finding
-//! that did not pass. The exit code follows the plugin API (see `exit::for_plugin`).
+//! that did not pass. The exit code follows the plugin API (see `exit::code_for_plugin`).
 
 use std::fmt::Write as _;
 use std::time::Duration;

@@ -1,0 +1,154 @@
+//! `--webhook`, `--ping` and `timer print` on this host, without a lab: secrets never shown,
+//! bad URLs refused without repeating them, and the heartbeat of a host that could not be
+//! checked at all (no system bus here) going to `URL/fail`, received by a real HTTP server.
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpListener;
+use std::sync::mpsc;
+use std::time::Duration;
+
+use crate::harness::{assert_exit, repo, run_here};
+
+const SLACK: &str = "https://hooks.slack.com/services/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";
+
+#[track_caller]
+fn assert_no_secret(output: &std::process::Output) {
+    for stream in [&output.stdout, &output.stderr] {
+        let text = String::from_utf8_lossy(stream);
+        assert!(!text.contains("SECRET"), "a secret was printed:\n{text}");
+    }
+}
+
+#[test]
+fn timer_print_shows_the_units_and_no_secret() {
+    let out = run_here(
+        &[
+            "timer",
+            "print",
+            "--every",
+            "10min",
+            "--webhook",
+            SLACK,
+            "--webhook-format",
+            "slack",
+            "--ping",
+            "https://hc-ping.com/SECRET",
+        ],
+        &[],
+    );
+    assert_exit(&out, 0);
+    assert_no_secret(&out);
+    let text = String::from_utf8_lossy(&out.stdout);
+    for line in [
+        "OnBootSec=2min",
+        "OnUnitActiveSec=10min",
+        "WantedBy=timers.target",
+        "Type=oneshot",
+        "--webhook-format slack --alert-after 1",
+        "EnvironmentFile=/etc/bootproof/alert.env",
+        "BOOTPROOF_WEBHOOK=\"https://hooks.slack.com/…\"",
+        "BOOTPROOF_PING=\"https://hc-ping.com/…\"",
+    ] {
+        assert!(text.contains(line), "no {line:?} in\n{text}");
+    }
+}
+
+#[test]
+fn secrets_from_the_environment_are_neither_shown_nor_in_help() {
+    let out = run_here(&["timer", "print"], &[("BOOTPROOF_WEBHOOK", SLACK)]);
+    assert_exit(&out, 0);
+    assert_no_secret(&out);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("BOOTPROOF_WEBHOOK=\"https://hooks.slack.com/…\""));
+    let help = run_here(&["check", "--help"], &[("BOOTPROOF_WEBHOOK", SLACK), ("BOOTPROOF_PING", SLACK)]);
+    assert_exit(&help, 0);
+    assert_no_secret(&help);
+}
+
+#[test]
+fn a_bad_webhook_or_heartbeat_url_is_a_usage_error_that_does_not_repeat_it() {
+    for args in [
+        &["check", "--webhook", "hooks.slack.com/services/SECRET"][..],
+        &["check", "--webhook", "https://example.com/ok", "--webhook", "ftp://example.com/SECRET"],
+        &["check", "--ping", "hc-ping.com/SECRET"],
+        &["timer", "print", "--webhook", "SECRET"],
+    ] {
+        let out = run_here(args, &[]);
+        assert_exit(&out, 2);
+        assert_no_secret(&out);
+    }
+    let out = run_here(&["check", "--webhook", "https://example.com/ok", "--webhook", "ftp://example.com/SECRET"], &[]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("webhook URL #2"), "says which one");
+}
+
+#[test]
+fn alert_flags_need_a_webhook() {
+    let out = run_here(&["check", "--alert-after", "2"], &[]);
+    assert_exit(&out, 2);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--webhook"));
+    let zero = run_here(&["check", "--webhook", "https://example.com/x", "--alert-after", "0"], &[]);
+    assert_exit(&zero, 2);
+}
+
+#[test]
+fn a_facts_file_sends_nothing_and_says_so() {
+    let facts = repo().join("tests/facts/pm2-fixed.json");
+    let facts = facts.to_str().expect("utf-8");
+    let out = run_here(&["check", "--facts", facts], &[("BOOTPROOF_WEBHOOK", "http://127.0.0.1:9/SECRET")]);
+    assert_exit(&out, 0);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no alert or heartbeat is sent"));
+    assert_no_secret(&out);
+}
+
+/// A real HTTP server on a loopback port the kernel picks: answers 200 to each request and
+/// sends its request line down the channel.
+fn receiver() -> (u16, mpsc::Receiver<String>) {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let (sent, received) = mpsc::channel();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { return };
+            let mut line = String::new();
+            let mut reader = BufReader::new(stream.try_clone().expect("clone"));
+            let _ = reader.read_line(&mut line);
+            loop {
+                let mut header = String::new();
+                if reader.read_line(&mut header).unwrap_or(0) == 0 || header == "\r\n" {
+                    break;
+                }
+            }
+            let _ = stream.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nOK");
+            if sent.send(line.trim().to_owned()).is_err() {
+                return;
+            }
+        }
+    });
+    (port, received)
+}
+
+#[test]
+fn a_host_that_cannot_be_checked_pings_fail() {
+    let (port, requests) = receiver();
+    let ping = format!("http://127.0.0.1:{port}/ping/SECRET");
+    let out = run_here(
+        &["check", "--ping", &ping],
+        &[("DBUS_SYSTEM_BUS_ADDRESS", "unix:path=/nonexistent/bootproof-test/system_bus_socket")],
+    );
+    assert_exit(&out, 3);
+    let got = requests.recv_timeout(Duration::from_secs(10)).expect("the heartbeat arrived");
+    assert_eq!(got, "GET /ping/SECRET/fail HTTP/1.1");
+    assert_no_secret(&out);
+}
+
+#[test]
+fn a_broken_check_file_pings_fail_too() {
+    let (port, requests) = receiver();
+    let dir = crate::harness::TempDir::new("pingconfig");
+    let config = dir.path().join("bootproof.toml");
+    std::fs::write(&config, "[[unit]]\nnmae = \"x.service\"\n").expect("write");
+    let ping = format!("http://127.0.0.1:{port}/ping/SECRET");
+    let out = run_here(&["check", "--config", config.to_str().expect("utf-8"), "--ping", &ping], &[]);
+    assert_exit(&out, 2);
+    let got = requests.recv_timeout(Duration::from_secs(10)).expect("the heartbeat arrived");
+    assert_eq!(got, "GET /ping/SECRET/fail HTTP/1.1");
+}
