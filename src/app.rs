@@ -343,7 +343,8 @@ fn runtime() -> Result<tokio::runtime::Runtime, AppError> {
 async fn gather_all(wanted: &Wanted<'_>, without_systemd: bool) -> Result<Facts, crate::facts::gather::GatherError> {
     let facts = async {
         if without_systemd {
-            Ok(crate::facts::gather::gather_without_systemd(&wanted.pm2_homes).await)
+            Ok(crate::facts::gather::gather_without_systemd(&wanted.pm2_homes, "not gathered: systemd was not asked")
+                .await)
         } else {
             crate::facts::gather::gather_with(&wanted.pm2_homes, &wanted.units).await
         }

@@ -202,6 +202,7 @@ mod tests {
             boot_id: "previous-boot".into(),
             checked_at: "2026-11-21T06:00:00Z".into(),
             units: seen,
+            processes: Vec::new(),
         }));
         facts
     }

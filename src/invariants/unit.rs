@@ -647,6 +647,7 @@ mod tests {
         command.runtime = Some(RuntimeFacts {
             program: "node".into(),
             via: ExecVia::Direct,
+            through: None,
             search_path: None,
             resolved: Some(missing_node),
         });

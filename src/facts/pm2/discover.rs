@@ -6,6 +6,7 @@
 use std::path::Path;
 
 use super::super::model::{Fact, UnitFacts};
+use super::super::procfs::ProcessTable;
 use super::daemon::{self, RunningDaemon};
 
 /// A home to gather, with every way it was found.
@@ -59,8 +60,8 @@ pub(crate) fn home_key(home: &str) -> String {
 
 /// Homes found without systemd: running daemons, the usual home directories, and the
 /// caller's. Running daemons are returned too, so their facts need no second scan.
-pub(crate) fn local_homes(extra: &[String]) -> (Vec<FoundHome>, Vec<RunningDaemon>) {
-    let daemons = daemon::running_daemons();
+pub(crate) fn local_homes(extra: &[String], table: &ProcessTable) -> (Vec<FoundHome>, Vec<RunningDaemon>) {
+    let daemons = daemon::running_daemons(table);
     let mut homes = Homes::default();
     for daemon in &daemons {
         if let Some(home) = &daemon.home {

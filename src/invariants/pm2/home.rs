@@ -325,6 +325,7 @@ mod tests {
             cmdline: vec!["PM2 v7.0.4: God Daemon (/home/deploy/.pm2)".into()],
             started_at: None,
             cgroup: None,
+            listening: Vec::new(),
         });
         let found = check(&home, CheckId::ProcessNodeRuntime);
         assert_eq!(found.status, Status::Error, "{found:#?}");
