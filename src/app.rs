@@ -118,7 +118,9 @@ fn checked(args: &CheckArgs, started: Instant) -> Result<ExitCode, AppError> {
         }
         None => live_check(args, &config)?,
     };
-    if remember && let Some(record) = state::record(&facts) {
+    if remember && let Some(mut record) = state::record(&facts) {
+        // The processes no unit starts: after a reboot only this record can name them.
+        record.processes = invariants::processes::seen(&facts);
         // The check's verdict does not depend on being able to remember it.
         if let Err(err) = state::save(&args.state, record) {
             eprintln!("bootproof: note: {err}");
@@ -250,7 +252,8 @@ fn init(args: &InitArgs) -> Result<ExitCode, AppError> {
     }
     // What runs now, whatever a check file already says.
     let facts = gather_facts(&Wanted::of(&CheckConfig::default(), &[]), false)?;
-    let text = crate::init::render(&facts, &crate::facts::sockets::service_ports(&facts));
+    let judgement = invariants::evaluate(&facts, &CheckConfig::default());
+    let text = crate::init::render(&facts, &judgement, &crate::facts::sockets::service_ports(&facts));
     if let Some(path) = &args.output
         && let Some(dir) = path.parent()
         && !dir.as_os_str().is_empty()

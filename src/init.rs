@@ -1,13 +1,17 @@
 //! `bootproof init`: a check file written from what the live host runs now — PM2 homes
 //! with their apps and instance counts, node units with template instance ranges, and,
 //! commented out for the operator to choose, the TCP ports each service listens on as
-//! health endpoints. Pure: facts and listening ports in, TOML text out.
+//! health endpoints; and for each process no unit or PM2 home starts, the unit that
+//! would (the command that writes it, and the `[[unit]]` to expect once it does).
+//! Pure: facts, their judgement and listening ports in, TOML text out.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use crate::facts::sockets::{Listening, ServicePorts as Ports, pm2_app_key};
 use crate::facts::{ActiveState, Fact, Facts, Pm2Status, RpcAnswer, UnitFacts, UnitFileState};
+use crate::invariants::processes;
+use crate::verdict::{CheckId, Judgement};
 
 /// Whether a unit is meant to run: active now, or enabled for boot.
 fn meant_to_run(unit: &UnitFacts) -> bool {
@@ -87,8 +91,8 @@ fn suggestions(out: &mut String, ports: &[Listening]) {
     }
 }
 
-/// Renders the check file for `facts`; `host` and `now` go into the header.
-pub(crate) fn render(facts: &Facts, ports: &Ports) -> String {
+/// Renders the check file for `facts` (judged as `judgement`).
+pub(crate) fn render(facts: &Facts, judgement: &Judgement, ports: &Ports) -> String {
     let host = facts.host.hostname.ok().map_or("this host", String::as_str);
     let mut out = format!(
         "# bootproof check file, written by `bootproof init` on {host} at {}.\n\
@@ -175,6 +179,8 @@ pub(crate) fn render(facts: &Facts, ports: &Ports) -> String {
         }
     }
 
+    unsupervised(&mut out, facts, judgement);
+
     out.push_str(
         "\n[severity]\n\
          # Each invariant fails or warns by default (`bootproof explain`); override here:\n\
@@ -182,6 +188,38 @@ pub(crate) fn render(facts: &Facts, ports: &Ports) -> String {
          # \"pm2.log-rotation\" = \"off\"\n",
     );
     out
+}
+
+/// For each process nothing brings back after a reboot: what it is, the command that puts
+/// it under a unit, and that unit as an entry to keep once it runs.
+fn unsupervised(out: &mut String, facts: &Facts, judgement: &Judgement) {
+    for chain in processes::chains(facts) {
+        let Some(finding) = judgement
+            .findings
+            .iter()
+            .find(|f| f.subject == chain.subject && f.check == CheckId::ProcessSupervised && f.status.blocks_boot())
+        else {
+            continue;
+        };
+        let _ = writeln!(out, "\n# Not back after a reboot: {} (process.supervised)", chain.subject);
+        for line in finding.message.lines() {
+            let _ = writeln!(out, "#   {line}");
+        }
+        if let Some(fix) = &finding.remediation {
+            let _ = writeln!(out, "# Put it under systemd (review it, then run it):");
+            for line in fix.lines() {
+                let _ = writeln!(out, "#   {line}");
+            }
+        }
+        let _ = writeln!(
+            out,
+            "# and, once it runs, expect it here:\n# [[unit]]\n# name = {}",
+            quoted(&format!("{}.service", chain.unit_name))
+        );
+        for socket in &chain.ports {
+            let _ = writeln!(out, "# [[health]] url = \"http://{}:{}/\"", socket.loopback_host(), socket.port);
+        }
+    }
 }
 
 #[cfg(test)]
@@ -217,7 +255,8 @@ mod tests {
             let port = unit.instance.as_deref().and_then(|i| i.parse().ok()).expect("numeric instance");
             ports.insert(unit.name.clone(), vec![Listening { address: "127.0.0.1".into(), port }]);
         }
-        let text = render(&facts, &ports);
+        let judgement = crate::invariants::evaluate(&facts, &crate::config::CheckConfig::default());
+        let text = render(&facts, &judgement, &ports);
         assert!(text.contains("name = \"my-app@{39400..39403}.service\""), "{text}");
         assert!(text.contains("# health = \"http://127.0.0.1:{i}/\""), "{text}");
         let config = crate::config::load::parse(&text, "init.toml").expect("init writes a valid check file");
@@ -233,7 +272,9 @@ mod tests {
 
     #[test]
     fn units_meant_to_run_are_kept_and_others_left_out() {
-        let text = render(&defects(), &Ports::new());
+        let facts = defects();
+        let judgement = crate::invariants::evaluate(&facts, &crate::config::CheckConfig::default());
+        let text = render(&facts, &judgement, &Ports::new());
         let config = crate::config::load::parse(&text, "init.toml").expect("valid");
         let names: Vec<&str> = config.units.iter().map(|u| u.name.as_str()).collect();
         // Enabled or active; the disabled-but-running 39401 is running, so it is expected too.

@@ -125,6 +125,8 @@ pub(crate) struct BootRecord {
 pub(crate) struct SeenProcess {
     /// Its subject key (`process:` without the prefix): command line and working directory.
     pub(crate) key: String,
+    /// Its command line, joined: what it is known by when started again elsewhere.
+    pub(crate) command: String,
     /// Who it ran as.
     pub(crate) user: Option<String>,
     /// The TCP ports it listened on.
@@ -554,6 +556,8 @@ pub(crate) struct ScannedProcess {
 pub(crate) struct Ancestor {
     /// Process id.
     pub(crate) pid: u32,
+    /// Its parent's pid (0: outside this PID namespace).
+    pub(crate) ppid: u32,
     /// `/proc/PID/comm`: `bash`, `tmux: server`, `sshd`.
     pub(crate) comm: String,
     /// Target of `/proc/PID/exe`, when readable.

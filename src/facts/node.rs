@@ -97,7 +97,7 @@ const NODE_OPTIONS_WITH_VALUE: [&str; 8] =
     ["-r", "--require", "--import", "--loader", "--experimental-loader", "-e", "--eval", "--env-file"];
 
 /// The script a runtime is asked to run: its first non-option argument.
-fn runtime_script(args: &[String]) -> Option<&str> {
+pub(crate) fn runtime_script(args: &[String]) -> Option<&str> {
     let mut skip_next = false;
     for arg in args {
         if skip_next {

@@ -107,6 +107,7 @@ fn ancestors(table: &ProcessTable, row: &Row) -> Vec<Ancestor> {
         let Some(parent) = table.row(pid) else { break };
         chain.push(Ancestor {
             pid,
+            ppid: parent.ppid,
             comm: parent.comm.clone(),
             exe: parent.exe.ok().cloned(),
             title: parent.title(TITLE_MAX),

@@ -15,7 +15,7 @@ use crate::facts::{
     UnitFacts, UnitProperties,
 };
 use crate::invariants::supervisor::{self, edit_target, properties_unreadable};
-use crate::invariants::{fix, process};
+use crate::invariants::{fix, process, processes};
 use crate::verdict::{CheckId, Finding, Subject};
 
 /// The invariants judged on a unit's service properties.
@@ -39,7 +39,11 @@ pub(crate) fn judge(unit: &UnitFacts, host: &HostFacts) -> Vec<Finding> {
     let service = match &unit.service {
         Fact::Ok(service) => service,
         Fact::Error(reason) => {
-            let checks = SERVICE_CHECKS.into_iter().chain([CheckId::ProcessNotRoot, CheckId::ProcessNodeRuntime]);
+            let checks = SERVICE_CHECKS.into_iter().chain([
+                CheckId::ProcessNotRoot,
+                CheckId::ProcessNodeRuntime,
+                CheckId::ProcessDevSupervisor,
+            ]);
             findings.extend(
                 checks.map(|check| Finding::error(check, &subject, format!("service properties unreadable: {reason}"))),
             );
@@ -54,6 +58,7 @@ pub(crate) fn judge(unit: &UnitFacts, host: &HostFacts) -> Vec<Finding> {
     });
     findings.push(memory_limit(&subject, &MemoryBounds::of_unit(service), memory_drop_in(unit), ""));
     findings.extend(process::judge_unit(unit, service, &subject));
+    findings.push(processes::unit_dev_supervisor(unit, &subject));
     findings
 }
 
@@ -484,7 +489,7 @@ mod tests {
     fn a_good_template_host_passes_every_unit_invariant() {
         let findings = evaluate(&all_good(), &CheckConfig::default()).findings;
         let units: Vec<_> = findings.iter().filter(|f| matches!(f.subject, Subject::Unit(_))).collect();
-        assert_eq!(units.len(), 4 * 11 + 1, "eleven invariants per instance plus the template");
+        assert_eq!(units.len(), 4 * 12 + 1, "twelve invariants per instance plus the template");
         for finding in units {
             assert_eq!(finding.status, Status::Pass, "{finding:#?}");
             assert!(finding.remediation.is_none());

@@ -290,7 +290,7 @@ mod tests {
         report.results[0].message = "first line\nsecond line".to_owned();
         report.results[0].remediation = Some("step one\nstep two".to_owned());
         let text = plain(&report, false);
-        assert!(text.contains("first line\n                           second line\n"), "{text}");
+        assert!(text.contains("first line\n                            second line\n"), "{text}");
         assert!(text.contains("    fix: step one\n         step two\n"), "{text}");
     }
 
