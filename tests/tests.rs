@@ -11,6 +11,7 @@ mod lab_checks;
 mod lab_html;
 mod lab_pm2;
 mod lab_pm2_units;
+mod lab_processes;
 mod lab_reload;
 mod lab_units;
 mod lab_unseen;

@@ -545,7 +545,7 @@ fn put_under_systemd(group: &Group, name: &str) -> String {
         .and_then(Fact::ok)
         .map(|names| names.iter().filter(|n| !is_session_variable(n)).cloned().collect())
         .unwrap_or_default();
-    let description = format!("{} (put under systemd by bootproof's sketch)", cmdline.join(" "));
+    let description = format!("{} (unit sketched by bootproof from the running process)", cmdline.join(" "));
     let pids = group.pids();
     let sketch = Sketch {
         name,

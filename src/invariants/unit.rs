@@ -11,8 +11,8 @@ use std::borrow::Cow;
 use std::time::Duration;
 
 use crate::facts::{
-    Account, ExecCommand, Fact, FileFacts, FileKind, FileStat, HostFacts, OnDiskUnit, RestartPolicy, ServiceFacts,
-    UnitFacts, UnitProperties,
+    Account, ExecCommand, ExecVia, Fact, FileFacts, FileKind, FileStat, HostFacts, OnDiskUnit, RestartPolicy,
+    ServiceFacts, UnitFacts, UnitProperties,
 };
 use crate::invariants::supervisor::{self, edit_target, properties_unreadable};
 use crate::invariants::{fix, process, processes};
@@ -277,14 +277,23 @@ pub(crate) fn exec(unit: &UnitFacts, service: &ServiceFacts, subject: &Subject) 
             ),
         )
     } else {
-        let runtime = runtimes.first().map(|r| format!(" (runtime {r})")).unwrap_or_default();
         Finding::pass(
             check,
             subject,
-            format!("{} exists and is executable{runtime}", service.exec_start[0].binary.path),
+            format!(
+                "{} exists and is executable{}",
+                service.exec_start[0].binary.path,
+                how_node_is_found(unit, service)
+            ),
         )
     };
+    let through: Vec<&str> = service.exec_start.iter().filter_map(|c| c.runtime.as_ref()?.through.as_deref()).collect();
     let finding = finding.evidence("exec_start", commands).evidence("runtime", runtimes);
+    let finding = if through.is_empty() { finding } else { finding.evidence("node_found_through", through) };
+    let finding = match &unit.node_running {
+        Some(running) => finding.evidence("node_running", format!("pid {} {}", running.pid, running.exe)),
+        None => finding,
+    };
     if service.exec_start_pre.is_empty() {
         finding
     } else {
@@ -294,6 +303,33 @@ pub(crate) fn exec(unit: &UnitFacts, service: &ServiceFacts, subject: &Subject) 
             .map(|c| format!("{}{}", if c.ignore_failure { "-" } else { "" }, c.argv.join(" ")))
             .collect();
         finding.evidence("exec_start_pre", pre)
+    }
+}
+
+/// ` (runtime /usr/bin/node, through /opt/app/start.sh: exec node server.js)`: which node
+/// the unit runs and how bootproof found it, for a unit whose ExecStart does not name it.
+fn how_node_is_found(unit: &UnitFacts, service: &ServiceFacts) -> String {
+    let found = service.exec_start.iter().find_map(|command| {
+        let runtime = command.runtime.as_ref()?;
+        let path = runtime.resolved.as_ref().map_or(runtime.program.as_str(), |f| f.path.as_str());
+        Some(match (&runtime.through, &runtime.via) {
+            (Some(through), ExecVia::Wrapper) => format!(" (runtime {path}, on the wrapper's exec line: {through})"),
+            (Some(through), ExecVia::Shell) => format!(" (runtime {path}, started by the shell: {through})"),
+            (Some(through), ExecVia::PackageManager) => {
+                format!(" (runtime {path}, which {through} runs on and runs the package's script with)")
+            }
+            _ => format!(" (runtime {path})"),
+        })
+    });
+    match (found, &unit.node_running) {
+        (Some(found), _) => found,
+        (None, Some(running)) => format!(
+            " (ExecStart does not show node; node runs in its cgroup: pid {} {} {})",
+            running.pid,
+            running.exe,
+            running.cmdline.join(" ")
+        ),
+        (None, None) => String::new(),
     }
 }
 
