@@ -291,7 +291,7 @@ fn lab_processes_outside_units_and_node_behind_wrappers() {
     machine
         .assert_pm2_predictions_held(&before, &after_facts, |app| (app == "web").then(|| answers(&machine, port(6))));
     let (back, lost) = assert_process_predictions_held(&before, &after);
-    assert_eq!(back, [greeter.clone()], "{before:#}");
+    assert_eq!(back, vec![greeter], "{before:#}");
     assert_eq!(lost.len(), 4, "{lost:?}");
     for i in [0, 1, 2, 3, 9, 11, 13] {
         assert!(!answers(&machine, port(i)), "port {} should be down after the reboot", port(i));
