@@ -3,6 +3,7 @@
 
 mod harness;
 
+mod app_container;
 mod cli;
 mod fleet;
 mod health;

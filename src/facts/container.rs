@@ -89,6 +89,16 @@ impl InitProcess {
             || self.exe.ok().is_some_and(|exe| basename(exe.trim_end_matches(" (deleted)")) == "systemd")
     }
 
+    /// What PID 1 runs, in a few words: its program (`/process_api`), or for a runtime
+    /// the program and its script (`node server.js`, `node /usr/local/bin/pm2-runtime`).
+    pub(crate) fn program(&self) -> String {
+        match self.cmdline.as_slice() {
+            [] => self.comm.clone(),
+            [program, script, ..] if super::node::runtime_named(program).is_some() => format!("{program} {script}"),
+            [program, ..] => program.clone(),
+        }
+    }
+
     /// PID 1's command line as one line.
     pub(crate) fn title(&self) -> String {
         if self.cmdline.is_empty() { self.comm.clone() } else { self.cmdline.join(" ") }
@@ -156,7 +166,7 @@ impl AppContainer {
         let pid1 = self
             .pid1
             .as_ref()
-            .map_or_else(|| "PID 1 could not be read".to_owned(), |p| format!("PID 1 is {}, not systemd", p.title()));
+            .map_or_else(|| "PID 1 could not be read".to_owned(), |p| format!("PID 1 is {}, not systemd", p.program()));
         format!("inside a {} container ({}; {pid1})", self.runtime, facts.markers().join(", "))
     }
 
@@ -192,7 +202,7 @@ mod tests {
         let facts = captured("ci-host");
         let app = facts.app_container().expect("an app container");
         assert_eq!(app.runtime, "docker");
-        assert!(app.describe(&facts).contains("PID 1 is /process_api"), "{}", app.describe(&facts));
+        assert!(app.describe(&facts).contains("PID 1 is /process_api, not systemd)"), "{}", app.describe(&facts));
         assert!(!app.pm2_is_pid1());
     }
 

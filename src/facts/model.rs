@@ -542,6 +542,10 @@ pub(crate) struct ScannedProcess {
     pub(crate) runtime: Option<String>,
     /// Its parents, nearest first, up to (not including) PID 1.
     pub(crate) ancestors: Vec<Ancestor>,
+    /// It runs in a PID namespace below bootproof's own: inside a container of its own
+    /// (its `NSpid:` lists more namespaces than bootproof's).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub(crate) in_child_pid_namespace: bool,
     /// Its working directory; read only for processes outside system services and PM2,
     /// the ones whose remediation sketches a unit.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -55,13 +55,14 @@ pub(crate) fn node_units(table: &ProcessTable) -> BTreeMap<String, NodeInUnit> {
 pub(crate) fn scan_facts(table: &ProcessTable) -> ProcessScan {
     let mut processes = Vec::new();
     let mut unreadable = table.unreadable().cloned();
+    let own_depth = procfs::own_nspid_depth();
     for row in table.rows() {
         let runtime = row.runtime();
         if runtime.is_none() && !table.listens(row.pid) {
             continue;
         }
-        let process = match table.process(row.pid) {
-            Ok(Some(process)) => process,
+        let (process, depth) = match table.process_with_namespace(row.pid) {
+            Ok(Some(found)) => found,
             Ok(None) => continue,
             Err(err) => {
                 let entry = unreadable.get_or_insert_with(|| (0, format!("/proc/{}: {}", row.pid, os_message(&err))));
@@ -75,8 +76,10 @@ pub(crate) fn scan_facts(table: &ProcessTable) -> ProcessScan {
             || ancestors.iter().any(|a| table.row(a.pid).and_then(daemon::title_of_row).is_some());
         // The processes whose remediation sketches a unit: outside system services,
         // containers and PM2. Nobody else's cwd or environment is read.
-        let sketched =
-            !under_pm2 && !matches!(place, Some(CgroupPlace::SystemService(_) | CgroupPlace::Container { .. }));
+        let in_child_pid_namespace = depth.zip(own_depth).is_some_and(|(theirs, ours)| theirs > ours);
+        let sketched = !under_pm2
+            && !in_child_pid_namespace
+            && !matches!(place, Some(CgroupPlace::SystemService(_) | CgroupPlace::Container { .. }));
         let (cwd, env_names) =
             if sketched { (Some(procfs::cwd(row.pid)), Some(procfs::env_names(row.pid))) } else { (None, None) };
         processes.push(ScannedProcess {
@@ -84,6 +87,7 @@ pub(crate) fn scan_facts(table: &ProcessTable) -> ProcessScan {
             ppid: row.ppid,
             runtime: runtime.map(str::to_owned),
             ancestors,
+            in_child_pid_namespace,
             cwd,
             env_names,
         });

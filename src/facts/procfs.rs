@@ -77,6 +77,16 @@ fn parse_status_uid(status: &str) -> Option<u32> {
         .and_then(|uid| uid.parse().ok())
 }
 
+/// How many PID namespaces the `NSpid:` line of /proc/PID/status lists the process in.
+pub(crate) fn parse_nspid_depth(status: &str) -> Option<usize> {
+    status.lines().find_map(|line| line.strip_prefix("NSpid:")).map(|ids| ids.split_whitespace().count())
+}
+
+/// How many PID namespaces deep this process (bootproof) is.
+pub(crate) fn own_nspid_depth() -> Option<usize> {
+    std::fs::read_to_string("/proc/self/status").ok().as_deref().and_then(parse_nspid_depth)
+}
+
 /// Field 22 (starttime) of /proc/PID/stat. The command name (field 2) may hold
 /// spaces and parentheses, so fields are counted from the last `)`.
 fn parse_stat_starttime(stat: &str) -> Option<u64> {
@@ -303,6 +313,12 @@ impl ProcessTable {
     /// or — for a process started after the scan (a PM2 app that restarted) — read whole.
     /// `Ok(None)` when it does not run.
     pub(crate) fn process(&self, pid: u32) -> io::Result<Option<ProcessFacts>> {
+        self.process_with_namespace(pid).map(|found| found.map(|(process, _)| process))
+    }
+
+    /// [`ProcessTable::process`], with how many PID namespaces deep the process is
+    /// (`NSpid:` of its status; 1 on a host, more inside a container), when the kernel says.
+    pub(crate) fn process_with_namespace(&self, pid: u32) -> io::Result<Option<(ProcessFacts, Option<usize>)>> {
         if pid == 0 {
             return Ok(None);
         }
@@ -311,7 +327,7 @@ impl ProcessTable {
             return read_process(pid, self.clock, &mut resolve).map(|found| {
                 found.map(|mut process| {
                     process.listening = self.listening(pid).to_vec();
-                    process
+                    (process, None)
                 })
             });
         };
@@ -323,7 +339,7 @@ impl ProcessTable {
         let Some(uid) = parse_status_uid(&status) else {
             return Err(io::Error::new(io::ErrorKind::InvalidData, format!("/proc/{pid}/status has no Uid line")));
         };
-        Ok(Some(ProcessFacts {
+        let process = ProcessFacts {
             pid,
             uid,
             user: self.user_name(uid),
@@ -332,7 +348,8 @@ impl ProcessTable {
             started_at: self.clock.zip(row.start_ticks).map(|(clock, ticks)| clock.started_at(ticks)),
             cgroup: self.cgroup(pid),
             listening: self.listening(pid).to_vec(),
-        }))
+        };
+        Ok(Some((process, parse_nspid_depth(&status))))
     }
 
     /// A process the facts may do without when it cannot be read: `None` then too.
@@ -520,6 +537,14 @@ mod tests {
         );
         let kthread = "17 (ksoftirqd/1) S 2 0 0 0 -1 69238848 0 0 0 0 0 0 0 0 20 0 1 0 12 0 0";
         assert!(parse_stat(kthread).is_some_and(|stat| stat.kernel_thread && stat.ppid == 2));
+    }
+
+    #[test]
+    fn pid_namespace_depth() {
+        assert_eq!(parse_nspid_depth("Name:\tnode\nNSpid:\t653\t1\nUid:\t0\t0\t0\t0\n"), Some(2));
+        assert_eq!(parse_nspid_depth("NSpid:\t4242\n"), Some(1));
+        assert_eq!(parse_nspid_depth("Name:\tx\n"), None);
+        assert!(own_nspid_depth().is_some());
     }
 
     #[test]

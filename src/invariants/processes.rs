@@ -122,6 +122,9 @@ enum Keeper<'a> {
         /// The container.
         id: String,
     },
+    /// In a PID namespace of its own below this host's (a container bootproof's cgroup
+    /// names do not tell).
+    ChildNamespace,
     /// In a system service's cgroup that bootproof did not judge.
     UnjudgedUnit(String),
     /// Under a tmux or screen server.
@@ -162,7 +165,7 @@ impl Keeper<'_> {
         match self {
             Keeper::ContainerPid1 { .. } => "container pid 1",
             Keeper::ContainerExec { .. } => "container exec",
-            Keeper::ContainerRuntime { .. } => "container runtime",
+            Keeper::ContainerRuntime { .. } | Keeper::ChildNamespace => "container runtime",
             Keeper::UnjudgedUnit(_) => "system unit",
             Keeper::Multiplexer { name: "tmux", .. } => "tmux",
             Keeper::Multiplexer { .. } => "screen",
@@ -289,6 +292,7 @@ fn origin(group: &Group, keeper: &Keeper) -> String {
         Keeper::ContainerRuntime { runtime, id } => {
             format!("{runtime} container {}", id.chars().take(12).collect::<String>())
         }
+        Keeper::ChildNamespace => "a container (its own PID namespace)".to_owned(),
         Keeper::UnjudgedUnit(unit) => format!("systemd ─► {unit}"),
         Keeper::Multiplexer { name, server } => format!("{name} server (pid {})", server.pid),
         Keeper::UserService { uid, unit } => format!("systemd ─► user@{uid}.service ─► {unit}"),
@@ -464,6 +468,13 @@ fn base_name(process: &ScannedProcess) -> String {
 /// What keeps the group (see the module documentation for the order).
 fn keeper<'a>(group: &Group<'a>, container: Option<&'a AppContainer>) -> Keeper<'a> {
     let top = group.top;
+    // A container's own processes, whatever this host is.
+    if top.in_child_pid_namespace {
+        return match place(top) {
+            CgroupPlace::Container { runtime, id } => Keeper::ContainerRuntime { runtime, id },
+            _ => Keeper::ChildNamespace,
+        };
+    }
     if let Some(container) = container {
         // A parent outside this PID namespace: `docker exec`, `kubectl exec`.
         let outermost = top.ancestors.last().map_or(top.ppid, |a| a.ppid);
@@ -602,7 +613,8 @@ fn supervised(group: &Group, keeper: &Keeper, scan: &ProcessScan, subject: &Subj
     let lost = |why: String| Finding::violated(check, subject, format!("{who}: {why}"), sketch());
     let finding = match keeper {
         Keeper::ContainerPid1 { container } => {
-            let pid1 = container.pid1.as_ref().map_or_else(|| "PID 1".to_owned(), |p| format!("PID 1 ({})", p.title()));
+            let pid1 =
+                container.pid1.as_ref().map_or_else(|| "PID 1".to_owned(), |p| format!("PID 1 ({})", p.program()));
             Finding::skip(
                 check,
                 subject,
@@ -636,6 +648,13 @@ fn supervised(group: &Group, keeper: &Keeper, scan: &ProcessScan, subject: &Subj
                 ),
             )
         }
+        Keeper::ChildNamespace => Finding::skip(
+            check,
+            subject,
+            format!(
+                "{who}: runs in a container of its own (a PID namespace below this host's): what that container runs at its start, and its runtime's restart policy, decide whether it comes back"
+            ),
+        ),
         Keeper::UnjudgedUnit(unit) => Finding::error(
             check,
             subject,

@@ -88,6 +88,16 @@ pub(crate) fn running_daemons(table: &ProcessTable) -> Vec<RunningDaemon> {
         .collect()
 }
 
+/// PM2 run in the foreground (pm2-runtime, `pm2 --no-daemon`: a container's PID 1)
+/// without a God Daemon title: its pid and the PM2_HOME its environment names.
+pub(crate) fn foreground_pm2(table: &ProcessTable) -> Vec<(u32, String)> {
+    table
+        .rows()
+        .filter(|row| title_of_row(row).is_none() && super::super::node::runs_pm2_in_foreground(&row.cmdline))
+        .filter_map(|row| Some((row.pid, home_from_environ(Path::new(&format!("/proc/{}/environ", row.pid)))?)))
+        .collect()
+}
+
 /// The daemon title of a running process, when it is a God Daemon.
 pub(crate) fn daemon_title(table: &ProcessTable, pid: u32) -> Option<(String, Option<String>)> {
     table.row(pid).and_then(title_of_row)

@@ -8,6 +8,7 @@ use futures_util::future::join_all;
 
 use super::super::files;
 use super::super::model::{DaemonFacts, Fact, FileFacts, Pm2Home, RpcAnswer, UnitFacts};
+use super::super::node::runs_pm2_in_foreground;
 use super::super::procfs::ProcessTable;
 use super::daemon::{self, RunningDaemon};
 use super::discover::{self, FoundHome, Homes};
@@ -111,6 +112,8 @@ fn daemon_facts(home: &Path, daemons: &[RunningDaemon], rpc: Fact<RpcAnswer>, ta
         (None, Fact::Ok(Some(pid))) => match daemon::daemon_title(table, *pid) {
             Some((version, None)) => (Some(*pid), Some(version)),
             Some((version, Some(titled))) if discover::home_key(&titled) == key => (Some(*pid), Some(version)),
+            // pm2-runtime keeps its daemon in its own process, untitled (a container's PID 1).
+            None if table.row(*pid).is_some_and(|row| runs_pm2_in_foreground(&row.cmdline)) => (Some(*pid), None),
             _ => (None, None),
         },
         _ => (None, None),

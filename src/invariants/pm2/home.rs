@@ -27,9 +27,22 @@ pub(crate) fn judge(
         Some((container, app)) => in_container(home, container, &app, &subject),
         None => supervised_by_systemd(&ctx, host, &subject),
     };
-    findings.push(dump::dump(&ctx, &subject));
-    findings.push(dump::dump_fresh(&ctx, &subject));
-    findings.push(apps::resurrected(&ctx, &subject));
+    let in_container = host.container.as_ref().and_then(ContainerFacts::app_container);
+    match &in_container {
+        // The container's command starts the apps at every start of the container;
+        // dump.pm2 is read by pm2 resurrect alone, which no boot runs here.
+        Some(_) => {
+            let reason = "inside a container, its command starts PM2's apps at each start; dump.pm2 is read only by pm2 resurrect, which nothing runs here";
+            for check in [CheckId::Pm2Dump, CheckId::Pm2DumpFresh, CheckId::Pm2Resurrected] {
+                findings.push(Finding::skip(check, &subject, reason));
+            }
+        }
+        None => {
+            findings.push(dump::dump(&ctx, &subject));
+            findings.push(dump::dump_fresh(&ctx, &subject));
+            findings.push(apps::resurrected(&ctx, &subject));
+        }
+    }
     findings.push(apps::crash_loop(&ctx, &subject));
     findings.push(apps::log_rotation(&ctx, &subject));
     findings.push(dump::dump_secrets(&ctx, &subject));
