@@ -27,9 +27,11 @@ use crate::verdict::{CheckId, Finding, Prediction, Status, Subject, SubjectPredi
 /// A command line in a subject key is cut to this many characters.
 const KEY_COMMAND_MAX: usize = 160;
 
-/// Environment variables a shell, a login or a terminal multiplexer sets: not the app's
-/// configuration, so a sketched unit does not carry them over.
-const SESSION_VARIABLES: [&str; 33] = [
+/// Environment variables a shell, a login, a terminal multiplexer or a parent node sets:
+/// not the app's configuration, so a sketched unit does not carry them over (a copied
+/// `NODE_CHANNEL_FD` would make node look for an IPC channel that is not there).
+const SESSION_VARIABLES: [&str; 34] = [
+    "NODE_UNIQUE_ID",
     "PATH",
     "HOME",
     "USER",
@@ -66,7 +68,7 @@ const SESSION_VARIABLES: [&str; 33] = [
 ];
 
 /// Prefixes of such variables.
-const SESSION_PREFIXES: [&str; 6] = ["LC_", "XDG_", "SSH_", "SUDO_", "HIST", "NVM_"];
+const SESSION_PREFIXES: [&str; 8] = ["LC_", "XDG_", "SSH_", "SUDO_", "HIST", "NVM_", "NODE_CHANNEL_", "PM2_"];
 
 /// One process tree outside every judged unit and PM2 home.
 struct Group<'a> {
@@ -900,4 +902,179 @@ fn gone_since_last_boot(facts: &Facts, scan: &ProcessScan, running_keys: &BTreeS
             .evidence("checked_at", &previous.checked_at)
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::CheckConfig;
+    use crate::facts::{BootRecord, ProcessScan, container};
+    use crate::invariants::evaluate;
+    use crate::invariants::fixtures::{all_good, assert_finding, processes, service_mut};
+
+    fn scan_mut(facts: &mut Facts) -> &mut ProcessScan {
+        match &mut facts.processes {
+            Some(Fact::Ok(scan)) => scan,
+            other => panic!("the captured facts have a process scan: {other:?}"),
+        }
+    }
+
+    /// The `process.supervised` finding of the process subject whose key holds `needle`.
+    #[track_caller]
+    fn supervised<'a>(findings: &'a [Finding], needle: &str) -> &'a Finding {
+        findings
+            .iter()
+            .find(|f| {
+                f.check == CheckId::ProcessSupervised && matches!(&f.subject, Subject::Process(k) if k.contains(needle))
+            })
+            .unwrap_or_else(|| panic!("no process.supervised for {needle:?} among {findings:#?}"))
+    }
+
+    #[test]
+    fn hand_started_servers_are_lost_and_say_what_started_them() {
+        let judgement = evaluate(&processes(), &CheckConfig::default());
+        let f = &judgement.findings;
+        assert_finding(
+            supervised(f, "server.js 39430"),
+            Status::Fail,
+            "login session c1 of deploy, and was left to PID 1",
+        );
+        assert_finding(supervised(f, "server.js 39431"), Status::Fail, "runs in a tmux session (server pid");
+        assert_finding(supervised(f, "server.js 39432"), Status::Fail, "transient scope run-");
+        assert_finding(supervised(f, "nodemon server.js 39433"), Status::Fail, "and 1 process(es) it started");
+        assert_finding(supervised(f, "server.js 39434"), Status::Pass, "deploy lingers");
+        let lost: Vec<String> = judgement
+            .predictions
+            .iter()
+            .filter(|p| matches!(p.subject, Subject::Process(_)) && !p.prediction.comes_back)
+            .map(|p| p.subject.to_string())
+            .collect();
+        assert_eq!(lost.len(), 4, "{lost:?}");
+        // The units' node processes are the units': no process subject of their own.
+        assert!(
+            !f.iter().any(|f| matches!(&f.subject, Subject::Process(k) if k.contains("39435") || k.contains("39436")))
+        );
+        // A sketch carries the app's variables, never the session's or a parent node's.
+        let nodemon = supervised(f, "nodemon server.js 39433").remediation.as_deref().unwrap_or_default();
+        assert!(nodemon.contains("grep -E '^(GREETING)='"), "{nodemon}");
+        assert!(nodemon.contains("'ExecStart=/usr/bin/node server.js 39433'"), "the server, not nodemon: {nodemon}");
+        assert!(nodemon.contains("sudo systemctl enable --now my-app-39433.service"), "{nodemon}");
+    }
+
+    #[test]
+    fn a_user_service_without_lingering_stays_down_until_a_login() {
+        let mut facts = processes();
+        scan_mut(&mut facts).lingering = Fact::Ok(Vec::new());
+        let findings = evaluate(&facts, &CheckConfig::default()).findings;
+        let f = supervised(&findings, "server.js 39434");
+        assert_finding(f, Status::Fail, "deploy does not linger");
+        assert_eq!(f.remediation.as_deref(), Some("sudo loginctl enable-linger deploy"));
+        scan_mut(&mut facts).lingering = Fact::Error("cannot read /var/lib/systemd/linger: Permission denied".into());
+        let findings = evaluate(&facts, &CheckConfig::default()).findings;
+        assert_finding(supervised(&findings, "server.js 39434"), Status::Error, "Permission denied");
+    }
+
+    #[test]
+    fn after_a_reboot_the_state_file_names_what_did_not_come_back() {
+        let before = processes();
+        let seen = seen(&before);
+        assert_eq!(seen.len(), 5, "{seen:#?}");
+        // The next boot: only the lingering user service runs again.
+        let mut after = processes();
+        scan_mut(&mut after).processes.retain(|p| p.process.listening.iter().any(|s| s.port == 39434));
+        after.previous_boot = Fact::Ok(Some(BootRecord {
+            boot_id: "previous".into(),
+            checked_at: "2026-12-01T14:00:00Z".into(),
+            units: Vec::new(),
+            processes: seen,
+        }));
+        let judgement = evaluate(&after, &CheckConfig::default());
+        let gone: Vec<&Finding> = judgement
+            .findings
+            .iter()
+            .filter(|f| {
+                f.check == CheckId::ProcessSupervised && f.evidence.get("running") == Some(&serde_json::json!(false))
+            })
+            .collect();
+        assert_eq!(gone.len(), 4, "{gone:#?}");
+        assert!(
+            gone.iter()
+                .all(|f| f.status == Status::Fail && f.message.contains("ran at the last check before this boot"))
+        );
+        assert!(gone.iter().all(|f| judgement.prediction(&f.subject).is_some_and(|p| !p.prediction.comes_back)));
+        assert!(gone.iter().any(|f| f.message.contains(":39431")), "named with their ports");
+    }
+
+    #[test]
+    fn a_facts_file_without_a_process_scan_says_so() {
+        let mut facts = all_good();
+        facts.processes = None;
+        let findings = evaluate(&facts, &CheckConfig::default()).findings;
+        let f = findings.iter().find(|f| f.check == CheckId::ProcessSupervised).expect("a finding");
+        assert_eq!((f.status, &f.subject), (Status::Skip, &Subject::Host));
+    }
+
+    #[test]
+    fn what_cannot_be_read_is_an_error_not_a_pass() {
+        let mut facts = processes();
+        let scan = scan_mut(&mut facts);
+        scan.unreadable = Some("3 process(es) could not be read, first /proc/77: Permission denied".into());
+        scan.unattributed = Some(crate::facts::UnattributedSockets {
+            sockets: vec![Listening { address: "0.0.0.0".into(), port: 8080 }],
+            reason: "cannot read /proc/77/fd: Permission denied".into(),
+        });
+        let findings = evaluate(&facts, &CheckConfig::default()).findings;
+        let host: Vec<&Finding> =
+            findings.iter().filter(|f| f.subject == Subject::Host && f.check == CheckId::ProcessSupervised).collect();
+        assert_eq!(host.len(), 2, "{host:#?}");
+        assert!(host.iter().all(|f| f.status == Status::Error));
+        assert!(host.iter().any(|f| f.message.contains("0.0.0.0:8080") && f.message.contains("run bootproof as root")));
+    }
+
+    #[test]
+    fn inside_an_app_container_the_runtime_decides() {
+        let mut facts = processes();
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/containers/docker-node");
+        facts.host.container = Some(container::read(&root));
+        let judgement = evaluate(&facts, &CheckConfig::default());
+        let host = judgement.findings.iter().find(|f| f.check == CheckId::HostState).expect("host.state");
+        assert_finding(
+            host,
+            Status::Skip,
+            "inside a docker container (/.dockerenv; PID 1 is node server.js, not systemd)",
+        );
+        let findings = &judgement.findings;
+        // The servers descend from PID 1 there: the container's restart policy decides.
+        assert_finding(supervised(findings, "server.js 39430"), Status::Skip, "restart policy");
+        assert!(judgement.predictions.iter().all(|p| !matches!(p.subject, Subject::Process(_))));
+    }
+
+    #[test]
+    fn a_development_supervisor_in_a_stopped_units_exec_start_warns() {
+        let mut facts = all_good();
+        let service = service_mut(&mut facts.units[0]);
+        service.processes = Fact::Ok(Vec::new());
+        service.exec_start[0].argv = vec!["/usr/local/bin/nodemon".into(), "server.js".into()];
+        let name = facts.units[0].name.clone();
+        let findings = evaluate(&facts, &CheckConfig::default()).findings;
+        let f = findings
+            .iter()
+            .find(|f| f.check == CheckId::ProcessDevSupervisor && f.subject == Subject::Unit(name.clone()))
+            .expect("a finding");
+        assert_finding(f, Status::Warn, "its ExecStart runs nodemon");
+    }
+
+    #[test]
+    fn unit_names_come_from_the_script_and_stay_unique() {
+        let facts = processes();
+        let Some(Fact::Ok(scan)) = &facts.processes else { panic!("scanned") };
+        let groups = groups(&facts, scan);
+        let names = unit_names(&groups, &facts);
+        assert!(
+            names.iter().all(|n| n.starts_with("my-app") && n != "my-app"),
+            "shared, so each gets its port: {names:?}"
+        );
+        let unique: BTreeSet<&String> = names.iter().collect();
+        assert_eq!(unique.len(), names.len(), "{names:?}");
+    }
 }

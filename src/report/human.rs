@@ -255,6 +255,11 @@ mod tests {
     }
 
     #[test]
+    fn hand_started_servers_snapshot() {
+        insta::assert_snapshot!(plain(&captured::processes(), false));
+    }
+
+    #[test]
     fn incident_host_snapshot() {
         insta::assert_snapshot!(plain(&captured::pm2_incident(), false));
     }

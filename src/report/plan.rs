@@ -410,7 +410,7 @@ mod tests {
     use super::*;
     use crate::config::CheckConfig;
     use crate::invariants::evaluate;
-    use crate::invariants::fixtures::{all_good, defects, pm2_fixed, pm2_incident};
+    use crate::invariants::fixtures::{all_good, defects, pm2_fixed, pm2_incident, processes};
 
     fn plan_of(facts: &Facts) -> Plan {
         build(facts, &evaluate(facts, &CheckConfig::default()))
@@ -450,6 +450,21 @@ mod tests {
         assert!(home.daemon.comes_back);
         assert!(home.apps.iter().all(|app| app.verdict.comes_back));
         assert!(evaluate(&facts, &CheckConfig::default()).everything_comes_back());
+        insta::assert_snapshot!(plain(&plan, false));
+    }
+
+    #[test]
+    fn plan_of_hand_started_servers() {
+        let facts = processes();
+        let plan = plan_of(&facts);
+        let origins: Vec<&str> = plan.processes.iter().map(|p| p.origin.as_str()).collect();
+        assert!(origins.iter().any(|o| o.starts_with("login session") && o.ends_with("left to PID 1")), "{origins:?}");
+        assert!(origins.iter().any(|o| o.starts_with("tmux server (pid")), "{origins:?}");
+        assert!(origins.iter().any(|o| o.starts_with("scope run-")), "{origins:?}");
+        assert!(origins.iter().any(|o| o.ends_with("─► greeter.service")), "{origins:?}");
+        let back: Vec<bool> = plan.processes.iter().filter_map(|p| p.verdict.as_ref().map(|v| v.comes_back)).collect();
+        assert_eq!(back.iter().filter(|b| **b).count(), 1, "only the lingering user service comes back");
+        assert!(!evaluate(&facts, &CheckConfig::default()).everything_comes_back());
         insta::assert_snapshot!(plain(&plan, false));
     }
 
