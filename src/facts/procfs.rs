@@ -159,6 +159,27 @@ fn read_bounded(path: &str, max: u64) -> io::Result<Vec<u8>> {
     Ok(bytes)
 }
 
+/// Reads a /proc file of one process into `buf`, in as few calls as the kernel allows: a
+/// /proc file is generated whole on the first read, so a read that does not fill the
+/// buffer has it all (no second read for the end of file, no size lookup first). At
+/// most `max` bytes. This is the scan's inner loop: on a host of thousands of
+/// processes, each saved call is thousands of calls.
+fn read_proc_file(path: &str, buf: &mut Vec<u8>, max: usize) -> io::Result<()> {
+    buf.clear();
+    let mut file = std::fs::File::open(path)?;
+    let mut chunk = 4096.min(max);
+    loop {
+        let start = buf.len();
+        buf.resize(start + chunk, 0);
+        let n = file.read(&mut buf[start..])?;
+        buf.truncate(start + n);
+        if n < chunk || buf.len() >= max {
+            return Ok(());
+        }
+        chunk = (chunk * 2).min(max - buf.len());
+    }
+}
+
 /// A command line longer than this is cut: enough for any real one, bounded for a hostile one.
 const CMDLINE_MAX: u64 = 32 * 1024;
 
@@ -227,12 +248,13 @@ impl ProcessTable {
             let entry = unreadable.get_or_insert_with(|| (0, format!("/proc/{pid}: {}", os_message(err))));
             entry.0 += 1;
         };
+        let mut buf = Vec::with_capacity(4096);
         if let Ok(entries) = std::fs::read_dir("/proc") {
             for entry in entries.flatten() {
                 let Some(pid) = entry.file_name().to_str().and_then(|name| name.parse::<u32>().ok()) else {
                     continue;
                 };
-                match read_row(pid) {
+                match read_row(pid, &mut buf) {
                     Ok(Some(row)) => {
                         rows.insert(pid, row);
                     }
@@ -242,7 +264,7 @@ impl ProcessTable {
             }
         }
         let (listening, unattributed) = match sockets::listening_sockets() {
-            Ok(sockets) => sockets::attribute(&sockets, rows.keys().copied().filter(|pid| *pid != 1)),
+            Ok(sockets) => sockets::attribute(&sockets, rows.keys().copied()),
             Err(reason) => (
                 HashMap::new(),
                 Some(UnattributedSockets { sockets: Vec::new(), reason: format!("cannot list TCP sockets: {reason}") }),
@@ -359,22 +381,23 @@ impl ProcessTable {
 }
 
 /// One row of the scan; `Ok(None)` for a kernel thread or a process that vanished.
-fn read_row(pid: u32) -> io::Result<Option<Row>> {
+/// `buf` is the scan's one read buffer.
+fn read_row(pid: u32, buf: &mut Vec<u8>) -> io::Result<Option<Row>> {
     let dir = format!("/proc/{pid}");
-    let stat = match std::fs::read_to_string(format!("{dir}/stat")) {
-        Ok(text) => text,
+    match read_proc_file(&format!("{dir}/stat"), buf, 4096) {
+        Ok(()) => {}
         Err(err) if is_gone(&err) => return Ok(None),
         Err(err) => return Err(err),
-    };
-    let Some(stat) = parse_stat(&stat) else {
+    }
+    let Some(stat) = parse_stat(&String::from_utf8_lossy(buf)) else {
         return Err(io::Error::new(io::ErrorKind::InvalidData, format!("{dir}/stat cannot be parsed")));
     };
     // kthreadd (pid 2) and its children.
     if stat.kernel_thread || pid == 2 || stat.ppid == 2 {
         return Ok(None);
     }
-    let cmdline = match read_bounded(&format!("{dir}/cmdline"), CMDLINE_MAX) {
-        Ok(bytes) => parse_cmdline(&bytes),
+    let cmdline = match read_proc_file(&format!("{dir}/cmdline"), buf, CMDLINE_MAX as usize) {
+        Ok(()) => parse_cmdline(buf),
         Err(err) if is_gone(&err) => return Ok(None),
         Err(err) => return Err(err),
     };

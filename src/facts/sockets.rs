@@ -106,33 +106,35 @@ pub(crate) fn listening_sockets() -> Result<HashMap<u64, Listening>, String> {
 /// Which of `pids` hold which of `sockets`: the `socket:[N]` links in `/proc/PID/fd`.
 /// Nothing is read when nothing listens, and the walk stops once every socket has a
 /// process (the forked workers of a server share its sockets; the first holder is the
-/// one reported). Sockets left without one while some fd directory could not be read
-/// are returned with the reason.
+/// one reported). PID 1 is never reported as a holder — systemd holds the sockets of its
+/// socket units, which the service it starts holds too — but its sockets are looked up
+/// first, so that those nobody else holds do not keep the walk going to the end. Sockets
+/// left without a process while some fd directory could not be read are returned with
+/// the reason.
 pub(crate) fn attribute(
     sockets: &HashMap<u64, Listening>,
     pids: impl Iterator<Item = u32>,
 ) -> (HashMap<u32, Vec<Listening>>, Option<UnattributedSockets>) {
     let mut held: HashMap<u32, Vec<Listening>> = HashMap::new();
     let mut left: BTreeSet<u64> = sockets.keys().copied().collect();
+    // PID 1's: attributed to another holder if the walk meets one before it stops.
+    let mut pid1_held: BTreeSet<u64> = BTreeSet::new();
     let mut unreadable: Option<String> = None;
-    for pid in pids {
+    if !left.is_empty() {
+        // PID 1 is never reported: its own fd table being closed to us hides nobody.
+        for inode in fd_sockets(1, &mut None) {
+            if left.remove(&inode) {
+                pid1_held.insert(inode);
+            }
+        }
+    }
+    for pid in pids.filter(|pid| *pid != 1) {
         if left.is_empty() {
             break;
         }
-        let entries = match std::fs::read_dir(format!("/proc/{pid}/fd")) {
-            Ok(entries) => entries,
-            Err(err) if err.kind() == std::io::ErrorKind::NotFound => continue,
-            Err(err) => {
-                unreadable.get_or_insert_with(|| format!("cannot read /proc/{pid}/fd: {}", os_message(&err)));
-                continue;
-            }
-        };
-        for entry in entries.flatten() {
-            let Ok(target) = std::fs::read_link(entry.path()) else { continue };
-            let Some(inode) = socket_inode(&target.to_string_lossy()) else { continue };
-            if left.remove(&inode)
-                && let Some(socket) = sockets.get(&inode)
-            {
+        for inode in fd_sockets(pid, &mut unreadable) {
+            let first = left.remove(&inode) || pid1_held.remove(&inode);
+            if first && let Some(socket) = sockets.get(&inode) {
                 held.entry(pid).or_default().push(socket.clone());
             }
         }
@@ -148,6 +150,24 @@ pub(crate) fn attribute(
         UnattributedSockets { sockets, reason }
     });
     (held, unattributed)
+}
+
+/// The socket inodes in a process's fd table; the first directory that cannot be read
+/// (another user's process, for an unprivileged bootproof) is noted in `unreadable`.
+fn fd_sockets(pid: u32, unreadable: &mut Option<String>) -> Vec<u64> {
+    let entries = match std::fs::read_dir(format!("/proc/{pid}/fd")) {
+        Ok(entries) => entries,
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Vec::new(),
+        Err(err) => {
+            unreadable.get_or_insert_with(|| format!("cannot read /proc/{pid}/fd: {}", os_message(&err)));
+            return Vec::new();
+        }
+    };
+    entries
+        .flatten()
+        .filter_map(|entry| std::fs::read_link(entry.path()).ok())
+        .filter_map(|target| socket_inode(&target.to_string_lossy()))
+        .collect()
 }
 
 /// `socket:[12345]` → 12345.
