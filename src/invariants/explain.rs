@@ -248,8 +248,8 @@ pub(crate) fn explanation(id: CheckId) -> Explanation {
             ],
             fix: &[
                 "printf '%s\\n' '[Unit]' … '[Service]' 'User=USER' 'WorkingDirectory=CWD' 'ExecStart=NODE ARGS' 'Restart=on-failure' … | sudo tee /etc/systemd/system/NAME.service >/dev/null && sudo systemctl daemon-reload && sudo kill PID && sudo systemctl enable --now NAME.service",
-                "the finding's own fix writes that unit from the process's command line, directory, user and environment names, copying the values from the running process into /etc/NAME.env (mode 0600) without bootproof ever reading them",
-                "or under PM2 (registered with pm2 startup): pm2 start SCRIPT --name NAME --cwd CWD -- ARGS && pm2 save",
+                "# the finding's own fix writes that unit from the process's command line, directory, user and environment names, copying the values from /proc/PID/environ into /etc/NAME.env (mode 0600) as it is pasted: bootproof never reads them",
+                "cd CWD && pm2 start SCRIPT --name NAME -- ARGS && pm2 save   # or under PM2, registered with pm2 startup",
                 "sudo loginctl enable-linger USER   # a user service that should survive a reboot",
                 "sudo -u USER XDG_RUNTIME_DIR=/run/user/UID systemctl --user enable UNIT",
             ],
@@ -267,7 +267,7 @@ pub(crate) fn explanation(id: CheckId) -> Explanation {
             ],
             fix: &[
                 "ExecStart=/usr/bin/node server.js with Restart=on-failure in the unit: sudo systemctl edit --full UNIT",
-                "or under PM2 (no --watch): pm2 start server.js --name NAME && pm2 save",
+                "pm2 start server.js --name NAME && pm2 save   # or under PM2, without --watch",
             ],
         },
         CheckId::HealthHttp => Explanation {
