@@ -310,13 +310,21 @@ fn origin(group: &Group, keeper: &Keeper) -> String {
     }
 }
 
-/// What the state file keeps of this check's process subjects.
+/// What the state file keeps of this check's process subjects: those whose fate is
+/// bootproof's to tell (a container's processes are its restart policy's).
 pub(crate) fn seen(facts: &Facts) -> Vec<SeenProcess> {
     let Some(Fact::Ok(scan)) = &facts.processes else { return Vec::new() };
+    let container = facts.host.container.as_ref().and_then(|c| c.app_container());
     let groups = groups(facts, scan);
     groups
         .iter()
         .zip(subject_keys(&groups))
+        .filter(|(group, _)| {
+            !matches!(
+                keeper(group, container.as_ref()),
+                Keeper::ContainerPid1 { .. } | Keeper::ContainerRuntime { .. } | Keeper::ChildNamespace
+            )
+        })
         .map(|(group, key)| SeenProcess {
             key,
             command: group.top.process.cmdline.join(" "),
@@ -1036,6 +1044,7 @@ mod tests {
         let mut facts = processes();
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/containers/docker-node");
         facts.host.container = Some(container::read(&root));
+        assert!(seen(&facts).is_empty(), "a container's processes are not remembered: nothing predicts them");
         let judgement = evaluate(&facts, &CheckConfig::default());
         let host = judgement.findings.iter().find(|f| f.check == CheckId::HostState).expect("host.state");
         assert_finding(
