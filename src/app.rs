@@ -157,7 +157,9 @@ fn checked(args: &CheckArgs, started: Instant, alerting: Option<&alert::Alerting
         }
         None => live_check(args, &config)?,
     };
-    if remember && let Some(record) = state::record(&facts) {
+    if remember && let Some(mut record) = state::record(&facts) {
+        // The processes no unit starts: after a reboot only this record can name them.
+        record.processes = invariants::processes::seen(&facts);
         // The check's verdict does not depend on being able to remember it.
         if let Err(err) = state::save(&args.state, record) {
             eprintln!("bootproof: note: {err}");
@@ -472,7 +474,8 @@ fn init(args: &InitArgs) -> Result<ExitCode, AppError> {
     }
     // What runs now, whatever a check file already says.
     let facts = gather_facts(&Wanted::of(&CheckConfig::default(), &[]), false)?;
-    let text = crate::init::render(&facts, &crate::facts::sockets::service_ports(&facts));
+    let judgement = invariants::evaluate(&facts, &CheckConfig::default());
+    let text = crate::init::render(&facts, &judgement, &crate::facts::sockets::service_ports(&facts));
     if let Some(path) = &args.output
         && let Some(dir) = path.parent()
         && !dir.as_os_str().is_empty()
@@ -565,7 +568,8 @@ fn runtime() -> Result<tokio::runtime::Runtime, AppError> {
 async fn gather_all(wanted: &Wanted<'_>, without_systemd: bool) -> Result<Facts, crate::facts::gather::GatherError> {
     let facts = async {
         if without_systemd {
-            Ok(crate::facts::gather::gather_without_systemd(&wanted.pm2_homes).await)
+            Ok(crate::facts::gather::gather_without_systemd(&wanted.pm2_homes, "not gathered: systemd was not asked")
+                .await)
         } else {
             crate::facts::gather::gather_with(&wanted.pm2_homes, &wanted.units).await
         }

@@ -112,7 +112,8 @@ pub(crate) fn facts_file(data: &[u8]) {
             }
         }
     }
-    let written = crate::init::render(&facts, &ports);
+    let judgement = crate::invariants::evaluate(&facts, &crate::config::CheckConfig::default());
+    let written = crate::init::render(&facts, &judgement, &ports);
     match crate::config::load::parse(&written, "init.toml") {
         Ok(config) => {
             // What init wrote, judged against the facts it was written from.
@@ -125,12 +126,13 @@ pub(crate) fn facts_file(data: &[u8]) {
 /// /proc lines and PM2's files beside them: every parser over the same bytes.
 pub(crate) fn proc_lines(data: &[u8]) {
     let _ = procfs::parse_cmdline(data);
-    let _ = daemon::title_of(data);
+    let _ = daemon::title_of(&procfs::parse_cmdline(data));
     let _ = daemon::home_in_environ(data);
     let _ = daemon::parse_pid(data);
     let text = String::from_utf8_lossy(data);
     let _ = procfs::parse_btime(&text);
     let _ = procfs::parse_status_uid(&text);
+    let _ = procfs::parse_nspid_depth(&text);
     let _ = procfs::parse_stat_starttime(&text);
     let _ = procfs::parse_cgroup(&text);
     let _ = sockets::parse_table(&text, false);

@@ -1,13 +1,17 @@
 //! `bootproof init`: a check file written from what the live host runs now — PM2 homes
 //! with their apps and instance counts, node units with template instance ranges, and,
 //! commented out for the operator to choose, the TCP ports each service listens on as
-//! health endpoints. Pure: facts and listening ports in, TOML text out.
+//! health endpoints; and for each process no unit or PM2 home starts, the unit that
+//! would (the command that writes it, and the `[[unit]]` to expect once it does).
+//! Pure: facts, their judgement and listening ports in, TOML text out.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use crate::facts::sockets::{Listening, ServicePorts as Ports, pm2_app_key};
 use crate::facts::{ActiveState, Fact, Facts, Pm2Status, RpcAnswer, UnitFacts, UnitFileState};
+use crate::invariants::processes;
+use crate::verdict::{CheckId, Judgement};
 
 /// Whether a unit is meant to run: active now, or enabled for boot.
 fn meant_to_run(unit: &UnitFacts) -> bool {
@@ -93,8 +97,8 @@ fn suggestions(out: &mut String, ports: &[Listening]) {
     }
 }
 
-/// Renders the check file for `facts`; `host` and `now` go into the header.
-pub(crate) fn render(facts: &Facts, ports: &Ports) -> String {
+/// Renders the check file for `facts` (judged as `judgement`).
+pub(crate) fn render(facts: &Facts, judgement: &Judgement, ports: &Ports) -> String {
     let host = comment(facts.host.hostname.ok().map_or("this host", String::as_str));
     let mut out = format!(
         "# bootproof check file, written by `bootproof init` on {host} at {}.\n\
@@ -201,6 +205,8 @@ pub(crate) fn render(facts: &Facts, ports: &Ports) -> String {
         }
     }
 
+    unsupervised(&mut out, facts, judgement);
+
     out.push_str(
         "\n[severity]\n\
          # Each invariant fails or warns by default (`bootproof explain`); override here:\n\
@@ -208,6 +214,38 @@ pub(crate) fn render(facts: &Facts, ports: &Ports) -> String {
          # \"pm2.log-rotation\" = \"off\"\n",
     );
     out
+}
+
+/// For each process nothing brings back after a reboot: what it is, the command that puts
+/// it under a unit, and that unit as an entry to keep once it runs.
+fn unsupervised(out: &mut String, facts: &Facts, judgement: &Judgement) {
+    for chain in processes::chains(facts) {
+        let Some(finding) = judgement
+            .findings
+            .iter()
+            .find(|f| f.subject == chain.subject && f.check == CheckId::ProcessSupervised && f.status.blocks_boot())
+        else {
+            continue;
+        };
+        let _ = writeln!(out, "\n# Not back after a reboot: {} (process.supervised)", chain.subject);
+        for line in finding.message.lines() {
+            let _ = writeln!(out, "#   {line}");
+        }
+        if let Some(fix) = &finding.remediation {
+            let _ = writeln!(out, "# Put it under systemd (review it, then run it):");
+            for line in fix.lines() {
+                let _ = writeln!(out, "#   {line}");
+            }
+        }
+        let _ = writeln!(
+            out,
+            "# and, once it runs, expect it here:\n# [[unit]]\n# name = {}",
+            quoted(&format!("{}.service", chain.unit_name))
+        );
+        for socket in &chain.ports {
+            let _ = writeln!(out, "# [[health]] url = \"http://{}:{}/\"", socket.loopback_host(), socket.port);
+        }
+    }
 }
 
 #[cfg(test)]
@@ -222,7 +260,8 @@ mod tests {
     fn a_relative_pm2_home_is_not_written_as_an_entry_bootproof_would_refuse() {
         let mut facts = pm2_incident();
         facts.pm2[0].home = "-root/.pm2".to_owned();
-        let text = render(&facts, &Ports::new());
+        let judgement = crate::invariants::evaluate(&facts, &crate::config::CheckConfig::default());
+        let text = render(&facts, &judgement, &Ports::new());
         crate::config::load::parse(&text, "init.toml").expect("init writes a check file bootproof reads");
         assert!(text.contains("# PM2 home -root/.pm2 is a relative path"), "{text}");
     }
@@ -239,7 +278,8 @@ mod tests {
         facts.units.push(instance.clone());
         instance.template = None;
         facts.units.push(instance);
-        let text = render(&facts, &Ports::new());
+        let judgement = crate::invariants::evaluate(&facts, &crate::config::CheckConfig::default());
+        let text = render(&facts, &judgement, &Ports::new());
         crate::config::load::parse(&text, "init.toml").expect("init writes a check file bootproof reads");
     }
 
@@ -255,7 +295,8 @@ mod tests {
         let name = apps[0].name.clone();
         let mut ports = Ports::new();
         ports.insert(pm2_app_key(&facts.pm2[0].home, &name), vec![Listening { address: "0.0.0.0".into(), port: 3000 }]);
-        let text = render(&facts, &ports);
+        let judgement = crate::invariants::evaluate(&facts, &crate::config::CheckConfig::default());
+        let text = render(&facts, &judgement, &ports);
         let config = crate::config::load::parse(&text, "init.toml").expect("valid");
         assert!(config.severity.is_empty(), "the name injected a [severity] table:\n{text}");
     }
@@ -288,7 +329,8 @@ mod tests {
             let port = unit.instance.as_deref().and_then(|i| i.parse().ok()).expect("numeric instance");
             ports.insert(unit.name.clone(), vec![Listening { address: "127.0.0.1".into(), port }]);
         }
-        let text = render(&facts, &ports);
+        let judgement = crate::invariants::evaluate(&facts, &crate::config::CheckConfig::default());
+        let text = render(&facts, &judgement, &ports);
         assert!(text.contains("name = \"my-app@{39400..39403}.service\""), "{text}");
         assert!(text.contains("# health = \"http://127.0.0.1:{i}/\""), "{text}");
         let config = crate::config::load::parse(&text, "init.toml").expect("init writes a valid check file");
@@ -304,7 +346,9 @@ mod tests {
 
     #[test]
     fn units_meant_to_run_are_kept_and_others_left_out() {
-        let text = render(&defects(), &Ports::new());
+        let facts = defects();
+        let judgement = crate::invariants::evaluate(&facts, &crate::config::CheckConfig::default());
+        let text = render(&facts, &judgement, &Ports::new());
         let config = crate::config::load::parse(&text, "init.toml").expect("valid");
         let names: Vec<&str> = config.units.iter().map(|u| u.name.as_str()).collect();
         // Enabled or active; the disabled-but-running 39401 is running, so it is expected too.

@@ -231,7 +231,8 @@ pub(crate) fn record(facts: &Facts) -> Option<BootRecord> {
             Some(SeenUnit { name: unit.name.clone(), active: properties.active_state == ActiveState::Active })
         })
         .collect();
-    Some(BootRecord { boot_id, checked_at: facts.gathered_at.clone(), units })
+    // Filled in by the caller, which knows the judged process subjects.
+    Some(BootRecord { boot_id, checked_at: facts.gathered_at.clone(), units, processes: Vec::new() })
 }
 
 /// Records `current` in the state file: replaces the record of the same boot, and moves
@@ -322,6 +323,7 @@ mod tests {
             boot_id: boot.into(),
             checked_at: "2026-11-21T06:00:00Z".into(),
             units: units.iter().map(|(name, active)| SeenUnit { name: (*name).into(), active: *active }).collect(),
+            processes: Vec::new(),
         }
     }
 

@@ -3,6 +3,7 @@
 
 mod harness;
 
+mod app_container;
 mod cli;
 mod faults;
 mod fleet;
@@ -16,6 +17,7 @@ mod lab_html;
 mod lab_pm2;
 mod lab_pm2_units;
 mod lab_privilege;
+mod lab_processes;
 mod lab_readonly;
 mod lab_reload;
 mod lab_unattended;

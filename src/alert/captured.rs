@@ -27,18 +27,18 @@ fn last_message(reports: &[(Report, &str)]) -> Message {
 
 /// The first alerting run on the incident's host: PM2 from a root shell, never registered.
 pub(crate) fn incident() -> Message {
-    last_message(&[(captured::pm2_incident(), "2026-11-21T07:13:41Z")])
+    last_message(&[(captured::pm2_incident(), "2026-12-01T14:10:42Z")])
 }
 
 /// The incident's host fixed and rebooted: the reboot message, and what resolved.
 pub(crate) fn incident_fixed() -> Message {
-    last_message(&[(captured::pm2_incident(), "2026-11-21T07:13:41Z"), (captured::pm2_fixed(), "2026-11-21T07:13:48Z")])
+    last_message(&[(captured::pm2_incident(), "2026-12-01T14:10:42Z"), (captured::pm2_fixed(), "2026-12-01T14:10:51Z")])
 }
 
 /// A healthy template host rebooted into the defects host: the reboot message naming what
 /// did not come back, and every new failure.
 pub(crate) fn rebooted_into_defects() -> Message {
-    last_message(&[(captured::all_good(), "2026-11-21T06:25:45Z"), (captured::defects(), "2026-11-21T06:25:51Z")])
+    last_message(&[(captured::all_good(), "2026-12-01T14:14:30Z"), (captured::defects(), "2026-12-01T14:14:38Z")])
 }
 
 #[cfg(test)]

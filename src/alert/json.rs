@@ -204,7 +204,7 @@ mod tests {
         assert_eq!(before["fingerprint"], after["fingerprint"]);
         assert_eq!(before["startsAt"], after["startsAt"]);
         assert_eq!(before["endsAt"], NOT_ENDED);
-        assert_eq!(after["endsAt"], "2026-11-21T07:13:48Z");
+        assert_eq!(after["endsAt"], "2026-12-01T14:10:51Z");
     }
 
     #[test]

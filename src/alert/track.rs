@@ -382,7 +382,7 @@ mod tests {
         let reboot = &alerts[1][0];
         assert_eq!(reboot.about, AlertAbout::Reboot);
         assert_eq!(reboot.status, AlertStatus::Firing, "something did not come back");
-        assert!(reboot.summary.starts_with("vm rebooted at 2026-11-21T06:25:48Z: "), "{}", reboot.summary);
+        assert!(reboot.summary.starts_with("vm rebooted at 2026-12-01T14:14:32Z: "), "{}", reboot.summary);
         let details = reboot.reboot.as_ref().expect("details");
         assert!(!details.not_back.is_empty());
         assert_eq!(alerts[1].iter().filter(|a| a.about == AlertAbout::Reboot).count(), 1);
@@ -396,7 +396,7 @@ mod tests {
         let reboot = alerts[1].iter().find(|a| a.about == AlertAbout::Reboot).expect("a reboot message");
         assert_eq!(reboot.status, AlertStatus::Resolved);
         assert_eq!(reboot.severity, AlertSeverity::Info);
-        assert_eq!(reboot.summary, "vm rebooted at 2026-11-21T06:25:44Z: 4 of 4 services came back");
+        assert_eq!(reboot.summary, "vm rebooted at 2026-12-01T14:14:27Z: 4 of 4 services came back");
         assert!(memory.reboot.is_none());
     }
 
@@ -408,7 +408,7 @@ mod tests {
         let resolved = alerts[2].iter().find(|a| a.about == AlertAbout::Reboot).expect("the reboot resolves");
         assert_eq!(resolved.status, AlertStatus::Resolved);
         assert_eq!(resolved.severity, AlertSeverity::Critical, "the labels it fired with");
-        assert_eq!(resolved.starts_at, "2026-11-21T06:25:48Z");
+        assert_eq!(resolved.starts_at, "2026-12-01T14:14:32Z");
         assert!(memory.reboot.is_none());
     }
 

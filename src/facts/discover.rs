@@ -9,18 +9,19 @@
 //! be read, a unit `LoadUnit` refuses — is recorded as an [`UnreadableUnit`], never
 //! silently taken to be "not node".
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 
 use futures_util::future::{join, join_all};
 use zbus::wire::OwnedObjectPath;
 
 use super::files;
-use super::model::{Fact, TemplateFacts, UnreadableUnit};
+use super::model::{Fact, NodeRunning, TemplateFacts, UnreadableUnit};
 use super::pm2::discover::{is_pm2_unit_name, runs_pm2_resurrect};
+use super::processes::NodeInUnit;
 use super::states::LoadState;
 use super::systemd::{ExecLine, ServiceReply, Systemd, SystemdError, UnitReply};
 use super::unit_file::{self, split_instance};
-use super::units::Shebangs;
+use super::units::Scripts;
 
 /// systemd answered but would not list what discovery starts from.
 #[derive(Debug, thiserror::Error)]
@@ -45,6 +46,8 @@ pub(crate) struct Candidate {
     from_file_text: bool,
     /// A node service or a PM2 supervisor.
     pub(crate) kind: UnitKind,
+    /// Found only because a node process runs in its cgroup: that process.
+    pub(crate) node_running: Option<NodeRunning>,
 }
 
 /// What discovery is looking for in a unit.
@@ -100,7 +103,7 @@ impl Candidate {
         &self,
         unit: &Result<UnitReply, SystemdError>,
         service: &Result<ServiceReply, SystemdError>,
-        shebangs: &mut Shebangs,
+        scripts: &mut Scripts,
     ) -> bool {
         if !self.from_file_text {
             return true;
@@ -108,7 +111,7 @@ impl Candidate {
         let loaded = unit.as_ref().is_ok_and(|unit| unit.load_state == LoadState::Loaded);
         let Ok(service) = service else { return true };
         !loaded
-            || unit_kind(&self.name, shebangs.runs_node(&service.exec_start), &command_pairs(&service.exec_start))
+            || unit_kind(&self.name, scripts.runs_node(&service.exec_start), &command_pairs(&service.exec_start))
                 == Some(self.kind)
     }
 }
@@ -120,7 +123,8 @@ impl Candidate {
 pub(crate) async fn discover(
     systemd: &Systemd,
     expected_units: &[String],
-    shebangs: &mut Shebangs,
+    scripts: &mut Scripts,
+    node_units: &BTreeMap<String, NodeInUnit>,
 ) -> Result<Discovery, DiscoverError> {
     let (listed, unit_path) = join(systemd.list_units(&["*.service"]), systemd.unit_path()).await;
     let listed = listed.map_err(|source| DiscoverError { what: "service units", source })?;
@@ -133,7 +137,7 @@ pub(crate) async fn discover(
     let mut candidates: Vec<Candidate> = Vec::new();
     for (unit, exec_start) in loaded.iter().zip(exec_starts) {
         let (runs_node, commands) = match exec_start {
-            Ok(lines) => (shebangs.runs_node(&lines), command_pairs(&lines)),
+            Ok(lines) => (scripts.runs_node(&lines), command_pairs(&lines)),
             // A `pm2-<user>` unit is still a PM2 supervisor by its name (and its own
             // properties are read below); any other cannot be told to run node or not.
             Err(_) if is_pm2_unit_name(&unit.name) => (false, Vec::new()),
@@ -151,8 +155,29 @@ pub(crate) async fn discover(
                 path: unit.path.clone(),
                 from_file_text: false,
                 kind,
+                node_running: None,
             });
         }
+    }
+
+    // Units whose ExecStart does not show node (a launcher, a wrapper bootproof cannot
+    // follow) while a node process runs in their cgroup: node services all the same, or
+    // PM2's supervisor when that process is a God Daemon.
+    for unit in &loaded {
+        let Some(running) = node_units.get(&unit.name) else { continue };
+        if candidates.iter().any(|c| c.name == unit.name) {
+            continue;
+        }
+        let kind = if running.pm2_daemon || is_pm2_unit_name(&unit.name) { UnitKind::Pm2 } else { UnitKind::Node };
+        // Its ExecStart may not have been readable; its properties are read in full below.
+        unreadable.retain(|u: &UnreadableUnit| u.name != unit.name);
+        candidates.push(Candidate {
+            name: unit.name.clone(),
+            path: unit.path.clone(),
+            from_file_text: false,
+            kind,
+            node_running: (kind == UnitKind::Node).then(|| running.node.clone()),
+        });
     }
 
     // Unit files systemd has not loaded (or failed to load), and templates: read the text.
@@ -171,7 +196,7 @@ pub(crate) async fn discover(
                 continue;
             }
         };
-        let runs_node = shebangs.file_runs_node(&text);
+        let runs_node = scripts.file_runs_node(&text);
         if is_template {
             if runs_node {
                 template_files.push(file);
@@ -195,7 +220,7 @@ pub(crate) async fn discover(
                 continue;
             }
         };
-        let runs_node = shebangs.file_runs_node(&text);
+        let runs_node = scripts.file_runs_node(&text);
         if let Some(kind) = unit_kind(&file.name, runs_node, &file_command_pairs(&text)) {
             to_load.push((file.name, kind));
         }
@@ -227,7 +252,7 @@ pub(crate) async fn discover(
     let loaded_now = join_all(loads.iter().map(|(name, _, _)| systemd.load_unit(name))).await;
     for ((name, kind, from_file_text), path) in loads.into_iter().zip(loaded_now) {
         match path {
-            Ok(path) => candidates.push(Candidate { name, path, from_file_text, kind }),
+            Ok(path) => candidates.push(Candidate { name, path, from_file_text, kind, node_running: None }),
             // LoadUnit fails for an invalid name or a refused call: nothing to gather,
             // and nothing that may be taken to be fine.
             Err(err) => unreadable.push(UnreadableUnit { name, reason: format!("systemd would not load it: {err}") }),

@@ -97,6 +97,14 @@ pub(crate) fn read_shebang(path: &str) -> io::Result<Option<String>> {
     Ok(shebang_line(&head))
 }
 
+/// Reads at most `max` bytes of a text file (invalid UTF-8 replaced).
+pub(crate) fn read_text_bounded(path: &str, max: u64) -> io::Result<String> {
+    let file = std::fs::File::open(path)?;
+    let mut bytes = Vec::new();
+    file.take(max).read_to_end(&mut bytes)?;
+    Ok(String::from_utf8_lossy(&bytes).into_owned())
+}
+
 /// Reads a unit file's text, bounded so a misplaced huge file cannot stall a run.
 pub(crate) fn read_unit_text(path: &str) -> io::Result<String> {
     const UNIT_TEXT_MAX: u64 = 1 << 20;

@@ -12,14 +12,16 @@ use std::time::SystemTime;
 use futures_util::future::{join, join_all};
 
 use super::boot_chain::{boot_chains, boot_targets};
+use super::container;
 use super::discover::{DiscoverError, UnitKind, discover};
 use super::files;
-use super::model::{FACTS_SCHEMA, Fact, Facts, HostFacts, TemplateFacts, UnitFacts, UnreadableUnit};
+use super::model::{ContainerFacts, FACTS_SCHEMA, Fact, Facts, HostFacts, TemplateFacts, UnitFacts, UnreadableUnit};
 use super::pm2;
-use super::procfs;
+use super::processes::{self, NodeInUnit};
+use super::procfs::{self, ProcessTable};
 use super::states::SystemState;
 use super::systemd::{Systemd, SystemdError};
-use super::units::{LocalReader, Shebangs, usec_to_rfc3339};
+use super::units::{LocalReader, Scripts, usec_to_rfc3339};
 
 /// zbus's system bus address when `DBUS_SYSTEM_BUS_ADDRESS` is not set.
 const DEFAULT_SYSTEM_BUS: &str = "unix:path=/var/run/dbus/system_bus_socket";
@@ -91,7 +93,16 @@ fn bus_reason(err: &zbus::Error) -> String {
 /// with PM2 homes the caller names (the check file's `[[pm2]] home`s) gathered even
 /// when nothing else points at them, and the units it names (`[[unit]]`) whatever they
 /// run. With no check file both lists are empty: zero configuration is discovery alone.
+///
+/// Inside an app container (a container whose PID 1 is not systemd: see
+/// `facts::container`) there is no systemd to ask: what needs none is gathered, and the
+/// facts say where they were gathered.
 pub(crate) async fn gather_with(extra_pm2_homes: &[String], expected_units: &[String]) -> Result<Facts, GatherError> {
+    let container = container::read(std::path::Path::new("/"));
+    if let Some(app) = container.app_container() {
+        let reason = format!("not asked: {}", app.describe(&container));
+        return Ok(gather_without_systemd(extra_pm2_homes, &reason).await);
+    }
     let address = std::env::var("DBUS_SYSTEM_BUS_ADDRESS").unwrap_or_else(|_| DEFAULT_SYSTEM_BUS.to_owned());
     let systemd = Systemd::connect().await.map_err(|err| GatherError::NoSystemBus {
         // zbus names the address it tried; prefer that over our guess of its default.
@@ -111,12 +122,16 @@ pub(crate) async fn gather_with(extra_pm2_homes: &[String], expected_units: &[St
         },
         pid1: procfs::pid1_name(),
     })?;
+    // The run's one pass over /proc, which discovery, the units and PM2 all read.
+    let table = ProcessTable::scan();
+    let node_units = processes::node_units(&table);
     // PM2 homes found without systemd are gathered (their daemons asked) meanwhile.
-    let ((host, services), (pm2_homes, daemons)) = join(
-        join(host_facts(&systemd, system_state), services(&systemd, expected_units)),
-        pm2::home::gather_local(extra_pm2_homes),
+    let ((mut host, services), (pm2_homes, daemons)) = join(
+        join(host_facts(&systemd, system_state), services(&systemd, expected_units, &table, &node_units)),
+        pm2::home::gather_local(extra_pm2_homes, &table),
     )
     .await;
+    host.container = Some(container);
     let Services { mut units, templates, mut pm2_units, unreadable } = services?;
     let split = units.len();
     units.append(&mut pm2_units);
@@ -125,7 +140,8 @@ pub(crate) async fn gather_with(extra_pm2_homes: &[String], expected_units: &[St
         unit.boot_chain = chain;
     }
     let pm2_units = units.split_off(split);
-    let pm2 = pm2::home::with_units(pm2_homes, &daemons, pm2_units).await;
+    let pm2 = pm2::home::with_units(pm2_homes, &daemons, pm2_units, &table).await;
+    let scan = processes::scan_facts(&table);
     Ok(Facts {
         schema: FACTS_SCHEMA.to_owned(),
         gathered_at: humantime::format_rfc3339_seconds(SystemTime::now()).to_string(),
@@ -138,6 +154,7 @@ pub(crate) async fn gather_with(extra_pm2_homes: &[String], expected_units: &[St
         unreadable,
         // Probed alongside, by the caller that knows the check file's endpoints.
         http: Vec::new(),
+        processes: Some(Fact::Ok(scan)),
     })
 }
 
@@ -155,21 +172,27 @@ struct Services {
 
 /// Discovers the units worth judging and reads them: both property sets of every unit
 /// in one concurrent round, then the local reads.
-async fn services(systemd: &Systemd, expected_units: &[String]) -> Result<Services, DiscoverError> {
-    let mut shebangs = Shebangs::default();
-    let discovery = discover(systemd, expected_units, &mut shebangs).await?;
+async fn services(
+    systemd: &Systemd,
+    expected_units: &[String],
+    table: &ProcessTable,
+    node_units: &std::collections::BTreeMap<String, NodeInUnit>,
+) -> Result<Services, DiscoverError> {
+    let mut scripts = Scripts::default();
+    let discovery = discover(systemd, expected_units, &mut scripts, node_units).await?;
     let replies = join_all(discovery.candidates.iter().map(|candidate| systemd.service_unit(&candidate.path))).await;
     let kept: Vec<_> = discovery
         .candidates
         .iter()
         .zip(replies)
-        .filter(|(candidate, (unit, service))| candidate.still_wanted(unit, service, &mut shebangs))
+        .filter(|(candidate, (unit, service))| candidate.still_wanted(unit, service, &mut scripts))
         .collect();
-    let mut reader = LocalReader::new(&mut shebangs, &discovery.unit_path);
+    let mut reader = LocalReader::new(&mut scripts, &discovery.unit_path, table);
     let mut units = Vec::new();
     let mut pm2_units = Vec::new();
     for (candidate, (unit, service)) in kept {
-        let facts = reader.unit_facts(&candidate.name, unit, service);
+        let mut facts = reader.unit_facts(&candidate.name, unit, service);
+        facts.node_running = candidate.node_running.clone();
         match candidate.kind {
             UnitKind::Node => units.push(facts),
             UnitKind::Pm2 => pm2_units.push(facts),
@@ -180,32 +203,36 @@ async fn services(systemd: &Systemd, expected_units: &[String]) -> Result<Servic
     Ok(Services { units, templates: discovery.templates, pm2_units, unreadable: discovery.unreadable })
 }
 
-/// Only what needs no systemd: host identity from /proc and the PM2 homes found without
-/// units. For hosts (and tests) where systemd cannot be asked; everything systemd
-/// would have said is an error fact saying so.
-pub(crate) async fn gather_without_systemd(extra_pm2_homes: &[String]) -> Facts {
-    fn not_asked<T>() -> Fact<T> {
-        Fact::Error("not gathered: systemd was not asked".to_owned())
+/// Only what needs no systemd: host identity from /proc, the PM2 homes found without
+/// units, and the processes. For app containers (and tests) where systemd cannot be
+/// asked; everything systemd would have said is an error fact saying `why`.
+pub(crate) async fn gather_without_systemd(extra_pm2_homes: &[String], why: &str) -> Facts {
+    fn not_asked<T>(why: &str) -> Fact<T> {
+        Fact::Error(why.to_owned())
     }
-    let (pm2_homes, daemons) = pm2::home::gather_local(extra_pm2_homes).await;
+    let table = ProcessTable::scan();
+    let (pm2_homes, daemons) = pm2::home::gather_local(extra_pm2_homes, &table).await;
+    let pm2 = pm2::home::with_units(pm2_homes, &daemons, Vec::new(), &table).await;
     Facts {
         schema: FACTS_SCHEMA.to_owned(),
         gathered_at: humantime::format_rfc3339_seconds(SystemTime::now()).to_string(),
         host: HostFacts {
             hostname: procfs::hostname(),
             boot_id: procfs::boot_id(),
-            booted_at: not_asked(),
-            system_state: not_asked(),
-            failed_units: not_asked(),
-            default_target: not_asked(),
-            boot_targets: not_asked(),
+            booted_at: not_asked(why),
+            system_state: not_asked(why),
+            failed_units: not_asked(why),
+            default_target: not_asked(why),
+            boot_targets: not_asked(why),
+            container: Some(container::read(std::path::Path::new("/"))),
         },
         units: Vec::new(),
         templates: Vec::new(),
         previous_boot: Fact::Ok(None),
-        pm2: pm2::home::with_units(pm2_homes, &daemons, Vec::new()).await,
+        pm2,
         unreadable: Vec::new(),
         http: Vec::new(),
+        processes: Some(Fact::Ok(processes::scan_facts(&table))),
     }
 }
 
@@ -237,6 +264,8 @@ async fn host_facts(systemd: &Systemd, system_state: SystemState) -> HostFacts {
         failed_units,
         default_target,
         boot_targets,
+        // Read before systemd was asked (see `gather_with`).
+        container: None::<ContainerFacts>,
     }
 }
 

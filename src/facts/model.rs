@@ -85,6 +85,11 @@ pub(crate) struct Facts {
     /// HTTP health endpoints probed (from the check file), in the order they were declared.
     #[serde(default)]
     pub(crate) http: Vec<HttpFacts>,
+    /// Every node process and every TCP listener on the host, from one pass over /proc,
+    /// with what surrounds each (cgroup, parents, lingering, user units). `None` in a
+    /// facts file written before bootproof scanned processes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) processes: Option<Fact<ProcessScan>>,
 }
 
 fn no_previous_boot() -> Fact<Option<BootRecord>> {
@@ -109,6 +114,24 @@ pub(crate) struct BootRecord {
     pub(crate) checked_at: String,
     /// Every node unit it saw.
     pub(crate) units: Vec<SeenUnit>,
+    /// Every process it saw outside units and PM2 homes (see `process.supervised`).
+    #[serde(default)]
+    pub(crate) processes: Vec<SeenProcess>,
+}
+
+/// A process outside every unit and PM2 home, as one check saw it: what a reboot may lose
+/// without systemd ever having known it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub(crate) struct SeenProcess {
+    /// Its subject key (`process:` without the prefix): command line and working directory.
+    pub(crate) key: String,
+    /// Its command line, joined: what it is known by when started again elsewhere.
+    pub(crate) command: String,
+    /// Who it ran as.
+    pub(crate) user: Option<String>,
+    /// The TCP ports it listened on.
+    #[serde(default)]
+    pub(crate) ports: Vec<u16>,
 }
 
 /// A unit as one check saw it.
@@ -137,6 +160,39 @@ pub(crate) struct HostFacts {
     pub(crate) default_target: Fact<String>,
     /// Every target the default target pulls in at boot (through Wants/Requires), itself included.
     pub(crate) boot_targets: Fact<Vec<String>>,
+    /// Whether this host is itself a container, and what its PID 1 is. `None` in a facts
+    /// file written before bootproof looked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) container: Option<ContainerFacts>,
+}
+
+/// What tells a container from a host: the files container runtimes leave, PID 1's
+/// `container=` variable, and PID 1 itself (see `facts::container`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub(crate) struct ContainerFacts {
+    /// `/.dockerenv` exists (Docker creates it in every container).
+    pub(crate) dockerenv: bool,
+    /// `/run/.containerenv` exists (Podman creates it).
+    pub(crate) containerenv: bool,
+    /// The value of `container=` in PID 1's environment, systemd's convention for telling
+    /// a container (`docker`, `podman`, `lxc`, `systemd-nspawn`, …); `Ok(None)` when PID 1
+    /// has no such variable. The only variable of that environment bootproof reads.
+    pub(crate) container_env: Fact<Option<String>>,
+    /// PID 1 as /proc shows it.
+    pub(crate) pid1: Fact<InitProcess>,
+}
+
+/// PID 1: the process a container runtime (or the kernel) started first.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub(crate) struct InitProcess {
+    /// `/proc/1/comm`.
+    pub(crate) comm: String,
+    /// Target of `/proc/1/exe`.
+    pub(crate) exe: Fact<String>,
+    /// `/proc/1/cmdline`, split on NUL.
+    pub(crate) cmdline: Vec<String>,
+    /// Its cgroup path (`/proc/1/cgroup`).
+    pub(crate) cgroup: Option<String>,
 }
 
 /// One service unit that runs a node program (or starts a PM2 home, or that the check
@@ -149,6 +205,10 @@ pub(crate) struct UnitFacts {
     pub(crate) template: Option<String>,
     /// For a template instance, the instance string: `3000`.
     pub(crate) instance: Option<String>,
+    /// How discovery knew it runs node, when not from its `ExecStart=` alone (which each
+    /// command's [`RuntimeFacts`] tells): a node process runs in its cgroup.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) node_running: Option<NodeRunning>,
     /// What the manager says of the unit (`org.freedesktop.systemd1.Unit`).
     pub(crate) properties: Fact<UnitProperties>,
     /// How the default target pulls this unit in at boot: the units from a boot target
@@ -165,6 +225,18 @@ pub(crate) struct UnitFacts {
     /// files say, which is what the next boot runs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) on_disk: Option<Fact<OnDiskUnit>>,
+}
+
+/// A node process found in a unit's cgroup: how a unit whose `ExecStart=` does not show
+/// node (a wrapper bootproof cannot follow, a launcher binary) is known to run it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub(crate) struct NodeRunning {
+    /// The node process.
+    pub(crate) pid: u32,
+    /// Its binary (`/proc/PID/exe`).
+    pub(crate) exe: String,
+    /// Its command line.
+    pub(crate) cmdline: Vec<String>,
 }
 
 /// The manager-side properties of a unit, and what they point at.
@@ -330,8 +402,14 @@ pub(crate) struct ExecCommand {
 pub(crate) struct RuntimeFacts {
     /// `node`, `nodejs` or `bun`.
     pub(crate) program: String,
-    /// How it is reached: `direct`, `env` (through `/usr/bin/env` and PATH) or `shebang`.
+    /// How it is reached: `direct`, `env` (through `/usr/bin/env` and PATH), `shebang`,
+    /// `wrapper` (a shell script's exec line), `shell` (`sh -c`) or `package-manager`
+    /// (`npm start`, `yarn start`).
     pub(crate) via: ExecVia,
+    /// For a wrapper, `sh -c` or a package manager: what was read to find node
+    /// (`/opt/app/start.sh: exec node server.js`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) through: Option<String>,
     /// The PATH searched when the runtime is found through `env`.
     pub(crate) search_path: Option<String>,
     /// The file found; `None` when nothing on the search path matched.
@@ -392,6 +470,127 @@ pub(crate) struct ProcessFacts {
     pub(crate) started_at: Option<String>,
     /// The cgroup path from `/proc/PID/cgroup` (unified hierarchy).
     pub(crate) cgroup: Option<String>,
+    /// The TCP sockets it listens on (`/proc/net/tcp{,6}` matched through `/proc/PID/fd`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(crate) listening: Vec<Listening>,
+}
+
+/// A listening TCP socket.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub(crate) struct Listening {
+    /// The local address as text: `127.0.0.1`, `0.0.0.0`, `::`, `::1`.
+    pub(crate) address: String,
+    /// The port.
+    pub(crate) port: u16,
+}
+
+impl Listening {
+    /// A URL host that reaches this socket from the host itself.
+    pub(crate) fn loopback_host(&self) -> &str {
+        match self.address.as_str() {
+            "0.0.0.0" => "127.0.0.1",
+            "::" => "[::1]",
+            "::1" => "[::1]",
+            other if other.contains(':') => "[::1]",
+            other => other,
+        }
+    }
+}
+
+/// Every node process and TCP listener on the host, found in one pass over /proc.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub(crate) struct ProcessScan {
+    /// Each process that runs node, nodejs or bun (by `/proc/PID/exe` or `argv[0]`), or
+    /// holds a listening TCP socket; kernel threads never.
+    pub(crate) processes: Vec<ScannedProcess>,
+    /// Listening sockets no process could be found for because some `/proc/PID/fd` could
+    /// not be read (bootproof not run as root), with the first reason.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) unattributed: Option<UnattributedSockets>,
+    /// Processes that could not be read (other than those that exited meanwhile): how
+    /// many, and the first reason. Whether they run node is not known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) unreadable: Option<String>,
+    /// Users whose manager systemd starts at boot (`loginctl enable-linger`): the entries
+    /// of `/var/lib/systemd/linger`.
+    pub(crate) lingering: Fact<Vec<String>>,
+    /// The user units (of a user's own systemd) that hold a scanned process, as their
+    /// files on disk say.
+    #[serde(default)]
+    pub(crate) user_units: Vec<UserUnitFacts>,
+}
+
+/// Listening sockets whose process could not be told.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub(crate) struct UnattributedSockets {
+    /// The sockets.
+    pub(crate) sockets: Vec<Listening>,
+    /// Why: the first `/proc/PID/fd` that could not be read.
+    pub(crate) reason: String,
+}
+
+/// One process of the scan, with what it runs in.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub(crate) struct ScannedProcess {
+    /// The process.
+    #[serde(flatten)]
+    pub(crate) process: ProcessFacts,
+    /// Its parent's pid (0: started from outside this PID namespace, as `docker exec` does).
+    pub(crate) ppid: u32,
+    /// The JavaScript runtime it runs (`node`, `nodejs`, `bun`); `None` for a listener
+    /// that runs something else.
+    pub(crate) runtime: Option<String>,
+    /// Its parents, nearest first, up to (not including) PID 1.
+    pub(crate) ancestors: Vec<Ancestor>,
+    /// It runs in a PID namespace below bootproof's own: inside a container of its own
+    /// (its `NSpid:` lists more namespaces than bootproof's).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub(crate) in_child_pid_namespace: bool,
+    /// Its working directory; read only for processes outside system services and PM2,
+    /// the ones whose remediation sketches a unit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) cwd: Option<Fact<String>>,
+    /// The names (never the values) of its environment variables, read like `cwd`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) env_names: Option<Fact<Vec<String>>>,
+}
+
+/// A parent of a scanned process.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub(crate) struct Ancestor {
+    /// Process id.
+    pub(crate) pid: u32,
+    /// Its parent's pid (0: outside this PID namespace).
+    pub(crate) ppid: u32,
+    /// `/proc/PID/comm`: `bash`, `tmux: server`, `sshd`.
+    pub(crate) comm: String,
+    /// Target of `/proc/PID/exe`, when readable.
+    pub(crate) exe: Option<String>,
+    /// Its command line (or process title), joined with spaces, cut to 200 characters.
+    pub(crate) title: String,
+    /// Its cgroup path.
+    pub(crate) cgroup: Option<String>,
+}
+
+/// A unit of a user's own systemd (`user@UID.service`) that holds a scanned process,
+/// as its files on disk say: what that manager starts when it starts.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub(crate) struct UserUnitFacts {
+    /// The user's uid.
+    pub(crate) uid: u32,
+    /// The user's login name, when it resolves.
+    pub(crate) user: Option<String>,
+    /// The unit: `greeter.service`.
+    pub(crate) unit: String,
+    /// Its unit file in a directory that survives a reboot (`~/.config/systemd/user`,
+    /// `/etc/systemd/user`, …); `None` when there is none (made by `systemd-run --user`,
+    /// or only under /run).
+    pub(crate) file: Option<String>,
+    /// The targets it is enabled for: each `TARGET.wants/` (in `~/.config/systemd/user`
+    /// or `/etc/systemd/user`) holding a link named after the unit.
+    pub(crate) wanted_by: Vec<String>,
+    /// Whether its home could be read to tell (`Err`: why not).
+    pub(crate) readable: Fact<()>,
 }
 
 /// A template unit (`my-app@.service`) that runs node.

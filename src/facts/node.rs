@@ -1,11 +1,16 @@
 //! Recognises commands that run a JavaScript runtime (node, nodejs, bun).
 //!
-//! Pure functions only: callers read the host (a script's `#!` line, a unit
-//! file's text) and hand the text in. A command runs node when its binary is
-//! node itself, when it is `/usr/bin/env` starting node, or when it is a script
-//! whose `#!` line does either. The `pm2` CLI is a node script too, but a
-//! `pm2 resurrect` unit is a PM2 subject, not a node service, so it is left out;
-//! `pm2-runtime` runs apps in the foreground and does count as a node service.
+//! Pure functions only: callers read the host (a script's `#!` line or text, a unit
+//! file's text) and hand the text in. A command runs node when its binary is node
+//! itself, when it is `/usr/bin/env` starting node, when it is a script whose `#!` line
+//! does either, when it is a shell script whose exec line does (`start.sh`, a wrapper
+//! found through env), a shell's `-c` string that does, or npm, yarn or pnpm (which run
+//! on node). The `pm2` CLI is a node script too, but a `pm2 resurrect` unit is a PM2
+//! subject, not a node service, so it is left out; `pm2-runtime` runs apps in the
+//! foreground and does count as a node service.
+//!
+//! Also here: the development supervisors (nodemon, node-supervisor, forever, `node
+//! --watch`) and PM2 run in the foreground, by their command lines.
 
 use super::states::ExecVia as Via;
 
@@ -30,6 +35,8 @@ pub(crate) struct RuntimeUse {
     pub(crate) via: Via,
     /// Where the binary is.
     pub(crate) locate: Locate,
+    /// For a wrapper, `sh -c` or a package manager: what was read to find it.
+    pub(crate) through: Option<String>,
 }
 
 /// What a command turned out to be.
@@ -41,8 +48,32 @@ pub(crate) enum ExecKind {
     Pm2Cli,
     /// It runs this file directly; only its `#!` line can tell (see [`classify_shebang`]).
     Script(String),
+    /// A shell runs this script: only its text can tell (see [`shell_candidates`]).
+    ShellScript(String),
+    /// A shell runs this `-c` command string (see [`shell_candidates`]).
+    ShellCommand(String),
+    /// It runs npm, yarn or pnpm (at this path, or by this name on PATH): node programs.
+    PackageManager(String),
+    /// It runs the program of this name, wherever PATH finds it (through env).
+    OnPath(String),
     /// Nothing here runs node.
     Other,
+}
+
+/// Shells whose scripts and `-c` strings bootproof reads for the node they start.
+const SHELLS: [&str; 6] = ["sh", "bash", "dash", "zsh", "ksh", "ash"];
+
+/// Package managers that run on node and run a package's scripts (`npm start`).
+const PACKAGE_MANAGERS: [&str; 5] = ["npm", "npx", "yarn", "yarnpkg", "pnpm"];
+
+/// Whether a path names a shell.
+pub(crate) fn is_shell(path: &str) -> bool {
+    SHELLS.contains(&basename(path))
+}
+
+/// Whether a path names npm, yarn or pnpm.
+pub(crate) fn is_package_manager(path: &str) -> bool {
+    PACKAGE_MANAGERS.contains(&basename(path))
 }
 
 /// The last path component: `/usr/bin/node` → `node`.
@@ -66,7 +97,7 @@ const NODE_OPTIONS_WITH_VALUE: [&str; 8] =
     ["-r", "--require", "--import", "--loader", "--experimental-loader", "-e", "--eval", "--env-file"];
 
 /// The script a runtime is asked to run: its first non-option argument.
-fn runtime_script(args: &[String]) -> Option<&str> {
+pub(crate) fn runtime_script(args: &[String]) -> Option<&str> {
     let mut skip_next = false;
     for arg in args {
         if skip_next {
@@ -92,7 +123,7 @@ fn runtime_invocation(program: &'static str, via: Via, locate: Locate, args: &[S
     if runtime_script(args).is_some_and(is_pm2_cli) {
         return ExecKind::Pm2Cli;
     }
-    ExecKind::Runtime(RuntimeUse { program, via, locate })
+    ExecKind::Runtime(RuntimeUse { program, via, locate, through: None })
 }
 
 /// The program `env` runs and its arguments, skipping env's own options and
@@ -169,7 +200,44 @@ fn classify_env_program(program: &str, args: &[String], via: Via) -> ExecKind {
             if program.contains('/') { Locate::At(program.to_owned()) } else { Locate::OnPath(program.to_owned()) };
         return runtime_invocation(runtime, via, locate, args);
     }
-    if program.contains('/') { ExecKind::Script(program.to_owned()) } else { ExecKind::Other }
+    let mut argv = vec![program.to_owned()];
+    argv.extend(args.iter().cloned());
+    match shell_or_package_manager(program, &argv) {
+        Some(kind) => kind,
+        None if program.contains('/') => ExecKind::Script(program.to_owned()),
+        None => ExecKind::OnPath(program.to_owned()),
+    }
+}
+
+/// A shell (its `-c` string, or the script it is given) or a package manager; `None`
+/// for any other program.
+fn shell_or_package_manager(path: &str, argv: &[String]) -> Option<ExecKind> {
+    if is_package_manager(path) {
+        return Some(ExecKind::PackageManager(path.to_owned()));
+    }
+    if !is_shell(path) {
+        return None;
+    }
+    let mut args = argv.iter().skip(1);
+    while let Some(arg) = args.next() {
+        if arg == "--" {
+            return Some(args.next().map_or(ExecKind::Other, |script| ExecKind::ShellScript(script.clone())));
+        }
+        match arg.strip_prefix('-') {
+            // `-c`, `-ec`, `-lc`: the command string is the next argument.
+            Some(flags) if flags.contains('c') && !arg.starts_with("--") => {
+                return Some(args.next().map_or(ExecKind::Other, |command| ExecKind::ShellCommand(command.clone())));
+            }
+            // `-o pipefail`, `+o`: an option with a value.
+            Some("o") => {
+                args.next();
+            }
+            Some(_) => {}
+            None => return Some(ExecKind::ShellScript(arg.clone())),
+        }
+    }
+    // An interactive shell runs nothing of its own.
+    Some(ExecKind::Other)
 }
 
 /// Classifies one `ExecStart=` command: the binary systemd executes and its argv
@@ -190,7 +258,7 @@ pub(crate) fn classify_exec(path: &str, argv: &[String]) -> ExecKind {
             None => ExecKind::Other,
         };
     }
-    ExecKind::Script(path.to_owned())
+    shell_or_package_manager(path, argv).unwrap_or_else(|| ExecKind::Script(path.to_owned()))
 }
 
 /// Splits a `#!` line (without the `#!`… newline) the way Linux does: the
@@ -218,24 +286,190 @@ pub(crate) fn classify_shebang(script: &str, line: &str) -> ExecKind {
     let Some((interpreter, arg)) = split_shebang(line) else {
         return ExecKind::Other;
     };
+    // `#!/bin/sh`, `#!/usr/bin/env bash`: a shell script, read for what it execs.
+    let env_shell = basename(interpreter) == "env"
+        && arg
+            .and_then(|arg| env_program(&arg.split_whitespace().map(str::to_owned).collect::<Vec<_>>()))
+            .is_some_and(|(program, _)| is_shell(&program));
+    if is_shell(interpreter) || env_shell {
+        return ExecKind::ShellScript(script.to_owned());
+    }
     if let Some(runtime) = runtime_named(interpreter) {
         return ExecKind::Runtime(RuntimeUse {
             program: runtime,
             via: Via::Shebang,
             locate: Locate::At(interpreter.to_owned()),
+            through: None,
         });
     }
     if basename(interpreter) == "env" {
         let args: Vec<String> = arg.map(|arg| vec![arg.to_owned()]).unwrap_or_default();
         if let Some((program, rest)) = env_program(&args) {
             return match classify_env_program(&program, &rest, Via::Shebang) {
-                // A script whose interpreter is another script is not followed further.
-                ExecKind::Script(_) => ExecKind::Other,
+                // A script whose interpreter is another program is not followed further.
+                ExecKind::Script(_) | ExecKind::OnPath(_) | ExecKind::ShellScript(_) | ExecKind::ShellCommand(_) => {
+                    ExecKind::Other
+                }
                 other => other,
             };
         }
     }
     ExecKind::Other
+}
+
+/// The commands of a shell script or `-c` string that may start node, most likely
+/// first: when it has `exec` lines, the last of them alone (it is what the service becomes;
+/// the lines before it prepare); otherwise every command, last first. Leading variable
+/// assignments, `exec`, `nohup`, `command` and the shell's keywords (`then`, `do`, …)
+/// are dropped from each.
+pub(crate) fn shell_candidates(text: &str) -> Vec<Vec<String>> {
+    let commands: Vec<(bool, Vec<String>)> = shell_commands(text).into_iter().filter_map(strip_command).collect();
+    match commands.iter().rev().find(|(exec, _)| *exec) {
+        Some((_, last_exec)) => vec![last_exec.clone()],
+        None => commands.into_iter().rev().map(|(_, words)| words).collect(),
+    }
+}
+
+/// Shell keywords that may start a line before the command itself.
+const SHELL_KEYWORDS: [&str; 10] = ["then", "do", "else", "elif", "if", "while", "until", "{", "!", "time"];
+
+/// A command without what comes before its program: (it was `exec`ed, its words);
+/// `None` when nothing is left (an assignment, a `fi`).
+fn strip_command(words: Vec<String>) -> Option<(bool, Vec<String>)> {
+    let mut exec = false;
+    let mut rest: &[String] = &words;
+    loop {
+        match rest.first().map(String::as_str) {
+            Some(word) if SHELL_KEYWORDS.contains(&word) || is_assignment(word) => rest = &rest[1..],
+            Some("exec") => {
+                exec = true;
+                rest = &rest[1..];
+            }
+            Some("nohup" | "command") => rest = &rest[1..],
+            Some(_) => break,
+            None => return None,
+        }
+    }
+    match rest.first().map(String::as_str) {
+        Some("fi" | "done" | "esac" | "}" | "cd" | "export" | "set" | "." | "source" | "echo" | ":" | "true") => None,
+        Some(_) => Some((exec, rest.to_vec())),
+        None => None,
+    }
+}
+
+/// Splits shell text into simple commands (their words): on unquoted `;`, `&`, `|`,
+/// parentheses and line ends, with quotes, backslashes and `#` comments handled as sh
+/// does. Expansions (`$VAR`, `$(…)`) are kept as written: bootproof does not run them.
+pub(crate) fn shell_commands(text: &str) -> Vec<Vec<String>> {
+    let mut commands = Vec::new();
+    let mut words: Vec<String> = Vec::new();
+    let mut word = String::new();
+    let mut in_word = false;
+    let mut quote: Option<char> = None;
+    let mut chars = text.chars();
+    let end_word = |words: &mut Vec<String>, word: &mut String, in_word: &mut bool| {
+        if *in_word {
+            words.push(std::mem::take(word));
+            *in_word = false;
+        }
+    };
+    while let Some(c) = chars.next() {
+        match (quote, c) {
+            (Some('\''), '\'') => quote = None,
+            (Some('\''), c) => word.push(c),
+            (Some(_), '"') => quote = None,
+            (Some(_), '\\') => match chars.next() {
+                Some(next @ ('"' | '\\' | '$' | '`')) => word.push(next),
+                Some('\n') | None => {}
+                Some(next) => {
+                    word.push('\\');
+                    word.push(next);
+                }
+            },
+            (Some(_), c) => word.push(c),
+            (None, '\'' | '"') => {
+                quote = Some(c);
+                in_word = true;
+            }
+            (None, '\\') => match chars.next() {
+                Some('\n') | None => {}
+                Some(next) => {
+                    word.push(next);
+                    in_word = true;
+                }
+            },
+            (None, '#') if !in_word => {
+                for next in chars.by_ref() {
+                    if next == '\n' {
+                        break;
+                    }
+                }
+                end_word(&mut words, &mut word, &mut in_word);
+                if !words.is_empty() {
+                    commands.push(std::mem::take(&mut words));
+                }
+            }
+            (None, ';' | '&' | '|' | '(' | ')' | '\n') => {
+                end_word(&mut words, &mut word, &mut in_word);
+                if !words.is_empty() {
+                    commands.push(std::mem::take(&mut words));
+                }
+            }
+            (None, c) if c.is_whitespace() => end_word(&mut words, &mut word, &mut in_word),
+            (None, c) => {
+                word.push(c);
+                in_word = true;
+            }
+        }
+    }
+    end_word(&mut words, &mut word, &mut in_word);
+    if !words.is_empty() {
+        commands.push(words);
+    }
+    commands
+}
+
+/// A development supervisor that runs a node program: restarts it when files change (or
+/// it crashes), never after a reboot, and is meant for a developer's machine.
+pub(crate) fn dev_supervisor(argv: &[String]) -> Option<&'static str> {
+    let tool = |path: &str| -> Option<&'static str> {
+        let name = basename(path).trim_end_matches(".js");
+        if name == "nodemon" {
+            Some("nodemon")
+        } else if name == "node-supervisor" || path.contains("/supervisor/lib/cli-wrapper") {
+            Some("node-supervisor")
+        } else if name == "forever" || path.contains("/forever/bin/monitor") {
+            Some("forever")
+        } else {
+            None
+        }
+    };
+    let program = argv.first()?;
+    if runtime_named(program).is_none() {
+        return tool(program);
+    }
+    let args = &argv[1..];
+    // node's own watch mode: `--watch`, `--watch-path=…` before the script.
+    let script_at = args.iter().position(|arg| !arg.starts_with('-')).unwrap_or(args.len());
+    if args[..script_at].iter().any(|arg| arg == "--watch" || arg.starts_with("--watch-path")) {
+        return Some("node --watch");
+    }
+    runtime_script(args).and_then(tool).or_else(|| {
+        // `node supervisor app.js` names it without a path.
+        runtime_script(args).filter(|script| basename(script) == "supervisor").map(|_| "node-supervisor")
+    })
+}
+
+/// Whether a command line is PM2 running in the foreground, as a container's PID 1 runs
+/// it: `pm2-runtime`, `pm2-docker`, `pm2-dev`, `pm2 … --no-daemon`, or a God Daemon title.
+pub(crate) fn runs_pm2_in_foreground(argv: &[String]) -> bool {
+    let title = argv.join(" ");
+    if title.starts_with("PM2 v") && title.contains("God Daemon") {
+        return true;
+    }
+    let named = |word: &String| matches!(basename(word), "pm2-runtime" | "pm2-docker" | "pm2-dev");
+    argv.iter().take(2).any(named)
+        || (argv.iter().take(2).any(|word| is_pm2_cli(word)) && argv.iter().any(|arg| arg == "--no-daemon"))
 }
 
 /// Splits a command line on whitespace, honouring single and double quotes and
@@ -287,7 +521,7 @@ mod tests {
     }
 
     fn runtime(program: &'static str, via: Via, locate: Locate) -> ExecKind {
-        ExecKind::Runtime(RuntimeUse { program, via, locate })
+        ExecKind::Runtime(RuntimeUse { program, via, locate, through: None })
     }
 
     #[test]
@@ -360,7 +594,10 @@ mod tests {
         assert_eq!(kind, runtime("node", Via::Env, Locate::At("/opt/node/bin/node".into())));
         let kind = classify_exec("/usr/bin/env", &argv(&["env", "/opt/app/start"]));
         assert_eq!(kind, ExecKind::Script("/opt/app/start".into()));
-        assert_eq!(classify_exec("/usr/bin/env", &argv(&["env", "python3", "x.py"])), ExecKind::Other);
+        assert_eq!(
+            classify_exec("/usr/bin/env", &argv(&["env", "python3", "x.py"])),
+            ExecKind::OnPath("python3".into())
+        );
         assert_eq!(classify_exec("/usr/bin/env", &argv(&["env", "A=1"])), ExecKind::Other);
     }
 
@@ -397,10 +634,99 @@ mod tests {
             classify_shebang("/opt/app/run", "#! /usr/bin/env  -S node --enable-source-maps "),
             runtime("node", Via::Shebang, Locate::OnPath("node".into()))
         );
-        assert_eq!(classify_shebang("/opt/app/run", "#!/bin/sh"), ExecKind::Other);
+        assert_eq!(classify_shebang("/opt/app/run", "#!/bin/sh"), ExecKind::ShellScript("/opt/app/run".into()));
+        assert_eq!(
+            classify_shebang("/opt/app/run", "#!/usr/bin/env -S bash -e"),
+            ExecKind::ShellScript("/opt/app/run".into())
+        );
         assert_eq!(classify_shebang("/opt/app/run", "#!/usr/bin/env python3"), ExecKind::Other);
         assert_eq!(classify_shebang("/opt/app/run", "no shebang"), ExecKind::Other);
         assert_eq!(classify_shebang("/opt/app/run", "#!"), ExecKind::Other);
+    }
+
+    #[test]
+    fn wrappers_shells_and_package_managers() {
+        // `/usr/bin/env start-api`: a wrapper found on PATH, followed by the caller.
+        assert_eq!(
+            classify_exec("/usr/bin/env", &argv(&["/usr/bin/env", "start-api"])),
+            ExecKind::OnPath("start-api".into())
+        );
+        assert_eq!(
+            classify_exec("/bin/bash", &argv(&["/bin/bash", "-c", "cd /srv/app && exec node server.js"])),
+            ExecKind::ShellCommand("cd /srv/app && exec node server.js".into())
+        );
+        assert_eq!(
+            classify_exec("/bin/sh", &argv(&["sh", "-ec", "node a.js"])),
+            ExecKind::ShellCommand("node a.js".into())
+        );
+        assert_eq!(
+            classify_exec("/bin/bash", &argv(&["bash", "-o", "pipefail", "/opt/app/start.sh", "x"])),
+            ExecKind::ShellScript("/opt/app/start.sh".into())
+        );
+        assert_eq!(classify_exec("/bin/bash", &argv(&["bash"])), ExecKind::Other);
+        assert_eq!(
+            classify_exec("/usr/bin/npm", &argv(&["/usr/bin/npm", "start"])),
+            ExecKind::PackageManager("/usr/bin/npm".into())
+        );
+        assert_eq!(
+            classify_exec("/usr/bin/env", &argv(&["env", "NODE_ENV=production", "yarn", "start"])),
+            ExecKind::PackageManager("yarn".into())
+        );
+        assert_eq!(
+            classify_shebang("/opt/app/start.sh", "#!/bin/sh"),
+            ExecKind::ShellScript("/opt/app/start.sh".into())
+        );
+        assert_eq!(
+            classify_shebang("/usr/local/bin/start-api", "#!/usr/bin/env bash"),
+            ExecKind::ShellScript("/usr/local/bin/start-api".into())
+        );
+    }
+
+    #[test]
+    fn a_scripts_last_exec_line_decides() {
+        let script = "#!/bin/sh\nset -e\n# start the API\ncd /srv/api\n. ./env.sh\nexport NODE_ENV=production\n\
+                      if [ -n \"$DEBUG\" ]; then exec node --inspect server.js; fi\nexec node server.js \"$@\"\n";
+        assert_eq!(shell_candidates(script), vec![argv(&["node", "server.js", "$@"])]);
+        // No exec: every command, the last first; assignments and nohup dropped.
+        let text = "cd /srv && PORT=3000 nohup node server.js; echo started";
+        assert_eq!(shell_candidates(text), vec![argv(&["node", "server.js"])]);
+        // The exec line is what the service becomes: a node step before it does not count.
+        let migrate = "node migrate.js\nexec python3 app.py\n";
+        assert_eq!(shell_candidates(migrate), vec![argv(&["python3", "app.py"])]);
+        assert_eq!(
+            shell_commands("echo 'a;b' \"c d\" e\\ f | grep x && y # z ; w\nlast"),
+            vec![argv(&["echo", "a;b", "c d", "e f"]), argv(&["grep", "x"]), argv(&["y"]), argv(&["last"])]
+        );
+    }
+
+    #[test]
+    fn development_supervisors() {
+        assert_eq!(dev_supervisor(&argv(&["node", "/usr/local/bin/nodemon", "server.js", "18006"])), Some("nodemon"));
+        assert_eq!(dev_supervisor(&argv(&["/usr/local/bin/nodemon", "server.js"])), Some("nodemon"));
+        assert_eq!(
+            dev_supervisor(&argv(&["node", "/usr/lib/node_modules/supervisor/lib/cli-wrapper.js", "app.js"])),
+            Some("node-supervisor")
+        );
+        assert_eq!(
+            dev_supervisor(&argv(&["/usr/bin/node", "/usr/lib/node_modules/forever/bin/monitor", "app.js"])),
+            Some("forever")
+        );
+        assert_eq!(dev_supervisor(&argv(&["node", "--watch", "server.js"])), Some("node --watch"));
+        assert_eq!(dev_supervisor(&argv(&["node", "--watch-path=./src", "server.js"])), Some("node --watch"));
+        assert_eq!(dev_supervisor(&argv(&["/usr/bin/node", "server.js", "--watch"])), None, "the app's own flag");
+        assert_eq!(dev_supervisor(&argv(&["/usr/bin/node", "server.js"])), None);
+        assert_eq!(dev_supervisor(&argv(&["/usr/bin/supervisord", "-n"])), None, "Python's supervisord is not one");
+    }
+
+    #[test]
+    fn pm2_in_the_foreground() {
+        // Captured: PID 1 of a PID namespace started as `pm2-runtime server.js`.
+        assert!(runs_pm2_in_foreground(&argv(&["/usr/bin/node", "/usr/local/bin/pm2-runtime", "server.js"])));
+        assert!(runs_pm2_in_foreground(&argv(&["pm2-docker", "start", "app.json"])));
+        assert!(runs_pm2_in_foreground(&argv(&["node", "/usr/local/bin/pm2", "start", "app.js", "--no-daemon"])));
+        assert!(runs_pm2_in_foreground(&argv(&["PM2 v7.0.4: God Daemon (/root/.pm2)"])));
+        assert!(!runs_pm2_in_foreground(&argv(&["node", "/usr/local/bin/pm2", "resurrect"])));
+        assert!(!runs_pm2_in_foreground(&argv(&["node", "server.js"])));
     }
 
     #[test]

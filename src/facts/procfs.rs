@@ -1,14 +1,24 @@
 //! Processes and host identity from /proc and the cgroup filesystem.
 //!
+//! [`ProcessTable::scan`] is the one pass over /proc a run makes: every userspace
+//! process's `stat`, `cmdline` and `exe`, read once, with the TCP sockets each listens on
+//! (see `sockets`). Everything else that needs a process — a unit's cgroup members, the
+//! PM2 daemons and their apps, the process classification — looks it up there; `status`
+//! (the uid) and `cgroup` are read only for the processes that are reported, `cwd` and
+//! `environ` (names only) only for the few whose remediation sketches a unit.
+//!
 //! Processes come and go while we read: one that vanishes between listing and
 //! reading is skipped, not reported as an error.
 
-use std::io;
+use std::cell::RefCell;
+use std::collections::{BTreeMap, HashMap};
+use std::io::{self, Read};
 use std::path::Path;
 use std::time::{Duration, UNIX_EPOCH};
 
-use super::files::os_message;
-use super::model::{Fact, ProcessFacts};
+use super::files::{self, os_message};
+use super::model::{Fact, Listening, ProcessFacts, UnattributedSockets};
+use super::sockets;
 
 /// Where systemd's cgroup tree can be mounted, in order of preference: the unified
 /// hierarchy (cgroup v2), the unified part of a hybrid setup (Ubuntu 20.04, and
@@ -67,12 +77,50 @@ pub(crate) fn parse_status_uid(status: &str) -> Option<u32> {
         .and_then(|uid| uid.parse().ok())
 }
 
+/// How many PID namespaces the `NSpid:` line of /proc/PID/status lists the process in.
+pub(crate) fn parse_nspid_depth(status: &str) -> Option<usize> {
+    status.lines().find_map(|line| line.strip_prefix("NSpid:")).map(|ids| ids.split_whitespace().count())
+}
+
+/// How many PID namespaces deep this process (bootproof) is.
+pub(crate) fn own_nspid_depth() -> Option<usize> {
+    std::fs::read_to_string("/proc/self/status").ok().as_deref().and_then(parse_nspid_depth)
+}
+
 /// Field 22 (starttime) of /proc/PID/stat. The command name (field 2) may hold
 /// spaces and parentheses, so fields are counted from the last `)`.
 pub(crate) fn parse_stat_starttime(stat: &str) -> Option<u64> {
-    let after_comm = &stat[stat.rfind(')')? + 1..];
-    // After `)` come fields 3, 4, …; field 22 is the 20th of them.
-    after_comm.split_whitespace().nth(22 - 3)?.parse().ok()
+    parse_stat(stat).and_then(|stat| stat.start_ticks)
+}
+
+/// What the table keeps of /proc/PID/stat.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Stat {
+    /// Field 2, the command name (`comm`), without its parentheses.
+    comm: String,
+    /// Field 4.
+    ppid: u32,
+    /// Field 9 has `PF_KTHREAD`: a kernel thread, never a service.
+    kernel_thread: bool,
+    /// Field 22.
+    start_ticks: Option<u64>,
+}
+
+/// The kernel's flag for its own threads (include/linux/sched.h).
+const PF_KTHREAD: u64 = 0x0020_0000;
+
+/// Parses /proc/PID/stat: the command name sits between the first `(` and the last `)`
+/// (it may hold both), the numeric fields follow.
+fn parse_stat(stat: &str) -> Option<Stat> {
+    let open = stat.find('(')?;
+    let close = stat.rfind(')')?;
+    let comm = stat.get(open + 1..close)?.to_owned();
+    // After `)` come fields 3, 4, …: field N is the (N-3)th of them.
+    let fields: Vec<&str> = stat.get(close + 1..)?.split_whitespace().collect();
+    let ppid = fields.get(4 - 3)?.parse().ok()?;
+    let flags: u64 = fields.get(9 - 3).and_then(|f| f.parse().ok()).unwrap_or(0);
+    let start_ticks = fields.get(22 - 3).and_then(|f| f.parse().ok());
+    Some(Stat { comm, ppid, kernel_thread: flags & PF_KTHREAD != 0, start_ticks })
 }
 
 /// The unified-hierarchy path from /proc/PID/cgroup (the `0::` line), or on a
@@ -102,6 +150,295 @@ pub(crate) fn parse_cmdline(bytes: &[u8]) -> Vec<String> {
 /// Whether an error means the process (or its /proc entry) is gone.
 fn is_gone(err: &io::Error) -> bool {
     err.kind() == io::ErrorKind::NotFound || err.raw_os_error() == Some(libc::ESRCH)
+}
+
+/// Reads at most `max` bytes of a file.
+fn read_bounded(path: &str, max: u64) -> io::Result<Vec<u8>> {
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)?.take(max).read_to_end(&mut bytes)?;
+    Ok(bytes)
+}
+
+/// Reads a /proc file of one process into `buf`, in as few calls as the kernel allows: a
+/// /proc file is generated whole on the first read, so a read that does not fill the
+/// buffer has it all (no second read for the end of file, no size lookup first). At
+/// most `max` bytes. This is the scan's inner loop: on a host of thousands of
+/// processes, each saved call is thousands of calls.
+fn read_proc_file(path: &str, buf: &mut Vec<u8>, max: usize) -> io::Result<()> {
+    buf.clear();
+    let mut file = std::fs::File::open(path)?;
+    let mut chunk = 4096.min(max);
+    loop {
+        let start = buf.len();
+        buf.resize(start + chunk, 0);
+        let n = file.read(&mut buf[start..])?;
+        buf.truncate(start + n);
+        if n < chunk || buf.len() >= max {
+            return Ok(());
+        }
+        chunk = (chunk * 2).min(max - buf.len());
+    }
+}
+
+/// A command line longer than this is cut: enough for any real one, bounded for a hostile one.
+const CMDLINE_MAX: u64 = 32 * 1024;
+
+/// An environment larger than this is read only this far (ARG_MAX-sized ones exist).
+const ENVIRON_MAX: u64 = 2 * 1024 * 1024;
+
+/// One userspace process as the scan read it.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct Row {
+    /// Process id.
+    pub(crate) pid: u32,
+    /// Parent's pid (0: outside this PID namespace).
+    pub(crate) ppid: u32,
+    /// `comm`.
+    pub(crate) comm: String,
+    /// `/proc/PID/cmdline`, split on NUL (a process title for PM2 and tmux).
+    pub(crate) cmdline: Vec<String>,
+    /// Target of `/proc/PID/exe`.
+    pub(crate) exe: Fact<String>,
+    /// Start time in clock ticks after boot.
+    start_ticks: Option<u64>,
+}
+
+impl Row {
+    /// The JavaScript runtime this process runs, by its binary or `argv[0]`.
+    pub(crate) fn runtime(&self) -> Option<&'static str> {
+        let by_exe = self.exe.ok().and_then(|exe| super::node::runtime_named(exe.trim_end_matches(" (deleted)")));
+        by_exe.or_else(|| self.cmdline.first().and_then(|arg0| super::node::runtime_named(arg0)))
+    }
+
+    /// The command line joined with spaces, cut to `max` characters.
+    pub(crate) fn title(&self, max: usize) -> String {
+        let joined = self.cmdline.join(" ");
+        match joined.char_indices().nth(max) {
+            Some((cut, _)) => format!("{}…", &joined[..cut]),
+            None => joined,
+        }
+    }
+}
+
+/// The one pass over /proc of a run (see the module documentation).
+pub(crate) struct ProcessTable {
+    /// Turns start ticks into wall-clock time.
+    clock: Option<BootClock>,
+    /// Every userspace process, by pid.
+    rows: BTreeMap<u32, Row>,
+    /// The TCP sockets each process listens on.
+    listening: HashMap<u32, Vec<Listening>>,
+    /// Sockets no process could be found for, and why.
+    unattributed: Option<UnattributedSockets>,
+    /// Processes that could not be read (other than vanished): how many, and the first reason.
+    unreadable: Option<(usize, String)>,
+    /// uid → login name, one NSS lookup per uid.
+    user_names: RefCell<HashMap<u32, Option<String>>>,
+    /// pid → cgroup path, each read once.
+    cgroups: RefCell<HashMap<u32, Option<String>>>,
+}
+
+impl ProcessTable {
+    /// Reads every userspace process and the listening sockets. Kernel threads cost one
+    /// read of their `stat`; every other process a `stat`, a `cmdline` and a `readlink`.
+    pub(crate) fn scan() -> ProcessTable {
+        let mut rows = BTreeMap::new();
+        let mut unreadable: Option<(usize, String)> = None;
+        let mut note = |pid: u32, err: &io::Error| {
+            let entry = unreadable.get_or_insert_with(|| (0, format!("/proc/{pid}: {}", os_message(err))));
+            entry.0 += 1;
+        };
+        let mut buf = Vec::with_capacity(4096);
+        if let Ok(entries) = std::fs::read_dir("/proc") {
+            for entry in entries.flatten() {
+                let Some(pid) = entry.file_name().to_str().and_then(|name| name.parse::<u32>().ok()) else {
+                    continue;
+                };
+                match read_row(pid, &mut buf) {
+                    Ok(Some(row)) => {
+                        rows.insert(pid, row);
+                    }
+                    Ok(None) => {}
+                    Err(err) => note(pid, &err),
+                }
+            }
+        }
+        let (listening, unattributed) = match sockets::listening_sockets() {
+            Ok(sockets) => sockets::attribute(&sockets, rows.keys().copied()),
+            Err(reason) => (
+                HashMap::new(),
+                Some(UnattributedSockets { sockets: Vec::new(), reason: format!("cannot list TCP sockets: {reason}") }),
+            ),
+        };
+        ProcessTable {
+            clock: BootClock::read(),
+            rows,
+            listening,
+            unattributed,
+            unreadable,
+            user_names: RefCell::new(HashMap::new()),
+            cgroups: RefCell::new(HashMap::new()),
+        }
+    }
+
+    /// Every process the scan read, by pid.
+    pub(crate) fn rows(&self) -> impl Iterator<Item = &Row> {
+        self.rows.values()
+    }
+
+    /// One process of the scan.
+    pub(crate) fn row(&self, pid: u32) -> Option<&Row> {
+        self.rows.get(&pid)
+    }
+
+    /// The sockets `pid` listens on.
+    pub(crate) fn listening(&self, pid: u32) -> &[Listening] {
+        self.listening.get(&pid).map_or(&[], Vec::as_slice)
+    }
+
+    /// Whether `pid` listens on any TCP socket.
+    pub(crate) fn listens(&self, pid: u32) -> bool {
+        self.listening.contains_key(&pid)
+    }
+
+    /// Sockets no process could be found for, and why.
+    pub(crate) fn unattributed(&self) -> Option<&UnattributedSockets> {
+        self.unattributed.as_ref()
+    }
+
+    /// How many processes could not be read, and the first reason.
+    pub(crate) fn unreadable(&self) -> Option<&(usize, String)> {
+        self.unreadable.as_ref()
+    }
+
+    /// The cgroup path of `pid`, read once.
+    pub(crate) fn cgroup(&self, pid: u32) -> Option<String> {
+        if let Some(known) = self.cgroups.borrow().get(&pid) {
+            return known.clone();
+        }
+        let read = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).ok().and_then(|text| parse_cgroup(&text));
+        self.cgroups.borrow_mut().insert(pid, read.clone());
+        read
+    }
+
+    /// The login name of a uid, looked up once.
+    pub(crate) fn user_name(&self, uid: u32) -> Option<String> {
+        if let Some(known) = self.user_names.borrow().get(&uid) {
+            return known.clone();
+        }
+        let name = files::user_name(uid);
+        self.user_names.borrow_mut().insert(uid, name.clone());
+        name
+    }
+
+    /// The process as the facts carry it: the scan's row with its uid and cgroup read now,
+    /// or — for a process started after the scan (a PM2 app that restarted) — read whole.
+    /// `Ok(None)` when it does not run.
+    pub(crate) fn process(&self, pid: u32) -> io::Result<Option<ProcessFacts>> {
+        self.process_with_namespace(pid).map(|found| found.map(|(process, _)| process))
+    }
+
+    /// [`ProcessTable::process`], with how many PID namespaces deep the process is
+    /// (`NSpid:` of its status; 1 on a host, more inside a container), when the kernel says.
+    pub(crate) fn process_with_namespace(&self, pid: u32) -> io::Result<Option<(ProcessFacts, Option<usize>)>> {
+        if pid == 0 {
+            return Ok(None);
+        }
+        let Some(row) = self.rows.get(&pid) else {
+            let mut resolve = |uid: u32| self.user_name(uid);
+            return read_process(pid, self.clock, &mut resolve).map(|found| {
+                found.map(|mut process| {
+                    process.listening = self.listening(pid).to_vec();
+                    (process, None)
+                })
+            });
+        };
+        let status = match std::fs::read_to_string(format!("/proc/{pid}/status")) {
+            Ok(text) => text,
+            Err(err) if is_gone(&err) => return Ok(None),
+            Err(err) => return Err(err),
+        };
+        let Some(uid) = parse_status_uid(&status) else {
+            return Err(io::Error::new(io::ErrorKind::InvalidData, format!("/proc/{pid}/status has no Uid line")));
+        };
+        let process = ProcessFacts {
+            pid,
+            uid,
+            user: self.user_name(uid),
+            exe: row.exe.clone(),
+            cmdline: row.cmdline.clone(),
+            started_at: self.clock.zip(row.start_ticks).map(|(clock, ticks)| clock.started_at(ticks)),
+            cgroup: self.cgroup(pid),
+            listening: self.listening(pid).to_vec(),
+        };
+        Ok(Some((process, parse_nspid_depth(&status))))
+    }
+
+    /// A process the facts may do without when it cannot be read: `None` then too.
+    pub(crate) fn process_if_readable(&self, pid: u32) -> Option<ProcessFacts> {
+        self.process(pid).ok().flatten()
+    }
+}
+
+/// One row of the scan; `Ok(None)` for a kernel thread or a process that vanished.
+/// `buf` is the scan's one read buffer.
+fn read_row(pid: u32, buf: &mut Vec<u8>) -> io::Result<Option<Row>> {
+    let dir = format!("/proc/{pid}");
+    match read_proc_file(&format!("{dir}/stat"), buf, 4096) {
+        Ok(()) => {}
+        Err(err) if is_gone(&err) => return Ok(None),
+        Err(err) => return Err(err),
+    }
+    let Some(stat) = parse_stat(&String::from_utf8_lossy(buf)) else {
+        return Err(io::Error::new(io::ErrorKind::InvalidData, format!("{dir}/stat cannot be parsed")));
+    };
+    // kthreadd (pid 2) and its children.
+    if stat.kernel_thread || pid == 2 || stat.ppid == 2 {
+        return Ok(None);
+    }
+    let cmdline = match read_proc_file(&format!("{dir}/cmdline"), buf, CMDLINE_MAX as usize) {
+        Ok(()) => parse_cmdline(buf),
+        Err(err) if is_gone(&err) => return Ok(None),
+        Err(err) => return Err(err),
+    };
+    let exe = match std::fs::read_link(format!("{dir}/exe")) {
+        Ok(target) => Fact::Ok(target.to_string_lossy().into_owned()),
+        Err(err) if is_gone(&err) => return Ok(None),
+        // A zombie has no exe; another user's process without CAP_SYS_PTRACE hides it.
+        Err(err) => Fact::Error(format!("cannot read {dir}/exe: {}", os_message(&err))),
+    };
+    Ok(Some(Row { pid, ppid: stat.ppid, comm: stat.comm, cmdline, exe, start_ticks: stat.start_ticks }))
+}
+
+/// The working directory of a process (`/proc/PID/cwd`).
+pub(crate) fn cwd(pid: u32) -> Fact<String> {
+    match std::fs::read_link(format!("/proc/{pid}/cwd")) {
+        Ok(target) => Fact::Ok(target.to_string_lossy().into_owned()),
+        Err(err) => Fact::Error(format!("cannot read /proc/{pid}/cwd: {}", os_message(&err))),
+    }
+}
+
+/// The names of a process's environment variables (`/proc/PID/environ`), sorted. The
+/// values are dropped as they are read: they may hold secrets.
+pub(crate) fn env_names(pid: u32) -> Fact<Vec<String>> {
+    match read_bounded(&format!("/proc/{pid}/environ"), ENVIRON_MAX) {
+        Ok(bytes) => Fact::Ok(parse_env_names(&bytes)),
+        Err(err) => Fact::Error(format!("cannot read /proc/{pid}/environ: {}", os_message(&err))),
+    }
+}
+
+/// The names in a NUL-separated environment block, without their values.
+fn parse_env_names(bytes: &[u8]) -> Vec<String> {
+    let mut names: Vec<String> = bytes
+        .split(|b| *b == 0)
+        .filter_map(|entry| {
+            let end = entry.iter().position(|b| *b == b'=')?;
+            (end > 0).then(|| String::from_utf8_lossy(&entry[..end]).into_owned())
+        })
+        .collect();
+    names.sort();
+    names.dedup();
+    names
 }
 
 /// Reads one process. `Ok(None)` when it vanished while being read.
@@ -141,7 +478,7 @@ pub(crate) fn read_process(
         Err(err) if is_gone(&err) => return Ok(None),
         Err(err) => return Err(err),
     };
-    Ok(Some(ProcessFacts { pid, uid, user: user_name(uid), exe, cmdline, started_at, cgroup }))
+    Ok(Some(ProcessFacts { pid, uid, user: user_name(uid), exe, cmdline, started_at, cgroup, listening: Vec::new() }))
 }
 
 /// The pids in a unit's cgroup (`ControlGroup`), its child cgroups included
@@ -222,6 +559,44 @@ pub(crate) fn pid1_name() -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn stat_fields_of_a_process_and_a_kernel_thread() {
+        let node = "4242 (node (worker) x) S 1 4242 4242 0 -1 4194560 1 0 0 0 5 6 0 0 20 0 11 0 123456 1000 50";
+        assert_eq!(
+            parse_stat(node),
+            Some(Stat { comm: "node (worker) x".into(), ppid: 1, kernel_thread: false, start_ticks: Some(123456) })
+        );
+        let kthread = "17 (ksoftirqd/1) S 2 0 0 0 -1 69238848 0 0 0 0 0 0 0 0 20 0 1 0 12 0 0";
+        assert!(parse_stat(kthread).is_some_and(|stat| stat.kernel_thread && stat.ppid == 2));
+    }
+
+    #[test]
+    fn pid_namespace_depth() {
+        assert_eq!(parse_nspid_depth("Name:\tnode\nNSpid:\t653\t1\nUid:\t0\t0\t0\t0\n"), Some(2));
+        assert_eq!(parse_nspid_depth("NSpid:\t4242\n"), Some(1));
+        assert_eq!(parse_nspid_depth("Name:\tx\n"), None);
+        assert!(own_nspid_depth().is_some());
+    }
+
+    #[test]
+    fn environment_names_keep_no_value() {
+        let names = parse_env_names(b"PATH=/usr/bin\0SECRET=hunter2\0=odd\0NOEQUALS\0GREETING=a=b\0\0");
+        assert_eq!(names, ["GREETING", "PATH", "SECRET"]);
+    }
+
+    #[test]
+    fn the_scan_finds_this_process_and_reads_it_like_a_fresh_read() {
+        let table = ProcessTable::scan();
+        let me = std::process::id();
+        let row = table.row(me).expect("this test process is in the scan");
+        assert!(!row.cmdline.is_empty());
+        let scanned = table.process(me).ok().flatten().expect("readable");
+        let mut names = |uid: u32| files::user_name(uid);
+        let fresh = read_process(me, BootClock::read(), &mut names).ok().flatten().expect("readable");
+        assert_eq!((scanned.uid, &scanned.exe, &scanned.cgroup), (fresh.uid, &fresh.exe, &fresh.cgroup));
+        assert!(table.rows().all(|row| row.pid != 2), "no kernel thread");
+    }
 
     #[test]
     fn starttime_survives_odd_command_names() {

@@ -1,10 +1,14 @@
-//! Which TCP ports a set of processes listens on: `/proc/net/tcp{,6}` rows in the LISTEN
-//! state, matched to the processes through the socket inodes in `/proc/PID/fd`. Used by
-//! `init` to suggest health endpoints; read-only and without subprocesses (no `ss`).
+//! Which TCP ports processes listen on: `/proc/net/tcp{,6}` rows in the LISTEN state,
+//! matched to processes through the socket inodes in `/proc/PID/fd` — what `ss -tlp`
+//! does, read-only and without a subprocess. [`attribute`] runs once per run, inside the
+//! /proc scan (`procfs::ProcessTable`); [`service_ports`] reads the result back out of
+//! the facts for `init`.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use super::model::{Fact, Facts, RpcAnswer};
+use super::files::os_message;
+pub(crate) use super::model::Listening;
+use super::model::{Fact, Facts, ProcessFacts, RpcAnswer, UnattributedSockets};
 
 /// The ports each service listens on: per unit name, or per `pm2:<home>/<app>` (see
 /// [`pm2_app_key`]).
@@ -15,49 +19,34 @@ pub(crate) fn pm2_app_key(home: &str, app: &str) -> String {
     format!("pm2:{home}/{app}")
 }
 
-/// The ports every unit and PM2 app in `facts` listens on now.
+/// The sockets of some processes, sorted, without duplicates.
+fn ports_of<'a>(processes: impl Iterator<Item = &'a ProcessFacts>) -> Vec<Listening> {
+    let found: BTreeSet<Listening> = processes.flat_map(|p| p.listening.iter().cloned()).collect();
+    found.into_iter().collect()
+}
+
+/// The ports every unit and PM2 app in `facts` listened on when they were gathered.
 pub(crate) fn service_ports(facts: &Facts) -> ServicePorts {
     let mut ports = ServicePorts::new();
     for unit in &facts.units {
         if let Some(processes) = unit.service.ok().and_then(|s| s.processes.ok()) {
-            let pids: Vec<u32> = processes.iter().map(|p| p.pid).collect();
-            ports.insert(unit.name.clone(), listening(&pids));
+            ports.insert(unit.name.clone(), ports_of(processes.iter()));
         }
     }
     for home in &facts.pm2 {
         if let Fact::Ok(RpcAnswer::Apps { apps }) = &home.daemon.rpc {
-            let mut pids: BTreeMap<&str, Vec<u32>> = BTreeMap::new();
-            for app in apps.iter().filter(|a| a.pid > 0) {
-                pids.entry(app.name.as_str()).or_default().push(app.pid);
+            let mut by_app: BTreeMap<&str, Vec<&ProcessFacts>> = BTreeMap::new();
+            for app in apps {
+                if let Some(process) = &app.process {
+                    by_app.entry(app.name.as_str()).or_default().push(process);
+                }
             }
-            for (name, pids) in pids {
-                ports.insert(pm2_app_key(&home.home, name), listening(&pids));
+            for (name, processes) in by_app {
+                ports.insert(pm2_app_key(&home.home, name), ports_of(processes.into_iter()));
             }
         }
     }
     ports
-}
-
-/// A listening TCP socket.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub(crate) struct Listening {
-    /// The local address as text: `127.0.0.1`, `0.0.0.0`, `::`, `::1`.
-    pub(crate) address: String,
-    /// The port.
-    pub(crate) port: u16,
-}
-
-impl Listening {
-    /// A URL host that reaches this socket from the host itself.
-    pub(crate) fn loopback_host(&self) -> &str {
-        match self.address.as_str() {
-            "0.0.0.0" => "127.0.0.1",
-            "::" => "[::1]",
-            "::1" => "[::1]",
-            other if other.contains(':') => "[::1]",
-            other => other,
-        }
-    }
 }
 
 /// TCP state code of a listening socket in /proc/net/tcp.
@@ -100,30 +89,90 @@ fn decode_v6(hex: &str) -> Option<String> {
     Some(std::net::Ipv6Addr::from(bytes).to_string())
 }
 
-/// The socket inodes a process holds open (`socket:[N]` links in /proc/PID/fd).
-fn socket_inodes(pid: u32) -> Vec<u64> {
-    let Ok(entries) = std::fs::read_dir(format!("/proc/{pid}/fd")) else { return Vec::new() };
+/// Every listening TCP socket of this network namespace, by inode.
+pub(crate) fn listening_sockets() -> Result<HashMap<u64, Listening>, String> {
+    let mut table = HashMap::new();
+    for (path, v6) in [("/proc/net/tcp", false), ("/proc/net/tcp6", true)] {
+        match std::fs::read_to_string(path) {
+            Ok(text) => table.extend(parse_table(&text, v6)),
+            // A kernel without IPv6 has no tcp6.
+            Err(err) if v6 && err.kind() == std::io::ErrorKind::NotFound => {}
+            Err(err) => return Err(format!("cannot read {path}: {}", os_message(&err))),
+        }
+    }
+    Ok(table)
+}
+
+/// Which of `pids` hold which of `sockets`: the `socket:[N]` links in `/proc/PID/fd`.
+/// Nothing is read when nothing listens, and the walk stops once every socket has a
+/// process (the forked workers of a server share its sockets; the first holder is the
+/// one reported). PID 1 is never reported as a holder — systemd holds the sockets of its
+/// socket units, which the service it starts holds too — but its sockets are looked up
+/// first, so that those nobody else holds do not keep the walk going to the end. Sockets
+/// left without a process while some fd directory could not be read are returned with
+/// the reason.
+pub(crate) fn attribute(
+    sockets: &HashMap<u64, Listening>,
+    pids: impl Iterator<Item = u32>,
+) -> (HashMap<u32, Vec<Listening>>, Option<UnattributedSockets>) {
+    let mut held: HashMap<u32, Vec<Listening>> = HashMap::new();
+    let mut left: BTreeSet<u64> = sockets.keys().copied().collect();
+    // PID 1's: attributed to another holder if the walk meets one before it stops.
+    let mut pid1_held: BTreeSet<u64> = BTreeSet::new();
+    let mut unreadable: Option<String> = None;
+    if !left.is_empty() {
+        // PID 1 is never reported: its own fd table being closed to us hides nobody.
+        for inode in fd_sockets(1, &mut None) {
+            if left.remove(&inode) {
+                pid1_held.insert(inode);
+            }
+        }
+    }
+    for pid in pids.filter(|pid| *pid != 1) {
+        if left.is_empty() {
+            break;
+        }
+        for inode in fd_sockets(pid, &mut unreadable) {
+            let first = left.remove(&inode) || pid1_held.remove(&inode);
+            if first && let Some(socket) = sockets.get(&inode) {
+                held.entry(pid).or_default().push(socket.clone());
+            }
+        }
+    }
+    for list in held.values_mut() {
+        list.sort();
+        list.dedup();
+    }
+    let unattributed = unreadable.filter(|_| !left.is_empty()).map(|reason| {
+        let mut sockets: Vec<Listening> = left.iter().filter_map(|inode| sockets.get(inode).cloned()).collect();
+        sockets.sort();
+        sockets.dedup();
+        UnattributedSockets { sockets, reason }
+    });
+    (held, unattributed)
+}
+
+/// The socket inodes in a process's fd table; the first directory that cannot be read
+/// (another user's process, for an unprivileged bootproof) is noted in `unreadable`.
+fn fd_sockets(pid: u32, unreadable: &mut Option<String>) -> Vec<u64> {
+    let entries = match std::fs::read_dir(format!("/proc/{pid}/fd")) {
+        Ok(entries) => entries,
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Vec::new(),
+        Err(err) => {
+            unreadable.get_or_insert_with(|| format!("cannot read /proc/{pid}/fd: {}", os_message(&err)));
+            return Vec::new();
+        }
+    };
     entries
         .flatten()
         .filter_map(|entry| std::fs::read_link(entry.path()).ok())
-        .filter_map(|target| {
-            let text = target.to_string_lossy().into_owned();
-            text.strip_prefix("socket:[")?.strip_suffix(']')?.parse().ok()
-        })
+        .filter_map(|target| socket_inode(&target.to_string_lossy()))
         .collect()
 }
 
-/// Every TCP socket in the LISTEN state held by one of `pids`, sorted, without duplicates.
-pub(crate) fn listening(pids: &[u32]) -> Vec<Listening> {
-    let mut table = HashMap::new();
-    for (path, v6) in [("/proc/net/tcp", false), ("/proc/net/tcp6", true)] {
-        if let Ok(text) = std::fs::read_to_string(path) {
-            table.extend(parse_table(&text, v6));
-        }
-    }
-    let found: BTreeSet<Listening> =
-        pids.iter().flat_map(|pid| socket_inodes(*pid)).filter_map(|inode| table.get(&inode).cloned()).collect();
-    found.into_iter().collect()
+/// `socket:[12345]` → 12345.
+fn socket_inode(link: &str) -> Option<u64> {
+    link.strip_prefix("socket:[")?.strip_suffix(']')?.parse().ok()
 }
 
 #[cfg(test)]
@@ -152,7 +201,11 @@ mod tests {
     fn this_test_process_listening_is_found() {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
         let port = listener.local_addr().expect("addr").port();
-        let found = listening(&[std::process::id()]);
+        let sockets = listening_sockets().expect("/proc/net/tcp is readable");
+        let (held, _) = attribute(&sockets, [std::process::id()].into_iter());
+        let found = held.get(&std::process::id()).cloned().unwrap_or_default();
         assert!(found.iter().any(|l| l.port == port && l.address == "127.0.0.1"), "{found:?}");
+        assert_eq!(socket_inode("socket:[4242]"), Some(4242));
+        assert_eq!(socket_inode("pipe:[4242]"), None);
     }
 }

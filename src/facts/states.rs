@@ -254,6 +254,14 @@ words! {
         Env = "env",
         /// Through a script's `#!` line.
         Shebang = "shebang",
+        /// Through a shell script (`start.sh`, a wrapper found through env) whose exec line
+        /// runs it.
+        Wrapper = "wrapper",
+        /// Through a shell's `-c` command string (`bash -c "cd /srv/app && node server.js"`).
+        Shell = "shell",
+        /// Through npm, yarn or pnpm (`npm start`): they run on node and run the
+        /// package's script.
+        PackageManager = "package-manager",
     }
 }
 

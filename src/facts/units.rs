@@ -15,40 +15,197 @@ use super::model::{
     UnitFacts, UnitProperties,
 };
 use super::node::{self, ExecKind, Locate, RuntimeUse};
-use super::procfs::{self, BootClock};
+use super::procfs::{self, ProcessTable};
+use super::states::ExecVia as Via;
 use super::states::LoadState;
 use super::systemd::{ConditionLine, ExecLine, ServiceReply, SystemdError, UnitReply};
 use super::unit_file::{self, Specifiers, UnitDirs, split_instance};
 
-/// Reads scripts' `#!` lines once per run.
-#[derive(Default)]
-pub(crate) struct Shebangs(HashMap<String, Option<String>>);
+/// A script bootproof reads for what it execs is read this far (start.sh is short).
+const SCRIPT_TEXT_MAX: u64 = 64 * 1024;
 
-impl Shebangs {
+/// How many wrappers deep a command is followed (env → start.sh → npm → node is three).
+const FOLLOW_DEPTH: usize = 4;
+
+/// A `through` text (a wrapper's exec line, an `sh -c` string) is cut to this many characters.
+const THROUGH_MAX: usize = 200;
+
+/// What scripts say, read once per run: a script's `#!` line, and a shell script's text
+/// (only for scripts whose `#!` names a shell, or that a shell is given to run).
+#[derive(Default)]
+pub(crate) struct Scripts {
+    /// path → its `#!` line.
+    shebang_lines: HashMap<String, Option<String>>,
+    /// path → its text, for shell scripts.
+    texts: HashMap<String, Option<String>>,
+}
+
+/// `text` cut to [`THROUGH_MAX`] characters.
+fn cut(text: &str) -> String {
+    match text.char_indices().nth(THROUGH_MAX) {
+        Some((at, _)) => format!("{}…", &text[..at]),
+        None => text.to_owned(),
+    }
+}
+
+impl Scripts {
     /// The `#!` line of `path`, when it is a readable script. Only absolute paths
     /// are read: a relative one is relative to the service, not to us.
     fn line(&mut self, path: &str) -> Option<String> {
         if !path.starts_with('/') {
             return None;
         }
-        self.0.entry(path.to_owned()).or_insert_with(|| files::read_shebang(path).ok().flatten()).clone()
+        self.shebang_lines.entry(path.to_owned()).or_insert_with(|| files::read_shebang(path).ok().flatten()).clone()
     }
 
-    /// The runtime a command uses, following a script's `#!` line.
-    fn runtime_of(&mut self, path: &str, argv: &[String]) -> Option<RuntimeUse> {
-        match node::classify_exec(path, argv) {
-            ExecKind::Runtime(runtime) => Some(runtime),
-            ExecKind::Script(script) => match node::classify_shebang(&script, &self.line(&script)?) {
-                ExecKind::Runtime(runtime) => Some(runtime),
-                _ => None,
-            },
-            ExecKind::Pm2Cli | ExecKind::Other => None,
+    /// The text of a shell script at an absolute path, bounded.
+    fn text(&mut self, path: &str) -> Option<String> {
+        if !path.starts_with('/') {
+            return None;
         }
+        self.texts
+            .entry(path.to_owned())
+            .or_insert_with(|| files::read_text_bounded(path, SCRIPT_TEXT_MAX).ok())
+            .clone()
     }
 
-    /// Whether any of the commands runs node.
+    /// The runtime a command uses: node itself, through env, a `#!` line, a shell
+    /// wrapper's exec line, an `sh -c` string, or npm/yarn/pnpm — saying which. Bare
+    /// names are found on `search_path` (what env and a shell would search).
+    pub(crate) fn runtime_of(&mut self, path: &str, argv: &[String], search_path: &str) -> Option<RuntimeUse> {
+        self.follow(path, argv, search_path, 0, None)
+    }
+
+    /// One step of [`Scripts::runtime_of`]; `through` is how the outermost wrapper was
+    /// found, which the result reports.
+    fn follow(
+        &mut self,
+        path: &str,
+        argv: &[String],
+        search_path: &str,
+        depth: usize,
+        through: Option<(Via, String)>,
+    ) -> Option<RuntimeUse> {
+        if depth > FOLLOW_DEPTH {
+            return None;
+        }
+        let found = match node::classify_exec(path, argv) {
+            ExecKind::Runtime(runtime) => runtime,
+            ExecKind::Pm2Cli | ExecKind::Other => return None,
+            ExecKind::Script(script) => match node::classify_shebang(&script, &self.line(&script)?) {
+                ExecKind::Runtime(runtime) => runtime,
+                ExecKind::ShellScript(script) => return self.follow_script(&script, search_path, depth, through),
+                _ => return None,
+            },
+            ExecKind::ShellScript(script) => return self.follow_script(&script, search_path, depth, through),
+            ExecKind::ShellCommand(command) => {
+                let through =
+                    through.or_else(|| Some((Via::Shell, cut(&format!("{} -c {command}", node::basename(path))))));
+                return self.follow_text(&command, search_path, depth, through, None);
+            }
+            ExecKind::PackageManager(manager) => {
+                let at = if manager.contains('/') {
+                    Some(manager.clone())
+                } else {
+                    files::find_on_path(&manager, search_path, files::is_executable_file)
+                };
+                // npm's own `#!` says which node it needs; without a readable npm, the
+                // node its `#!/usr/bin/env node` would find.
+                let runtime = at
+                    .and_then(|at| match node::classify_shebang(&at, &self.line(&at)?) {
+                        ExecKind::Runtime(runtime) => Some(runtime),
+                        _ => None,
+                    })
+                    .unwrap_or(RuntimeUse {
+                        program: "node",
+                        via: Via::Env,
+                        locate: Locate::OnPath("node".to_owned()),
+                        through: None,
+                    });
+                let through = through.or_else(|| Some((Via::PackageManager, cut(&argv.join(" ")))));
+                return Some(with_through(runtime, through));
+            }
+            ExecKind::OnPath(name) => {
+                let found = files::find_on_path(&name, search_path, files::is_executable_file)?;
+                // What env runs: the program and the arguments after it.
+                let rest =
+                    node::env_program(argv.get(1..).unwrap_or_default()).map(|(_, rest)| rest).unwrap_or_default();
+                let mut program_argv = vec![found.clone()];
+                program_argv.extend(rest);
+                return self.follow(&found, &program_argv, search_path, depth + 1, through);
+            }
+        };
+        Some(with_through(found, through))
+    }
+
+    /// A shell script: the node its exec line (or, without one, a command) starts.
+    fn follow_script(
+        &mut self,
+        script: &str,
+        search_path: &str,
+        depth: usize,
+        through: Option<(Via, String)>,
+    ) -> Option<RuntimeUse> {
+        let text = self.text(script)?;
+        self.follow_text(&text, search_path, depth, through, Some(script))
+    }
+
+    /// Shell text (a script's, or an `sh -c` string): the first of its candidate commands
+    /// (see [`node::shell_candidates`]) that runs node. `script` names the script the text
+    /// is from, for the `through` text.
+    fn follow_text(
+        &mut self,
+        text: &str,
+        search_path: &str,
+        depth: usize,
+        through: Option<(Via, String)>,
+        script: Option<&str>,
+    ) -> Option<RuntimeUse> {
+        for words in node::shell_candidates(text) {
+            let through = through
+                .clone()
+                .or_else(|| script.map(|script| (Via::Wrapper, cut(&format!("{script}: {}", words.join(" "))))));
+            if let Some(found) = self.follow_words(&words, search_path, depth + 1, through) {
+                return Some(found);
+            }
+        }
+        None
+    }
+
+    /// A command of shell text: its program may be a bare name the shell finds on PATH.
+    fn follow_words(
+        &mut self,
+        words: &[String],
+        search_path: &str,
+        depth: usize,
+        through: Option<(Via, String)>,
+    ) -> Option<RuntimeUse> {
+        let program = words.first()?;
+        // `$NODE`, `$(which node)`: what the shell would expand is not known here.
+        if program.contains('$') || program.contains('`') {
+            return None;
+        }
+        if program.contains('/') {
+            return self.follow(program, words, search_path, depth, through);
+        }
+        if let Some(runtime) = node::runtime_named(program) {
+            let found =
+                RuntimeUse { program: runtime, via: Via::Env, locate: Locate::OnPath(program.clone()), through: None };
+            return Some(with_through(found, through));
+        }
+        if node::is_package_manager(program) || node::is_shell(program) {
+            return self.follow(program, words, search_path, depth, through);
+        }
+        let found = files::find_on_path(program, search_path, files::is_executable_file)?;
+        let mut argv = words.to_vec();
+        argv[0] = found.clone();
+        self.follow(&found, &argv, search_path, depth + 1, through)
+    }
+
+    /// Whether any of the commands runs node (with systemd's default search path: what a
+    /// service without its own PATH= gets).
     pub(crate) fn runs_node(&mut self, commands: &[ExecLine]) -> bool {
-        commands.iter().any(|line| self.runtime_of(&line.path, &line.argv).is_some())
+        commands.iter().any(|line| self.runtime_of(&line.path, &line.argv, SYSTEMD_DEFAULT_PATH).is_some())
     }
 
     /// Whether a unit file's own `ExecStart=` lines run node.
@@ -57,27 +214,29 @@ impl Shebangs {
     }
 }
 
+/// A runtime found through a wrapper says so: its `via` and `through` become the wrapper's.
+fn with_through(mut runtime: RuntimeUse, through: Option<(Via, String)>) -> RuntimeUse {
+    if let Some((via, text)) = through {
+        runtime.via = via;
+        runtime.through = Some(text);
+    }
+    runtime
+}
+
 /// Local reads for gathered units: files, /proc and accounts, with per-run caches.
 pub(crate) struct LocalReader<'a> {
-    /// Turns process start ticks into wall-clock time.
-    clock: Option<BootClock>,
-    /// uid → login name, so each uid costs one NSS lookup.
-    user_names: HashMap<u32, Option<String>>,
+    /// The run's /proc scan.
+    table: &'a ProcessTable,
     /// `#!` lines read so far.
-    shebangs: &'a mut Shebangs,
+    scripts: &'a mut Scripts,
     /// The unit file search path's entries, for finding a unit's files on disk.
     unit_dirs: UnitDirs,
 }
 
 impl<'a> LocalReader<'a> {
     /// A reader with empty caches.
-    pub(crate) fn new(shebangs: &'a mut Shebangs, unit_path: &[String]) -> LocalReader<'a> {
-        LocalReader {
-            clock: BootClock::read(),
-            user_names: HashMap::new(),
-            shebangs,
-            unit_dirs: UnitDirs::read(unit_path),
-        }
+    pub(crate) fn new(scripts: &'a mut Scripts, unit_path: &[String], table: &'a ProcessTable) -> LocalReader<'a> {
+        LocalReader { table, scripts, unit_dirs: UnitDirs::read(unit_path) }
     }
 
     /// Builds one unit's facts from its properties and what they point at.
@@ -126,6 +285,8 @@ impl<'a> LocalReader<'a> {
             name: name.to_owned(),
             template,
             instance,
+            // Set by the caller when only a running node process showed it is one.
+            node_running: None,
             properties,
             // Filled in once every unit is known (see `boot_chain::boot_chains`).
             boot_chain: Fact::Ok(Vec::new()),
@@ -164,7 +325,7 @@ impl<'a> LocalReader<'a> {
                     argv: line.argv.iter().map(|word| specs.expand(word)).collect(),
                     ignore_failure: line.ignore_failure,
                 };
-                exec_command(&line, &search_path, self.shebangs)
+                exec_command(&line, &search_path, self.scripts)
             })
             .collect();
         let environment_files = settings
@@ -191,9 +352,9 @@ impl<'a> LocalReader<'a> {
     /// Builds the service side: commands, files, account and processes.
     fn service_facts(&mut self, service: ServiceReply) -> ServiceFacts {
         let search_path = unit_search_path(&service.environment);
-        let shebangs = &mut *self.shebangs;
+        let scripts = &mut *self.scripts;
         let mut commands = |lines: &[ExecLine]| -> Vec<ExecCommand> {
-            lines.iter().map(|line| exec_command(line, &search_path, shebangs)).collect()
+            lines.iter().map(|line| exec_command(line, &search_path, scripts)).collect()
         };
         let exec_start = commands(&service.exec_start);
         let exec_start_pre = commands(&service.exec_start_pre);
@@ -238,12 +399,9 @@ impl<'a> LocalReader<'a> {
             Ok(pids) => pids,
             Err(err) => return Fact::Error(err.to_string()),
         };
-        let clock = self.clock;
-        let user_names = &mut self.user_names;
-        let mut resolve = |uid: u32| user_names.entry(uid).or_insert_with(|| files::user_name(uid)).clone();
         let mut processes = Vec::new();
         for pid in pids {
-            match procfs::read_process(pid, clock, &mut resolve) {
+            match self.table.process(pid) {
                 Ok(Some(process)) => processes.push(process),
                 Ok(None) => {}
                 Err(err) => {
@@ -273,7 +431,7 @@ fn unit_search_path(environment: &[String]) -> String {
 /// One command with what its binary and runtime are. A bare name (`ExecStart=node app.js`)
 /// is what systemd finds on its own search path when it starts the unit (not the unit's
 /// `Environment=PATH`); the runtime is then judged at the path found.
-fn exec_command(line: &ExecLine, search_path: &str, shebangs: &mut Shebangs) -> ExecCommand {
+fn exec_command(line: &ExecLine, search_path: &str, scripts: &mut Scripts) -> ExecCommand {
     let binary_path = if line.path.contains('/') {
         line.path.clone()
     } else {
@@ -285,7 +443,9 @@ fn exec_command(line: &ExecLine, search_path: &str, shebangs: &mut Shebangs) -> 
         argv: line.argv.clone(),
         ignore_failure: line.ignore_failure,
         binary: files::stat_file(&binary_path),
-        runtime: shebangs.runtime_of(&binary_path, &line.argv).map(|runtime| runtime_facts(&runtime, search_path)),
+        runtime: scripts
+            .runtime_of(&binary_path, &line.argv, search_path)
+            .map(|runtime| runtime_facts(&runtime, search_path)),
     }
 }
 
@@ -318,12 +478,14 @@ fn runtime_facts(runtime: &RuntimeUse, search_path: &str) -> RuntimeFacts {
         Locate::At(path) => RuntimeFacts {
             program: runtime.program.to_owned(),
             via: runtime.via.clone(),
+            through: runtime.through.clone(),
             search_path: None,
             resolved: Some(files::stat_file(path)),
         },
         Locate::OnPath(name) => RuntimeFacts {
             program: runtime.program.to_owned(),
             via: runtime.via.clone(),
+            through: runtime.through.clone(),
             search_path: Some(search_path.to_owned()),
             resolved: files::find_on_path(name, search_path, files::is_executable_file)
                 .map(|path| files::stat_file(&path)),
@@ -341,6 +503,49 @@ mod tests {
         let env =
             vec!["PATH=/a".to_owned(), "NODE_ENV=production".to_owned(), "PATH=/home/u/.nvm/bin:/usr/bin".to_owned()];
         assert_eq!(unit_search_path(&env), "/home/u/.nvm/bin:/usr/bin");
+    }
+
+    #[test]
+    fn node_behind_a_wrapper_is_found_and_says_how() -> std::io::Result<()> {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = std::env::temp_dir().join(format!("bootproof-wrappers-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("bin"))?;
+        let write = |name: &str, text: &str| -> std::io::Result<String> {
+            let path = dir.join(name);
+            std::fs::write(&path, text)?;
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755))?;
+            Ok(path.to_string_lossy().into_owned())
+        };
+        let start = write("start.sh", "#!/bin/sh\nset -e\ncd /srv/api\nexec node server.js \"$@\"\n")?;
+        write(
+            "bin/start-api",
+            "#!/usr/bin/env bash\n# installed by the vendor\nexec /usr/bin/node /srv/api/server.js\n",
+        )?;
+        let python = write("python.sh", "#!/bin/sh\nnode migrate.js\nexec python3 app.py\n")?;
+        let bin = dir.join("bin").to_string_lossy().into_owned();
+        let argv = |words: &[&str]| words.iter().map(|w| (*w).to_owned()).collect::<Vec<_>>();
+        let mut scripts = Scripts::default();
+        let via_start = scripts.runtime_of(&start, &argv(&[&start]), "/usr/bin");
+        let via_env = scripts.runtime_of("/usr/bin/env", &argv(&["/usr/bin/env", "start-api"]), &bin);
+        let via_bash =
+            scripts.runtime_of("/bin/bash", &argv(&["/bin/bash", "-c", "cd /srv/api && exec node server.js"]), &bin);
+        let via_npm = scripts.runtime_of("/nonexistent/bin/npm", &argv(&["npm", "start"]), &bin);
+        let not_node = scripts.runtime_of(&python, &argv(&[&python]), "/usr/bin");
+        std::fs::remove_dir_all(&dir)?;
+
+        let found = via_start.expect("start.sh execs node");
+        assert_eq!((found.via, found.locate), (Via::Wrapper, Locate::OnPath("node".into())));
+        assert_eq!(found.through.as_deref(), Some(format!("{start}: node server.js $@").as_str()));
+        let found = via_env.expect("the wrapper env finds on PATH execs node");
+        assert_eq!((found.via, found.locate), (Via::Wrapper, Locate::At("/usr/bin/node".into())));
+        assert!(found.through.is_some_and(|t| t.ends_with("bin/start-api: /usr/bin/node /srv/api/server.js")));
+        let found = via_bash.expect("bash -c runs node");
+        assert_eq!(found.via, Via::Shell);
+        assert_eq!(found.through.as_deref(), Some("bash -c cd /srv/api && exec node server.js"));
+        let found = via_npm.expect("npm runs on node, installed or not");
+        assert_eq!((found.via, found.through.as_deref()), (Via::PackageManager, Some("npm start")));
+        assert_eq!(not_node, None, "the exec line decides, not a node step before it");
+        Ok(())
     }
 
     #[test]

@@ -1,9 +1,9 @@
 //! Runs every invariant over one `Facts` value, and predicts, once, which units, PM2
-//! homes and PM2 apps come back after the next boot.
+//! homes, PM2 apps and processes outside both come back after the next boot.
 
 use crate::config::CheckConfig;
 use crate::facts::Facts;
-use crate::invariants::{expected, health, host, instances, pm2, unit};
+use crate::invariants::{expected, health, host, instances, pm2, processes, unit};
 use crate::verdict::{Blocker, Finding, Judgement, Prediction, Subject, SubjectPrediction};
 
 /// Judges `facts` against what discovery found and what the check file expects: the host,
@@ -55,6 +55,9 @@ pub(crate) fn evaluate(facts: &Facts, config: &CheckConfig) -> Judgement {
         .map(|template| instances::instances(template, facts, &config.units, &findings, &predictions))
         .collect();
     findings.extend(template_findings);
+    let judged = processes::judge(facts);
+    findings.extend(judged.findings);
+    predictions.extend(judged.predictions);
     findings.extend(facts.http.iter().map(health::http));
     predictions.sort_by(|a, b| a.subject.cmp(&b.subject));
     Judgement { findings, predictions }

@@ -225,6 +225,51 @@ pub(crate) fn explanation(id: CheckId) -> Explanation {
                 "install node system-wide (distribution or NodeSource package) and point ExecStart and PATH at /usr/bin: sudo systemctl edit --full UNIT",
             ],
         },
+        CheckId::ProcessSupervised => Explanation {
+            why: "The incident's root cause, in general: a process nobody's init system supervised. PM2 \
+                  started from a shell was one; `node index.js` in a tmux or screen session, `nohup npm \
+                  start &`, `systemd-run --scope`, a user service without lingering are others, and each is \
+                  gone after the next reboot (or logout) while everything looks fine until then. Every \
+                  running node, nodejs or bun process and every TCP listener is classified by what will \
+                  bring it back: a system unit (judged on its own subject), a PM2 home (likewise), a \
+                  container runtime, a user's own systemd with lingering and the unit enabled — or \
+                  nothing: a login session, a scope, a tmux or screen server, an orphan reparented to PID \
+                  1. Such a process is subject `process:COMMAND (in CWD)`, keyed by what stays the same \
+                  when it is started again, never by its pid. Inside an app container (PID 1 not systemd), \
+                  the container runtime restarts PID 1 and what it started; PM2 as PID 1 is flagged: the \
+                  runtime then watches PM2, which stays up while the app crash-loops behind it.",
+            reads: &[
+                "one pass over /proc: stat, cmdline, exe of every process; status and cgroup of the node processes and listeners and their parents",
+                "/proc/net/tcp and tcp6 (LISTEN rows), matched to /proc/PID/fd socket links",
+                "/proc/PID/cwd and the names (never the values) of /proc/PID/environ, for the unit sketch",
+                "/var/lib/systemd/linger; a user unit's file and TARGET.wants/ links in ~/.config/systemd/user and /etc/systemd/user",
+                "/.dockerenv, /run/.containerenv, container= in PID 1's environment, PID 1's comm, exe, cmdline and cgroup",
+                "the state file: the processes the last check before this boot saw",
+            ],
+            fix: &[
+                "printf '%s\\n' '[Unit]' … '[Service]' 'User=USER' 'WorkingDirectory=CWD' 'ExecStart=NODE ARGS' 'Restart=on-failure' … | sudo tee /etc/systemd/system/NAME.service >/dev/null && sudo systemctl daemon-reload && sudo kill PID && sudo systemctl enable --now NAME.service",
+                "# the finding's own fix writes that unit from the process's command line, directory, user and environment names, copying the values from /proc/PID/environ into /etc/NAME.env (mode 0600) as it is pasted: bootproof never reads them",
+                "cd CWD && pm2 start SCRIPT --name NAME -- ARGS && pm2 save   # or under PM2, registered with pm2 startup",
+                "sudo loginctl enable-linger USER   # a user service that should survive a reboot",
+                "sudo -u USER XDG_RUNTIME_DIR=/run/user/UID systemctl --user enable UNIT",
+            ],
+        },
+        CheckId::ProcessDevSupervisor => Explanation {
+            why: "From the resiliency article: nodemon, node-supervisor, forever and `node --watch` restart \
+                  node when a file changes or it crashes — never after a reboot — and are development \
+                  tools: they watch the source tree, restart on any write, and keep no restart budget. \
+                  Left running in production (in a tmux session, or even in a unit's ExecStart), they \
+                  hide crash loops and turn a deploy's file copy into a restart storm. Let systemd \
+                  (Restart=on-failure, StartLimitBurst) or PM2 supervise node directly.",
+            reads: &[
+                "the command lines of the unit's processes (/proc/PID/cmdline), or its ExecStart when stopped",
+                "the command lines of a process started outside any unit, and of its parents",
+            ],
+            fix: &[
+                "ExecStart=/usr/bin/node server.js with Restart=on-failure in the unit: sudo systemctl edit --full UNIT",
+                "pm2 start server.js --name NAME && pm2 save   # or under PM2, without --watch",
+            ],
+        },
         CheckId::HealthHttp => Explanation {
             why: "A unit can be active and the app still not serve: health checks failed after the reboot \
                   while systemd said all was well. The endpoint must answer the expected status in time.",

@@ -72,6 +72,119 @@ pub(crate) fn drop_in(unit: &str, name: &str, section: &str, lines: &[&str]) -> 
     )
 }
 
+/// `text` as one shell word: single-quoted, a `'` inside written `'\''`, so pasting it
+/// can never run anything but the command it belongs to.
+pub(crate) fn shell_quote(text: &str) -> String {
+    if !text.is_empty() && text.chars().all(|c| c.is_ascii_alphanumeric() || "@%+=:,./_-".contains(c)) {
+        return text.to_owned();
+    }
+    format!("'{}'", text.replace('\'', "'\\''"))
+}
+
+/// `text` in a unit file's value: systemd expands `%` specifiers in (almost) every
+/// setting, so a literal `%` is `%%`.
+fn unit_value(text: &str) -> String {
+    text.replace('%', "%%")
+}
+
+/// One word of `ExecStart=`: `%` and `$` escaped (systemd expands both), and quoted when
+/// it holds what systemd splits or unquotes.
+fn exec_word(word: &str) -> String {
+    let escaped = unit_value(word).replace('$', "$$");
+    if !escaped.is_empty() && !escaped.chars().any(|c| c.is_whitespace() || "\"'\\;".contains(c)) {
+        return escaped;
+    }
+    format!("\"{}\"", escaped.replace('\\', "\\\\").replace('"', "\\\""))
+}
+
+/// What a unit sketched from a running process needs.
+pub(crate) struct Sketch<'a> {
+    /// The unit's name, without `.service` (already made of `[a-z0-9-]`).
+    pub(crate) name: &'a str,
+    /// `Description=`.
+    pub(crate) description: &'a str,
+    /// `User=`; `None` for root.
+    pub(crate) user: Option<&'a str>,
+    /// `WorkingDirectory=`.
+    pub(crate) cwd: Option<&'a str>,
+    /// `ExecStart=`: the program and its arguments.
+    pub(crate) exec: &'a [String],
+    /// The environment variables to carry over (their names; the values are copied from
+    /// the running process when the command is pasted, never through bootproof).
+    pub(crate) env_names: &'a [String],
+    /// The process whose environment is copied.
+    pub(crate) env_pid: u32,
+    /// The running processes the unit replaces, stopped just before it starts.
+    pub(crate) replaces: &'a [u32],
+}
+
+/// A command that puts a running process under systemd: writes the unit sketched from it
+/// (`/etc/systemd/system/NAME.service`, `Restart=on-failure`, enabled for
+/// `multi-user.target`), copies the values of its environment variables into
+/// `/etc/NAME.env` (mode 0600) straight from `/proc/PID/environ`, stops the running
+/// process and starts the unit in its place. One line: each unit line is a single-quoted
+/// `printf` argument (a heredoc would break when a report indents it). `None` when a value
+/// from the host holds a control character (no safe way to write it).
+pub(crate) fn unit_from_process(sketch: &Sketch) -> Option<String> {
+    let host_values = [sketch.description, sketch.user.unwrap_or(""), sketch.cwd.unwrap_or("")];
+    let clean = |text: &str| !text.chars().any(char::is_control);
+    if !host_values.iter().all(|v| clean(v)) || !sketch.exec.iter().all(|w| clean(w)) || sketch.exec.is_empty() {
+        return None;
+    }
+    let names: Vec<&str> = sketch
+        .env_names
+        .iter()
+        .map(String::as_str)
+        .filter(|name| {
+            name.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+                && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        })
+        .collect();
+    let unit = format!("{}.service", sketch.name);
+    let env_file = format!("/etc/{}.env", sketch.name);
+    let mut lines = vec![
+        "[Unit]".to_owned(),
+        format!("Description={}", unit_value(sketch.description)),
+        "After=network-online.target".to_owned(),
+        "Wants=network-online.target".to_owned(),
+        String::new(),
+        "[Service]".to_owned(),
+    ];
+    if let Some(user) = sketch.user {
+        lines.push(format!("User={}", unit_value(user)));
+    }
+    if let Some(cwd) = sketch.cwd {
+        lines.push(format!("WorkingDirectory={}", unit_value(cwd)));
+    }
+    if !names.is_empty() {
+        lines.push(format!("EnvironmentFile={env_file}"));
+    }
+    lines.push(format!("ExecStart={}", sketch.exec.iter().map(|w| exec_word(w)).collect::<Vec<_>>().join(" ")));
+    lines.extend(
+        ["Restart=on-failure", "RestartSec=2s", "", "[Install]", "WantedBy=multi-user.target"].map(str::to_owned),
+    );
+    let printf = lines.iter().map(|line| shell_quote(line)).collect::<Vec<_>>().join(" ");
+    let mut steps = vec![format!("printf '%s\\n' {printf} | sudo tee /etc/systemd/system/{unit} >/dev/null")];
+    if !names.is_empty() {
+        steps.push(format!(
+            "sudo install -m 600 /dev/null {env_file} && sudo cat /proc/{}/environ | tr '\\0' '\\n' | grep -E {} | sudo tee {env_file} >/dev/null",
+            sketch.env_pid,
+            shell_quote(&format!("^({})=", names.join("|")))
+        ));
+    }
+    steps.push("sudo systemctl daemon-reload".to_owned());
+    if !sketch.replaces.is_empty() {
+        let pids: Vec<String> = sketch.replaces.iter().map(u32::to_string).collect();
+        steps.push(format!(
+            "sudo kill {} && for p in {}; do tail --pid=$p -s 0.2 -f /dev/null; done",
+            pids.join(" "),
+            pids.join(" ")
+        ));
+    }
+    steps.push(format!("sudo systemctl enable --now {unit}"));
+    Some(steps.join(" && "))
+}
+
 /// Where to read why a unit did not start.
 pub(crate) fn journal(unit: &str) -> String {
     format!("sudo journalctl -b -u {} -n 50 --no-pager", quote(unit))
@@ -134,6 +247,41 @@ mod tests {
             words_as_bash_sees_them(&command),
             ["journalctl", "-b", "-u", "$(touch /tmp/owned).service", "-n", "50", "--no-pager"].map(str::to_owned)
         );
+    }
+
+    #[test]
+    fn host_values_cannot_escape_their_quotes() {
+        assert_eq!(shell_quote("server.js"), "server.js");
+        assert_eq!(shell_quote("it's; rm -rf /"), "'it'\\''s; rm -rf /'");
+        assert_eq!(exec_word("100%"), "100%%");
+        assert_eq!(exec_word("$HOME"), "$$HOME");
+        assert_eq!(exec_word("a b\"c"), "\"a b\\\"c\"");
+        assert_eq!(exec_word(";"), "\";\"");
+    }
+
+    #[test]
+    fn a_unit_sketched_from_a_process_pastes_as_one_line() {
+        let exec = ["/usr/bin/node".to_owned(), "server.js".to_owned(), "18001".to_owned()];
+        let env = ["GREETING".to_owned(), "bad name".to_owned()];
+        let sketch = Sketch {
+            name: "my-app",
+            description: "node server.js 18001, started by hand",
+            user: Some("deploy"),
+            cwd: Some("/opt/my-app"),
+            exec: &exec,
+            env_names: &env,
+            env_pid: 88,
+            replaces: &[74, 88],
+        };
+        let command = unit_from_process(&sketch).expect("a sketch");
+        assert!(!command.contains('\n'), "{command}");
+        assert!(command.starts_with("printf '%s\\n' '[Unit]' "), "{command}");
+        assert!(command.contains(" 'ExecStart=/usr/bin/node server.js 18001' "), "{command}");
+        assert!(command.contains("grep -E '^(GREETING)='"), "names that are not names are left out: {command}");
+        assert!(command.contains("sudo kill 74 88 && for p in 74 88; do tail --pid=$p"), "{command}");
+        assert!(command.ends_with("sudo systemctl enable --now my-app.service"), "{command}");
+        let hostile = ["/usr/bin/node".to_owned(), "x\nEOF".to_owned()];
+        assert_eq!(unit_from_process(&Sketch { exec: &hostile, ..sketch }), None);
     }
 
     #[test]

@@ -29,6 +29,13 @@ pub(crate) fn pm2_fixed() -> Facts {
     parse(include_str!("../../tests/facts/pm2-fixed.json"))
 }
 
+/// Node servers started by hand on a lab machine: with nohup from a login session, in
+/// tmux, in a `systemd-run --scope`, under nodemon; a lingering user service; and units
+/// running node directly and through a wrapper found by env.
+pub(crate) fn processes() -> Facts {
+    parse(include_str!("../../tests/facts/processes.json"))
+}
+
 /// The finding of `check` on `pm2:HOME`, panicking with the list when absent.
 #[track_caller]
 pub(crate) fn on_pm2<'a>(findings: &'a [Finding], home: &str, check: &str) -> &'a Finding {

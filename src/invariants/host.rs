@@ -6,10 +6,25 @@ use crate::facts::{Fact, Facts, HostFacts, SystemState};
 use crate::invariants::fix;
 use crate::verdict::{CheckId, Finding, Subject};
 
-/// `host.state`: systemd is running, not degraded.
+/// `host.state`: systemd is running, not degraded. Inside an app container there is no
+/// systemd: it says so, once, and that the invariants of a host are skipped.
 pub(crate) fn state(host: &HostFacts) -> Finding {
     let check = CheckId::HostState;
     let subject = Subject::Host;
+    if let Some(container) = &host.container
+        && let Some(app) = container.app_container()
+    {
+        return Finding::skip(
+            check,
+            &subject,
+            format!(
+                "{}: the container runtime, not systemd, starts and restarts what runs here; the invariants of a host (systemd's state, units, PM2's unit) are skipped",
+                app.describe(container)
+            ),
+        )
+        .evidence("container", container.runtime())
+        .evidence("markers", container.markers());
+    }
     let finding = match (&host.system_state, &host.failed_units) {
         (Fact::Error(reason), _) => {
             Finding::error(check, &subject, format!("could not read systemd's state: {reason}"))
@@ -202,6 +217,7 @@ mod tests {
             boot_id: "previous-boot".into(),
             checked_at: "2026-11-21T06:00:00Z".into(),
             units: seen,
+            processes: Vec::new(),
         }));
         facts
     }

@@ -5,7 +5,9 @@
 //!
 //! One file per family: `supervisor` (registered, enabled, active), `unit` (user, exec,
 //! env files, restart policy, start limit, memory limit), `process` (not root, node
-//! runtime; shared by units and PM2), `pm2`, `instances`, `host`, `expected`, `health`.
+//! runtime; shared by units and PM2), `processes` (every node process and listener no
+//! unit or PM2 home accounts for: supervised, dev supervisors), `pm2`, `instances`,
+//! `host` (and the app-container case), `expected`, `health`.
 
 pub(crate) mod evaluate;
 pub(crate) mod expected;
@@ -18,6 +20,7 @@ pub(crate) mod host;
 pub(crate) mod instances;
 pub(crate) mod pm2;
 pub(crate) mod process;
+pub(crate) mod processes;
 pub(crate) mod severity;
 pub(crate) mod supervisor;
 pub(crate) mod unit;

@@ -11,11 +11,11 @@ use std::borrow::Cow;
 use std::time::Duration;
 
 use crate::facts::{
-    Account, ExecCommand, Fact, FileFacts, FileKind, FileStat, HostFacts, OnDiskUnit, RestartPolicy, ServiceFacts,
-    UnitFacts, UnitProperties,
+    Account, ExecCommand, ExecVia, Fact, FileFacts, FileKind, FileStat, HostFacts, OnDiskUnit, RestartPolicy,
+    ServiceFacts, UnitFacts, UnitProperties,
 };
 use crate::invariants::supervisor::{self, edit_target, properties_unreadable};
-use crate::invariants::{fix, process};
+use crate::invariants::{fix, process, processes};
 use crate::verdict::{CheckId, Finding, Subject};
 
 /// The invariants judged on a unit's service properties.
@@ -39,7 +39,11 @@ pub(crate) fn judge(unit: &UnitFacts, host: &HostFacts) -> Vec<Finding> {
     let service = match &unit.service {
         Fact::Ok(service) => service,
         Fact::Error(reason) => {
-            let checks = SERVICE_CHECKS.into_iter().chain([CheckId::ProcessNotRoot, CheckId::ProcessNodeRuntime]);
+            let checks = SERVICE_CHECKS.into_iter().chain([
+                CheckId::ProcessNotRoot,
+                CheckId::ProcessNodeRuntime,
+                CheckId::ProcessDevSupervisor,
+            ]);
             findings.extend(
                 checks.map(|check| Finding::error(check, &subject, format!("service properties unreadable: {reason}"))),
             );
@@ -54,6 +58,7 @@ pub(crate) fn judge(unit: &UnitFacts, host: &HostFacts) -> Vec<Finding> {
     });
     findings.push(memory_limit(&subject, &MemoryBounds::of_unit(service), memory_drop_in(unit), ""));
     findings.extend(process::judge_unit(unit, service, &subject));
+    findings.push(processes::unit_dev_supervisor(unit, &subject));
     findings
 }
 
@@ -272,14 +277,23 @@ pub(crate) fn exec(unit: &UnitFacts, service: &ServiceFacts, subject: &Subject) 
             ),
         )
     } else {
-        let runtime = runtimes.first().map(|r| format!(" (runtime {r})")).unwrap_or_default();
         Finding::pass(
             check,
             subject,
-            format!("{} exists and is executable{runtime}", service.exec_start[0].binary.path),
+            format!(
+                "{} exists and is executable{}",
+                service.exec_start[0].binary.path,
+                how_node_is_found(unit, service)
+            ),
         )
     };
+    let through: Vec<&str> = service.exec_start.iter().filter_map(|c| c.runtime.as_ref()?.through.as_deref()).collect();
     let finding = finding.evidence("exec_start", commands).evidence("runtime", runtimes);
+    let finding = if through.is_empty() { finding } else { finding.evidence("node_found_through", through) };
+    let finding = match &unit.node_running {
+        Some(running) => finding.evidence("node_running", format!("pid {} {}", running.pid, running.exe)),
+        None => finding,
+    };
     if service.exec_start_pre.is_empty() {
         finding
     } else {
@@ -289,6 +303,33 @@ pub(crate) fn exec(unit: &UnitFacts, service: &ServiceFacts, subject: &Subject) 
             .map(|c| format!("{}{}", if c.ignore_failure { "-" } else { "" }, c.argv.join(" ")))
             .collect();
         finding.evidence("exec_start_pre", pre)
+    }
+}
+
+/// ` (runtime /usr/bin/node, through /opt/app/start.sh: exec node server.js)`: which node
+/// the unit runs and how bootproof found it, for a unit whose ExecStart does not name it.
+fn how_node_is_found(unit: &UnitFacts, service: &ServiceFacts) -> String {
+    let found = service.exec_start.iter().find_map(|command| {
+        let runtime = command.runtime.as_ref()?;
+        let path = runtime.resolved.as_ref().map_or(runtime.program.as_str(), |f| f.path.as_str());
+        Some(match (&runtime.through, &runtime.via) {
+            (Some(through), ExecVia::Wrapper) => format!(" (runtime {path}, on the wrapper's exec line: {through})"),
+            (Some(through), ExecVia::Shell) => format!(" (runtime {path}, started by the shell: {through})"),
+            (Some(through), ExecVia::PackageManager) => {
+                format!(" (runtime {path}, which {through} runs on and runs the package's script with)")
+            }
+            _ => format!(" (runtime {path})"),
+        })
+    });
+    match (found, &unit.node_running) {
+        (Some(found), _) => found,
+        (None, Some(running)) => format!(
+            " (ExecStart does not show node; node runs in its cgroup: pid {} {} {})",
+            running.pid,
+            running.exe,
+            running.cmdline.join(" ")
+        ),
+        (None, None) => String::new(),
     }
 }
 
@@ -484,7 +525,7 @@ mod tests {
     fn a_good_template_host_passes_every_unit_invariant() {
         let findings = evaluate(&all_good(), &CheckConfig::default()).findings;
         let units: Vec<_> = findings.iter().filter(|f| matches!(f.subject, Subject::Unit(_))).collect();
-        assert_eq!(units.len(), 4 * 11 + 1, "eleven invariants per instance plus the template");
+        assert_eq!(units.len(), 4 * 12 + 1, "twelve invariants per instance plus the template");
         for finding in units {
             assert_eq!(finding.status, Status::Pass, "{finding:#?}");
             assert!(finding.remediation.is_none());
@@ -647,6 +688,7 @@ mod tests {
         command.runtime = Some(RuntimeFacts {
             program: "node".into(),
             via: ExecVia::Direct,
+            through: None,
             search_path: None,
             resolved: Some(missing_node),
         });

@@ -32,3 +32,8 @@ pub(crate) fn pm2_incident() -> Report {
 pub(crate) fn pm2_fixed() -> Report {
     report_of(&fixtures::pm2_fixed())
 }
+
+/// Node servers started by hand, a lingering user service, and units (one behind a wrapper).
+pub(crate) fn processes() -> Report {
+    report_of(&fixtures::processes())
+}

@@ -250,6 +250,11 @@ mod tests {
     }
 
     #[test]
+    fn hand_started_servers_snapshot() {
+        insta::assert_snapshot!(plain(&captured::processes(), false));
+    }
+
+    #[test]
     fn incident_host_snapshot() {
         insta::assert_snapshot!(plain(&captured::pm2_incident(), false));
     }
@@ -285,7 +290,7 @@ mod tests {
         report.results[0].message = "first line\nsecond line".to_owned();
         report.results[0].remediation = Some("step one\nstep two".to_owned());
         let text = plain(&report, false);
-        assert!(text.contains("first line\n                           second line\n"), "{text}");
+        assert!(text.contains("first line\n                            second line\n"), "{text}");
         assert!(text.contains("    fix: step one\n         step two\n"), "{text}");
     }
 

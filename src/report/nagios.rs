@@ -126,7 +126,7 @@ mod tests {
         assert_eq!(
             good.lines().next(),
             Some(
-                "BOOTPROOF OK - all 4 services come back after a reboot | pass=46 warn=0 fail=0 error=0 duration=0.012s"
+                "BOOTPROOF OK - all 4 services come back after a reboot | pass=50 warn=0 fail=0 error=0 duration=0.012s"
             )
         );
         assert_eq!(good.lines().count(), 1);

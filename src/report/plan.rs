@@ -1,7 +1,9 @@
 //! `bootproof plan`: the boot chain of this host as a tree — systemd, each unit that
 //! starts node (or PM2), and for PM2 the dump and every app — with whether each comes
-//! back after a reboot and, for every broken link, its fix. Built from the same
-//! prediction `check` reports, so plan and check can never disagree.
+//! back after a reboot and, for every broken link, its fix; then the processes no unit
+//! or PM2 home starts, each on the chain that ends with it (a login session, a tmux
+//! server: nothing from boot leads there). Built from the same prediction `check`
+//! reports, so plan and check can never disagree.
 //!
 //! By default the instances of a template that all come back, enabled and active, share
 //! one line; `--verbose` draws every unit on its own.
@@ -14,6 +16,7 @@ use serde::Serialize;
 
 use super::text::printable_name;
 use crate::facts::{Fact, Facts, LoadState, Pm2Home, UnitFacts};
+use crate::invariants::processes::{self, ProcessChain};
 use crate::verdict::{CheckId, Judgement, Prediction, Subject};
 
 /// Version tag of `plan --format json`.
@@ -30,6 +33,32 @@ pub(crate) struct Plan {
     pub(crate) units: Vec<PlanUnit>,
     /// PM2 homes.
     pub(crate) pm2: Vec<PlanPm2>,
+    /// Processes no unit or PM2 home accounts for.
+    pub(crate) processes: Vec<PlanProcess>,
+}
+
+/// A process outside every unit and PM2 home, on the chain that started it.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub(crate) struct PlanProcess {
+    /// The subject key (`process:` without the prefix).
+    pub(crate) process: String,
+    /// What started it: `login session c2`, `tmux server (pid 94)`,
+    /// `systemd ─► user@1001.service ─► greeter.service`.
+    pub(crate) origin: String,
+    /// Its processes.
+    pub(crate) pids: Vec<u32>,
+    /// Who it runs as.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) user: Option<String>,
+    /// The TCP ports it listens on.
+    pub(crate) ports: Vec<u16>,
+    /// Whether it comes back; `None` when that is not bootproof's to tell (a container's
+    /// restart policy decides), with `note` saying so.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) verdict: Option<Verdict>,
+    /// Why there is no verdict.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) note: Option<String>,
 }
 
 /// A link that is or is not intact, with the reason and fix when broken.
@@ -146,7 +175,52 @@ pub(crate) fn build(facts: &Facts, judgement: &Judgement) -> Plan {
     }
     units.sort_by(|a, b| a.name.cmp(&b.name));
     let pm2 = facts.pm2.iter().map(|home| plan_pm2(home, judgement)).collect();
-    Plan { schema: PLAN_SCHEMA, default_target: facts.host.default_target.ok().cloned(), units, pm2 }
+    let mut processes: Vec<PlanProcess> =
+        processes::chains(facts).into_iter().map(|chain| plan_process(chain, judgement)).collect();
+    // Processes the last check before this boot saw that run nowhere now.
+    for prediction in &judgement.predictions {
+        let Subject::Process(key) = &prediction.subject else { continue };
+        if processes.iter().any(|p| &p.process == key) {
+            continue;
+        }
+        processes.push(PlanProcess {
+            process: key.clone(),
+            origin: "gone since the last boot".to_owned(),
+            pids: Vec::new(),
+            user: None,
+            ports: Vec::new(),
+            verdict: Some(Verdict::of(&prediction.prediction)),
+            note: None,
+        });
+    }
+    Plan { schema: PLAN_SCHEMA, default_target: facts.host.default_target.ok().cloned(), units, pm2, processes }
+}
+
+fn plan_process(chain: ProcessChain, judgement: &Judgement) -> PlanProcess {
+    let prediction = judgement.prediction(&chain.subject);
+    let note = match prediction {
+        Some(_) => None,
+        None => judgement
+            .findings
+            .iter()
+            .find(|f| f.subject == chain.subject && f.check == CheckId::ProcessSupervised)
+            .map(|f| f.message.clone()),
+    };
+    let key = match chain.subject {
+        Subject::Process(key) => key,
+        other => other.to_string(),
+    };
+    let mut ports: Vec<u16> = chain.ports.iter().map(|s| s.port).collect();
+    ports.dedup();
+    PlanProcess {
+        process: key,
+        origin: chain.origin,
+        pids: chain.pids,
+        user: chain.user,
+        ports,
+        verdict: prediction.map(|p| Verdict::of(&p.prediction)),
+        note,
+    }
 }
 
 fn plan_pm2(home: &Pm2Home, judgement: &Judgement) -> PlanPm2 {
@@ -196,7 +270,12 @@ fn mark(verdict: &Verdict) -> String {
 /// The fix under a broken link, indented past the tree line `continuation`.
 fn fix_line(out: &mut String, continuation: &str, verdict: &Verdict) {
     if let (false, Some(fix)) = (verdict.comes_back, verdict.fix.as_deref()) {
-        let _ = writeln!(out, "  {continuation}   {DIM}fix:{DIM:#} {}", printable_name(fix));
+        let mut lines = fix.lines();
+        let _ =
+            writeln!(out, "  {continuation}   {DIM}fix:{DIM:#} {}", printable_name(lines.next().unwrap_or_default()));
+        for line in lines {
+            let _ = writeln!(out, "  {continuation}        {}", printable_name(line));
+        }
     }
 }
 
@@ -242,7 +321,7 @@ fn rows(units: &[PlanUnit], verbose: bool) -> Vec<Row<'_>> {
 pub(crate) fn render(plan: &Plan, verbose: bool) -> String {
     let mut out = String::new();
     let target = plan.default_target.as_deref().unwrap_or("default.target");
-    if plan.units.is_empty() && plan.pm2.is_empty() {
+    if plan.units.is_empty() && plan.pm2.is_empty() && plan.processes.is_empty() {
         let _ = writeln!(out, "systemd ─► {target}: no node service and no PM2 home found");
         return out;
     }
@@ -309,6 +388,24 @@ pub(crate) fn render(plan: &Plan, verbose: bool) -> String {
             fix_line(&mut out, continuation, &verdict);
         }
     }
+    if !plan.processes.is_empty() {
+        let _ = writeln!(out, "not started by systemd at boot: processes outside any unit or PM2 home");
+        let count = plan.processes.len();
+        for (i, process) in plan.processes.iter().enumerate() {
+            let (branch, continuation) = if i + 1 == count { ("└─", " ") } else { ("├─", "│") };
+            let user = process.user.as_deref().map(|u| format!("  {u}")).unwrap_or_default();
+            let ports: Vec<String> = process.ports.iter().map(|p| format!(":{p}")).collect();
+            let ports = if ports.is_empty() { String::new() } else { format!("  {}", ports.join(" ")) };
+            let fate = match (&process.verdict, &process.note) {
+                (Some(verdict), _) => mark(verdict),
+                (None, note) => format!("{DIM}- {}{DIM:#}", note.as_deref().unwrap_or("not predicted")),
+            };
+            let _ = writeln!(out, "  {branch} {} ─► {}{user}{ports}  {fate}", process.origin, process.process);
+            if let Some(verdict) = &process.verdict {
+                fix_line(&mut out, continuation, verdict);
+            }
+        }
+    }
     out
 }
 
@@ -317,7 +414,7 @@ mod tests {
     use super::*;
     use crate::config::CheckConfig;
     use crate::invariants::evaluate;
-    use crate::invariants::fixtures::{all_good, defects, pm2_fixed, pm2_incident};
+    use crate::invariants::fixtures::{all_good, defects, pm2_fixed, pm2_incident, processes};
 
     fn plan_of(facts: &Facts) -> Plan {
         build(facts, &evaluate(facts, &CheckConfig::default()))
@@ -357,6 +454,21 @@ mod tests {
         assert!(home.daemon.comes_back);
         assert!(home.apps.iter().all(|app| app.verdict.comes_back));
         assert!(evaluate(&facts, &CheckConfig::default()).everything_comes_back());
+        insta::assert_snapshot!(plain(&plan, false));
+    }
+
+    #[test]
+    fn plan_of_hand_started_servers() {
+        let facts = processes();
+        let plan = plan_of(&facts);
+        let origins: Vec<&str> = plan.processes.iter().map(|p| p.origin.as_str()).collect();
+        assert!(origins.iter().any(|o| o.starts_with("login session") && o.ends_with("left to PID 1")), "{origins:?}");
+        assert!(origins.iter().any(|o| o.starts_with("tmux server (pid")), "{origins:?}");
+        assert!(origins.iter().any(|o| o.starts_with("scope run-")), "{origins:?}");
+        assert!(origins.iter().any(|o| o.ends_with("─► greeter.service")), "{origins:?}");
+        let back: Vec<bool> = plan.processes.iter().filter_map(|p| p.verdict.as_ref().map(|v| v.comes_back)).collect();
+        assert_eq!(back.iter().filter(|b| **b).count(), 1, "only the lingering user service comes back");
+        assert!(!evaluate(&facts, &CheckConfig::default()).everything_comes_back());
         insta::assert_snapshot!(plain(&plan, false));
     }
 

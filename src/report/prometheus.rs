@@ -51,7 +51,7 @@ pub(crate) fn render(report: &Report, run: &Run) -> String {
         &mut out,
         "bootproof_comes_back",
         "gauge",
-        "1 when the unit, PM2 home or PM2 app (app label) will be running after the next boot, 0 when it will not.",
+        "1 when the unit, PM2 home, PM2 app (app label) or process outside both will be running after the next boot, 0 when it will not.",
     );
     for prediction in &report.subjects {
         let subject = label(&prediction.subject.to_string());

@@ -97,6 +97,10 @@ catalogue! {
         "the service does not run as root";
     ProcessNodeRuntime = "process.node-runtime", Warn,
         "node is not run from a per-user version manager (~/.nvm, fnm, volta, asdf, n)";
+    ProcessSupervised = "process.supervised", Fail,
+        "every node process and TCP listener runs under something that brings it back after a reboot";
+    ProcessDevSupervisor = "process.dev-supervisor", Warn,
+        "no development supervisor (nodemon, node-supervisor, forever, node --watch) runs the service";
     HealthHttp = "health.http", Fail,
         "the health endpoint answers the expected status in time";
     HostState = "host.state", Fail,
@@ -124,15 +128,17 @@ impl std::str::FromStr for CheckId {
 impl CheckId {
     /// Whether a `fail` or `error` of this invariant means the subject will not be running
     /// after the next boot: systemd has no file to start, nothing starts it at boot, or it
-    /// cannot start (no account, no binary, no EnvironmentFile). The one list every
-    /// "comes back" verdict is read from (see [`super::prediction`]).
+    /// cannot start (no account, no binary, no EnvironmentFile), or — for a process no
+    /// unit accounts for — nothing at all starts it again (`process.supervised`). The one
+    /// list every "comes back" verdict is read from (see [`super::prediction`]).
     pub(crate) fn is_boot_critical(self) -> bool {
         match self {
             CheckId::SupervisorRegistered
             | CheckId::SupervisorEnabled
             | CheckId::UnitUser
             | CheckId::UnitExec
-            | CheckId::UnitEnvFiles => true,
+            | CheckId::UnitEnvFiles
+            | CheckId::ProcessSupervised => true,
             CheckId::SupervisorActive
             | CheckId::UnitRestartPolicy
             | CheckId::UnitStartLimit
@@ -146,6 +152,7 @@ impl CheckId {
             | CheckId::Pm2DumpSecrets
             | CheckId::ProcessNotRoot
             | CheckId::ProcessNodeRuntime
+            | CheckId::ProcessDevSupervisor
             | CheckId::HealthHttp
             | CheckId::HostState => false,
         }

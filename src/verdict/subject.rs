@@ -4,7 +4,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-/// What a finding is about: `host`, `unit:NAME`, `pm2:HOME`, `http:URL`.
+/// What a finding is about: `host`, `unit:NAME`, `pm2:HOME`, `process:KEY`, `http:URL`.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub(crate) enum Subject {
     /// The host as a whole.
@@ -13,6 +13,11 @@ pub(crate) enum Subject {
     Unit(String),
     /// A PM2 home (PM2_HOME).
     Pm2(String),
+    /// A process no unit or PM2 home bootproof judges accounts for, keyed by what stays
+    /// the same when it is started again — its command line and working directory
+    /// (`node server.js 3000 (in /srv/api)`), never its pid — so the state file and
+    /// alerts keyed by check and subject follow it across restarts.
+    Process(String),
     /// An HTTP health endpoint.
     Http(String),
 }
@@ -31,6 +36,7 @@ impl fmt::Display for Subject {
             Subject::Host => f.write_str("host"),
             Subject::Unit(name) => write!(f, "unit:{name}"),
             Subject::Pm2(home) => write!(f, "pm2:{home}"),
+            Subject::Process(key) => write!(f, "process:{key}"),
             Subject::Http(url) => write!(f, "http:{url}"),
         }
     }
@@ -46,8 +52,9 @@ impl std::str::FromStr for Subject {
         match s.split_once(':') {
             Some(("unit", name)) => Ok(Subject::Unit(name.to_owned())),
             Some(("pm2", home)) => Ok(Subject::Pm2(home.to_owned())),
+            Some(("process", key)) => Ok(Subject::Process(key.to_owned())),
             Some(("http", url)) => Ok(Subject::Http(url.to_owned())),
-            _ => Err(format!("unknown subject {s:?}: expected host, unit:NAME, pm2:HOME or http:URL")),
+            _ => Err(format!("unknown subject {s:?}: expected host, unit:NAME, pm2:HOME, process:KEY or http:URL")),
         }
     }
 }
@@ -71,7 +78,13 @@ mod tests {
 
     #[test]
     fn subjects_round_trip_through_text() {
-        for text in ["host", "unit:my-app@3000.service", "pm2:/root/.pm2", "http:http://127.0.0.1:3000/health"] {
+        for text in [
+            "host",
+            "unit:my-app@3000.service",
+            "pm2:/root/.pm2",
+            "process:node server.js 3000 (in /srv/api)",
+            "http:http://127.0.0.1:3000/health",
+        ] {
             let subject: Subject = text.parse().expect("a subject");
             assert_eq!(subject.to_string(), text);
         }

@@ -287,6 +287,13 @@ impl Machine {
         assert!(out.status.success(), "ci/lab pm2 failed: {}", String::from_utf8_lossy(&out.stderr));
     }
 
+    /// Installs the nodemon that ci/install put in target/nodemon where `npm install -g
+    /// nodemon` puts it (`ci/lab nodemon`).
+    pub fn install_nodemon(&self) {
+        let out = lab(&["nodemon", &self.name]);
+        assert!(out.status.success(), "ci/lab nodemon failed: {}", String::from_utf8_lossy(&out.stderr));
+    }
+
     /// Runs bootproof inside the machine.
     pub fn bootproof(&self, args: &[&str]) -> Output {
         let mut argv = vec!["/usr/bin/env", "NO_COLOR=1", MACHINE_BOOTPROOF];
@@ -446,6 +453,50 @@ fn wrong_predictions(before: &Value, after: &Value) -> Vec<(String, String)> {
         }
     }
     wrong
+}
+
+/// What a pre-reboot check predicted for every process outside units and PM2 homes
+/// (`subjects[]` with a `process:` subject), held to the check after the reboot: a process
+/// came back when that check finds it running (its `process.supervised` finding says
+/// `running: true`); one that did not is named there from the state file (`running:
+/// false`). Returns the subjects predicted back and lost, for the caller's own asserts.
+#[track_caller]
+pub fn assert_process_predictions_held(before: &Value, after: &Value) -> (Vec<String>, Vec<String>) {
+    let predicted: Vec<(&str, bool)> = before["subjects"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|p| Some((p["subject"].as_str()?, p["comes_back"].as_bool()?)))
+        .filter(|(subject, _)| subject.starts_with("process:"))
+        .collect();
+    assert!(!predicted.is_empty(), "bootproof predicted no process before the reboot:\n{before:#}");
+    let mut wrong = Vec::new();
+    let (mut back, mut lost) = (Vec::new(), Vec::new());
+    for (subject, up) in predicted {
+        let found = after["results"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|r| r["subject"] == subject && r["check"] == "process.supervised");
+        let running = found.is_some_and(|f| f["evidence"]["running"] == true);
+        if running != up {
+            wrong.push(format!(
+                "{subject}: predicted {}, after the reboot {}: {found:#?}",
+                if up { "back" } else { "lost" },
+                if running { "running" } else { "not running" }
+            ));
+        }
+        if !up && found.is_none() {
+            wrong.push(format!("{subject}: lost, but the check after the reboot does not name it"));
+        }
+        if up { back.push(subject.to_owned()) } else { lost.push(subject.to_owned()) }
+    }
+    assert!(
+        wrong.is_empty(),
+        "process predictions that did not hold:\n{}\n--- before\n{before:#}\n--- after\n{after:#}",
+        wrong.join("\n")
+    );
+    (back, lost)
 }
 
 /// Online processes per app name in one home's live daemon, from `bootproof facts`

@@ -1,20 +1,16 @@
 //! The PM2 daemon as the host shows it without asking it: its `pm2.pid`, the running
-//! "God Daemon" processes and their titles, `pids/*.pid` for the apps, the installed
-//! modules, and the pm2 CLI an operator would use for a home.
+//! "God Daemon" processes and their titles (from the run's one /proc scan), `pids/*.pid`
+//! for the apps, the installed modules, and the pm2 CLI an operator would use for a home.
 
-use std::collections::HashMap;
 use std::io::{self, Read};
 use std::path::Path;
 
 use super::super::files::{self, os_message};
 use super::super::model::{Fact, FallbackApp, ProcessFacts};
-use super::super::procfs::{self, BootClock};
+use super::super::procfs::{ProcessTable, Row};
 
 /// A pid file is a number; anything longer is not one.
 const PID_FILE_MAX: u64 = 64;
-
-/// A process title is short; reading more of a cmdline is pointless here.
-const CMDLINE_MAX: u64 = 4096;
 
 /// More pid files than this in one home is not a real PM2 home; stop there.
 const PID_FILES_MAX: usize = 10_000;
@@ -64,10 +60,15 @@ pub(crate) fn home_in_environ(environ: &[u8]) -> Option<String> {
 }
 
 /// The title in a cmdline: PM2 sets `process.title`, which overwrites argv in place,
-/// so /proc shows the title followed by NUL padding.
-pub(crate) fn title_of(cmdline: &[u8]) -> String {
-    let end = cmdline.iter().rposition(|b| *b != 0).map_or(0, |last| last + 1);
-    String::from_utf8_lossy(&cmdline[..end]).replace('\0', " ")
+/// so /proc shows the title followed by NUL padding (split off by the scan; a title with
+/// spaces may still come in pieces, which are joined back).
+pub(crate) fn title_of(cmdline: &[String]) -> String {
+    cmdline.join(" ")
+}
+
+/// The daemon version and home a scanned process's title names, when it is a God Daemon.
+pub(crate) fn title_of_row(row: &Row) -> Option<(String, Option<String>)> {
+    parse_title(&title_of(&row.cmdline))
 }
 
 /// Reads at most `max` bytes of a file.
@@ -77,32 +78,33 @@ fn read_bounded(path: &Path, max: u64) -> io::Result<Vec<u8>> {
     Ok(bytes)
 }
 
-/// Every running God Daemon: /proc/*/cmdline whose title parses. Processes that
-/// vanish or cannot be read while scanning are skipped.
-pub(crate) fn running_daemons() -> Vec<RunningDaemon> {
-    let Ok(entries) = std::fs::read_dir("/proc") else {
-        return Vec::new();
-    };
-    let mut daemons: Vec<RunningDaemon> = entries
-        .flatten()
-        .filter_map(|entry| {
-            let pid: u32 = entry.file_name().to_str()?.parse().ok()?;
-            let cmdline = read_bounded(&entry.path().join("cmdline"), CMDLINE_MAX).ok()?;
-            let (version, home) = parse_title(&title_of(&cmdline))?;
+/// Every running God Daemon: the scanned processes whose title parses.
+pub(crate) fn running_daemons(table: &ProcessTable) -> Vec<RunningDaemon> {
+    table
+        .rows()
+        .filter_map(|row| {
+            let (version, home) = title_of_row(row)?;
             // The title is written over the process's original argv and cut to its length:
             // a long PM2_HOME loses its end. The daemon's environment names it in full.
-            let home = home.or_else(|| home_from_environ(&entry.path().join("environ")));
-            Some(RunningDaemon { pid, version, home })
+            let home = home.or_else(|| home_from_environ(Path::new(&format!("/proc/{}/environ", row.pid))));
+            Some(RunningDaemon { pid: row.pid, version, home })
         })
-        .collect();
-    daemons.sort_by_key(|daemon| daemon.pid);
-    daemons
+        .collect()
+}
+
+/// PM2 run in the foreground (pm2-runtime, `pm2 --no-daemon`: a container's PID 1)
+/// without a God Daemon title: its pid and the PM2_HOME its environment names.
+pub(crate) fn foreground_pm2(table: &ProcessTable) -> Vec<(u32, String)> {
+    table
+        .rows()
+        .filter(|row| title_of_row(row).is_none() && super::super::node::runs_pm2_in_foreground(&row.cmdline))
+        .filter_map(|row| Some((row.pid, home_from_environ(Path::new(&format!("/proc/{}/environ", row.pid)))?)))
+        .collect()
 }
 
 /// The daemon title of a running process, when it is a God Daemon.
-pub(crate) fn daemon_title(pid: u32) -> Option<(String, Option<String>)> {
-    let cmdline = read_bounded(Path::new(&format!("/proc/{pid}/cmdline")), CMDLINE_MAX).ok()?;
-    parse_title(&title_of(&cmdline))
+pub(crate) fn daemon_title(table: &ProcessTable, pid: u32) -> Option<(String, Option<String>)> {
+    table.row(pid).and_then(title_of_row)
 }
 
 /// Reads a pid file: `Ok(None)` when it does not exist, an error when it is
@@ -125,34 +127,8 @@ pub(crate) fn parse_pid(bytes: &[u8]) -> Option<u32> {
     std::str::from_utf8(bytes).ok()?.trim().parse::<u32>().ok().filter(|pid| *pid > 0)
 }
 
-/// Reads processes from /proc, resolving user names once per uid.
-pub(crate) struct ProcessReader {
-    /// Turns start ticks into wall-clock time.
-    clock: Option<BootClock>,
-    /// uid → login name.
-    names: HashMap<u32, Option<String>>,
-}
-
-impl ProcessReader {
-    /// A reader with an empty cache.
-    pub(crate) fn new() -> ProcessReader {
-        ProcessReader { clock: BootClock::read(), names: HashMap::new() }
-    }
-
-    /// The process, `None` when it does not run (or cannot be read: a process we may
-    /// not look at is as good as absent to the facts that need it).
-    pub(crate) fn process(&mut self, pid: u32) -> Option<ProcessFacts> {
-        if pid == 0 {
-            return None;
-        }
-        let names = &mut self.names;
-        let mut resolve = |uid: u32| names.entry(uid).or_insert_with(|| files::user_name(uid)).clone();
-        procfs::read_process(pid, self.clock, &mut resolve).ok().flatten()
-    }
-}
-
 /// The apps PM2 wrote pid files for (`pids/<name>-<pm_id>.pid`), with their processes.
-pub(crate) fn fallback_apps(home: &Path, reader: &mut ProcessReader) -> Vec<FallbackApp> {
+pub(crate) fn fallback_apps(home: &Path, table: &ProcessTable) -> Vec<FallbackApp> {
     let Ok(entries) = std::fs::read_dir(home.join("pids")) else {
         return Vec::new();
     };
@@ -165,7 +141,7 @@ pub(crate) fn fallback_apps(home: &Path, reader: &mut ProcessReader) -> Vec<Fall
             let Fact::Ok(Some(pid)) = read_pid_file(&entry.path()) else {
                 return None;
             };
-            Some(FallbackApp { name, pm_id, pid, process: reader.process(pid) })
+            Some(FallbackApp { name, pm_id, pid, process: table.process_if_readable(pid) })
         })
         .collect();
     apps.sort_by_key(|app| app.pm_id);
@@ -244,7 +220,10 @@ mod tests {
         assert_eq!(parse_title("node /usr/bin/pm2 resurrect"), None);
         // Cut to the length of the original argv: the version is there, the home is not.
         assert_eq!(parse_title("PM2 v7.0.4: God Daemon (/tmp/very-long-pm2-ho"), Some(("7.0.4".to_owned(), None)));
-        assert_eq!(title_of(b"PM2 v7.0.4: God Daemon (/tmp/x)\0\0\0\0"), "PM2 v7.0.4: God Daemon (/tmp/x)");
+        assert_eq!(
+            title_of(&["PM2 v7.0.4: God Daemon (/tmp/a".to_owned(), "b)".to_owned()]),
+            "PM2 v7.0.4: God Daemon (/tmp/a b)"
+        );
     }
 
     #[test]

@@ -1,9 +1,11 @@
 //! Which PM2 homes (PM2_HOME directories) exist on this host, and how each was found:
-//! running God Daemons (their title names the home), `/root/.pm2` and `/home/*/.pm2`,
+//! running God Daemons (their title names the home), PM2 run in the foreground
+//! (pm2-runtime: its environment names it), `/root/.pm2` and `/home/*/.pm2`,
 //! homes the caller names (the check file), and the supervisor units `pm2 startup`
 //! writes (their `Environment=PM2_HOME=`, else the unit user's home + `/.pm2`).
 
 use super::super::model::{Fact, UnitFacts};
+use super::super::procfs::ProcessTable;
 use super::daemon::{self, RunningDaemon};
 
 /// A home to gather, with every way it was found.
@@ -57,13 +59,16 @@ pub(crate) fn home_key(home: &str) -> String {
 
 /// Homes found without systemd: running daemons, the usual home directories, and the
 /// caller's. Running daemons are returned too, so their facts need no second scan.
-pub(crate) fn local_homes(extra: &[String]) -> (Vec<FoundHome>, Vec<RunningDaemon>) {
-    let daemons = daemon::running_daemons();
+pub(crate) fn local_homes(extra: &[String], table: &ProcessTable) -> (Vec<FoundHome>, Vec<RunningDaemon>) {
+    let daemons = daemon::running_daemons(table);
     let mut homes = Homes::default();
     for daemon in &daemons {
         if let Some(home) = &daemon.home {
             homes.add(home, format!("daemon pid {}", daemon.pid));
         }
+    }
+    for (pid, home) in daemon::foreground_pm2(table) {
+        homes.add(&home, format!("pm2-runtime pid {pid}"));
     }
     for home in user_home_dirs() {
         homes.add(&home, "home directory".to_owned());

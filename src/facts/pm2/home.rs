@@ -8,16 +8,18 @@ use futures_util::future::join_all;
 
 use super::super::files;
 use super::super::model::{DaemonFacts, Fact, FileFacts, Pm2Home, RpcAnswer, UnitFacts};
-use super::daemon::{self, ProcessReader, RunningDaemon};
+use super::super::node::runs_pm2_in_foreground;
+use super::super::procfs::ProcessTable;
+use super::daemon::{self, RunningDaemon};
 use super::discover::{self, FoundHome, Homes};
 use super::dump;
 use super::rpc::{self, RPC_TIMEOUT};
 
 /// Finds the homes that need no systemd to be found (see [`discover::local_homes`])
 /// and gathers them.
-pub(crate) async fn gather_local(extra_homes: &[String]) -> (Vec<Pm2Home>, Vec<RunningDaemon>) {
-    let (found, daemons) = discover::local_homes(extra_homes);
-    let homes = join_all(found.into_iter().map(|found| gather_home(found, &daemons))).await;
+pub(crate) async fn gather_local(extra_homes: &[String], table: &ProcessTable) -> (Vec<Pm2Home>, Vec<RunningDaemon>) {
+    let (found, daemons) = discover::local_homes(extra_homes, table);
+    let homes = join_all(found.into_iter().map(|found| gather_home(found, &daemons, table))).await;
     (homes, daemons)
 }
 
@@ -28,6 +30,7 @@ pub(crate) async fn with_units(
     mut homes: Vec<Pm2Home>,
     daemons: &[RunningDaemon],
     units: Vec<UnitFacts>,
+    table: &ProcessTable,
 ) -> Vec<Pm2Home> {
     let mut unit_homes: Vec<(String, UnitFacts)> =
         units.into_iter().filter_map(|unit| Some((discover::unit_home(&unit)?, unit))).collect();
@@ -38,7 +41,7 @@ pub(crate) async fn with_units(
             missing.add(home, format!("unit {}", unit.name));
         }
     }
-    let more = join_all(missing.into_vec().into_iter().map(|found| gather_home(found, daemons))).await;
+    let more = join_all(missing.into_vec().into_iter().map(|found| gather_home(found, daemons, table))).await;
     homes.extend(more);
     for home in &mut homes {
         let key = discover::home_key(&home.home);
@@ -59,11 +62,10 @@ pub(crate) async fn with_units(
 }
 
 /// Everything about one home.
-pub(crate) async fn gather_home(found: FoundHome, daemons: &[RunningDaemon]) -> Pm2Home {
+pub(crate) async fn gather_home(found: FoundHome, daemons: &[RunningDaemon], table: &ProcessTable) -> Pm2Home {
     let home = Path::new(&found.home);
     // Ask first: the socket wait overlaps the other homes' (see `gather_local`).
     let rpc = rpc::monitor_data(&home.join("rpc.sock"), RPC_TIMEOUT).await;
-    let mut reader = ProcessReader::new();
     let dir = files::stat_file(&found.home);
     let ancestors = ancestors(home);
     let owner = dir
@@ -71,7 +73,7 @@ pub(crate) async fn gather_home(found: FoundHome, daemons: &[RunningDaemon]) -> 
         .ok()
         .and_then(Option::as_ref)
         .and_then(|stat| files::lookup_user(&stat.uid.to_string()).ok().flatten());
-    let daemon = daemon_facts(home, daemons, rpc, &mut reader);
+    let daemon = daemon_facts(home, daemons, rpc, table);
     let pm2_cli = daemon::pm2_cli(daemon.process.as_ref());
     Pm2Home {
         dump: dump::read_dump(&home.join("dump.pm2").to_string_lossy()),
@@ -99,12 +101,7 @@ fn ancestors(home: &Path) -> Vec<FileFacts> {
 
 /// The daemon: its pid file, its process (the God Daemon titled with this home, else
 /// the pid file's process when that is a God Daemon), and its apps.
-fn daemon_facts(
-    home: &Path,
-    daemons: &[RunningDaemon],
-    rpc: Fact<RpcAnswer>,
-    reader: &mut ProcessReader,
-) -> DaemonFacts {
+fn daemon_facts(home: &Path, daemons: &[RunningDaemon], rpc: Fact<RpcAnswer>, table: &ProcessTable) -> DaemonFacts {
     let pid_file = daemon::read_pid_file(&home.join("pm2.pid"));
     let key = discover::home_key(&home.to_string_lossy());
     let titled =
@@ -112,23 +109,25 @@ fn daemon_facts(
     let (pid, version) = match (titled, &pid_file) {
         (Some(daemon), _) => (Some(daemon.pid), Some(daemon.version.clone())),
         // A pid file whose process is a God Daemon of no other home.
-        (None, Fact::Ok(Some(pid))) => match daemon::daemon_title(*pid) {
+        (None, Fact::Ok(Some(pid))) => match daemon::daemon_title(table, *pid) {
             Some((version, None)) => (Some(*pid), Some(version)),
             Some((version, Some(titled))) if discover::home_key(&titled) == key => (Some(*pid), Some(version)),
+            // pm2-runtime keeps its daemon in its own process, untitled (a container's PID 1).
+            None if table.row(*pid).is_some_and(|row| runs_pm2_in_foreground(&row.cmdline)) => (Some(*pid), None),
             _ => (None, None),
         },
         _ => (None, None),
     };
-    let process = pid.and_then(|pid| reader.process(pid));
+    let process = pid.and_then(|pid| table.process_if_readable(pid));
     let (rpc, fallback_apps) = match rpc {
         Fact::Ok(RpcAnswer::Apps { mut apps }) => {
             for app in &mut apps {
-                app.process = reader.process(app.pid);
+                app.process = table.process_if_readable(app.pid);
             }
             (Fact::Ok(RpcAnswer::Apps { apps }), Vec::new())
         }
         // The daemon could not be asked: what its pid files and /proc still show.
-        other => (other, daemon::fallback_apps(home, reader)),
+        other => (other, daemon::fallback_apps(home, table)),
     };
     DaemonFacts { pid_file, process, version, rpc, fallback_apps }
 }

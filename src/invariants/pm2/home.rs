@@ -6,7 +6,8 @@ use std::collections::BTreeSet;
 use super::context::{Context, online_counts, saved_counts};
 use super::{apps, dump, supervisor};
 use crate::config::CheckConfig;
-use crate::facts::{Fact, HostFacts, Pm2Home};
+use crate::facts::container::AppContainer;
+use crate::facts::{ContainerFacts, Fact, HostFacts, Pm2Home};
 use crate::invariants::supervisor as unit_supervisor;
 use crate::invariants::unit::{self, MemoryBounds};
 use crate::invariants::{fix, process};
@@ -22,37 +23,26 @@ pub(crate) fn judge(
 ) -> (Vec<Finding>, SubjectPrediction) {
     let subject = Subject::Pm2(home.home.clone());
     let ctx = Context::new(home, config, now_ms);
-    let mut findings = vec![supervisor::registered(&ctx, &subject)];
-    match ctx.unit {
-        Some(unit) => {
-            findings.push(unit_supervisor::enabled(unit, host, &subject));
-            match &unit.service {
-                Fact::Ok(service) => findings.extend(unit::startable(unit, service, &subject, false)),
-                Fact::Error(reason) => {
-                    for check in [CheckId::UnitUser, CheckId::UnitExec] {
-                        findings.push(Finding::error(
-                            check,
-                            &subject,
-                            format!("service properties unreadable: {reason}"),
-                        ));
-                    }
-                }
+    let mut findings = match host.container.as_ref().and_then(|c| Some((c, c.app_container()?))) {
+        Some((container, app)) => in_container(home, container, &app, &subject),
+        None => supervised_by_systemd(&ctx, host, &subject),
+    };
+    let in_container = host.container.as_ref().and_then(ContainerFacts::app_container);
+    match &in_container {
+        // The container's command starts the apps at every start of the container;
+        // dump.pm2 is read by pm2 resurrect alone, which no boot runs here.
+        Some(_) => {
+            let reason = "inside a container, its command starts PM2's apps at each start; dump.pm2 is read only by pm2 resurrect, which nothing runs here";
+            for check in [CheckId::Pm2Dump, CheckId::Pm2DumpFresh, CheckId::Pm2Resurrected] {
+                findings.push(Finding::skip(check, &subject, reason));
             }
         }
         None => {
-            for check in [CheckId::SupervisorEnabled, CheckId::UnitUser, CheckId::UnitExec] {
-                findings.push(Finding::skip(
-                    check,
-                    &subject,
-                    "no unit starts PM2 for this home (see supervisor.registered)",
-                ));
-            }
+            findings.push(dump::dump(&ctx, &subject));
+            findings.push(dump::dump_fresh(&ctx, &subject));
+            findings.push(apps::resurrected(&ctx, &subject));
         }
     }
-    findings.push(supervisor::active(&ctx, &subject));
-    findings.push(dump::dump(&ctx, &subject));
-    findings.push(dump::dump_fresh(&ctx, &subject));
-    findings.push(apps::resurrected(&ctx, &subject));
     findings.push(apps::crash_loop(&ctx, &subject));
     findings.push(apps::log_rotation(&ctx, &subject));
     findings.push(dump::dump_secrets(&ctx, &subject));
@@ -63,6 +53,76 @@ pub(crate) fn judge(
     let prediction = Prediction::from_findings(&findings, &subject);
     let apps = app_predictions(&ctx, &findings, &subject, &prediction);
     (findings, SubjectPrediction { subject, prediction, apps })
+}
+
+/// The supervisor invariants of a home on a host: its unit registered, enabled and
+/// startable, and owning the running daemon.
+fn supervised_by_systemd(ctx: &Context, host: &HostFacts, subject: &Subject) -> Vec<Finding> {
+    let mut findings = vec![supervisor::registered(ctx, subject)];
+    match ctx.unit {
+        Some(unit) => {
+            findings.push(unit_supervisor::enabled(unit, host, subject));
+            match &unit.service {
+                Fact::Ok(service) => findings.extend(unit::startable(unit, service, subject, false)),
+                Fact::Error(reason) => {
+                    for check in [CheckId::UnitUser, CheckId::UnitExec] {
+                        findings.push(Finding::error(
+                            check,
+                            subject,
+                            format!("service properties unreadable: {reason}"),
+                        ));
+                    }
+                }
+            }
+        }
+        None => {
+            for check in [CheckId::SupervisorEnabled, CheckId::UnitUser, CheckId::UnitExec] {
+                findings.push(Finding::skip(
+                    check,
+                    subject,
+                    "no unit starts PM2 for this home (see supervisor.registered)",
+                ));
+            }
+        }
+    }
+    findings.push(supervisor::active(ctx, subject));
+    findings
+}
+
+/// A home inside an app container: no systemd unit to judge (the container runtime
+/// starts PM2), and PM2 as the container's PID 1 flagged — the runtime then watches PM2,
+/// which stays up while an app crash-loops behind it.
+fn in_container(home: &Pm2Home, container: &ContainerFacts, app: &AppContainer, subject: &Subject) -> Vec<Finding> {
+    let reason = format!("{}: the container runtime starts PM2, not a systemd unit", app.describe(container));
+    let mut findings: Vec<Finding> = [
+        CheckId::SupervisorRegistered,
+        CheckId::SupervisorEnabled,
+        CheckId::UnitUser,
+        CheckId::UnitExec,
+        CheckId::SupervisorActive,
+    ]
+    .into_iter()
+    .map(|check| Finding::skip(check, subject, reason.clone()))
+    .collect();
+    let check = CheckId::ProcessSupervised;
+    let daemon_is_pid1 =
+        home.daemon.process.as_ref().is_some_and(|p| p.pid == 1) || matches!(home.daemon.pid_file, Fact::Ok(Some(1)));
+    let pid1 = app.pid1.as_ref().map_or_else(|| "PID 1".to_owned(), |p| p.title());
+    findings.push(if app.pm2_is_pid1() && daemon_is_pid1 {
+        Finding::warn(
+            check,
+            subject,
+            format!(
+                "PM2 is PID 1 of this {} container ({pid1}): the container runtime watches PM2, not the app, and PM2 stays up while an app crash-loops behind it, so the container is never restarted and looks healthy",
+                app.runtime
+            ),
+            "run node itself as the container's command (CMD [\"node\", \"server.js\"]) with a restart policy (docker run --restart unless-stopped, compose restart:), or give the container a HEALTHCHECK that probes the app",
+        )
+        .evidence("pid1", pid1)
+    } else {
+        Finding::pass(check, subject, format!("PM2 is not the container's PID 1 ({pid1})")).evidence("pid1", pid1)
+    });
+    findings
 }
 
 /// `unit.memory-limit` of a home: its unit's cgroup limit, else every app's
@@ -326,6 +386,7 @@ mod tests {
             cmdline: vec!["PM2 v7.0.4: God Daemon (/home/deploy/.pm2)".into()],
             started_at: None,
             cgroup: None,
+            listening: Vec::new(),
         });
         let found = check(&home, CheckId::ProcessNodeRuntime);
         assert_eq!(found.status, Status::Error, "{found:#?}");
