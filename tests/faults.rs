@@ -61,6 +61,18 @@ fn pm2_facts(home: &Path) -> (i32, Value, Duration) {
 
 /// `check --facts` on the facts of one home with the fault: the exit code and the
 /// findings about the home.
+/// Judges the facts as a VM's whose systemd could not be asked: the machine the tests run
+/// on may itself be an app container (`/.dockerenv`), where the invariants of PM2's unit
+/// are skipped for that reason, and these tests are about what the daemon's socket says.
+fn as_on_a_vm(path: &Path) {
+    let text = std::fs::read_to_string(path).expect("the facts file");
+    let mut facts: Value = serde_json::from_str(&text).expect("a facts file");
+    if let Some(host) = facts["host"].as_object_mut() {
+        host.remove("container");
+    }
+    std::fs::write(path, serde_json::to_string(&facts).expect("json")).expect("write the facts file");
+}
+
 fn judged(home: &Path, tag: &str) -> (i32, Vec<Value>) {
     let dir = TempDir::new(tag);
     let path = dir.path().join("facts.json");
@@ -77,6 +89,7 @@ fn judged(home: &Path, tag: &str) -> (i32, Vec<Value>) {
         &[],
     );
     assert_exit(&out, 0);
+    as_on_a_vm(&path);
     let out = run_here(&["check", "--facts", path.to_str().expect("utf-8"), "--format", "json"], &[]);
     let report: Value = serde_json::from_slice(&out.stdout).expect("a JSON report");
     let subject = format!("pm2:{}", home.display());

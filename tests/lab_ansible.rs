@@ -1,6 +1,7 @@
 //! The shipped Ansible playbook (contrib/ansible/bootproof.yml), run by real Ansible (from
 //! PyPI, installed by ci/install into target/ansible) against a fleet of two lab machines
-//! through community.general's chroot connection: it copies bootproof, checks each host,
+//! through community.docker's nsenter connection (each task runs in the machine's mount,
+//! PID and network namespaces, as on a host of its own): it copies bootproof, checks each host,
 //! prints the failing findings with their fix, and fails the play for the host where a
 //! unit will not come back — and only for that one.
 
@@ -51,8 +52,8 @@ fn lab_ansible_playbook_fails_only_the_host_that_will_not_come_back() {
     let inventory = dir.path().join("inventory.ini");
     let entry = |name: &str, machine: &Machine| {
         format!(
-            "{name} ansible_connection=community.general.chroot ansible_host={} ansible_python_interpreter=/usr/bin/python3 ansible_become=false\n",
-            machine.root()
+            "{name} ansible_connection=community.docker.nsenter ansible_nsenter_pid={} ansible_python_interpreter=/usr/bin/python3 ansible_become=false\n",
+            machine.leader()
         )
     };
     std::fs::write(&inventory, format!("[fleet]\n{}{}", entry("good", &good), entry("bad", &bad))).expect("inventory");

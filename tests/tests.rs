@@ -14,6 +14,7 @@ mod lab_checks;
 mod lab_faults;
 mod lab_hostile;
 mod lab_html;
+mod lab_no_bus;
 mod lab_pm2;
 mod lab_pm2_units;
 mod lab_privilege;

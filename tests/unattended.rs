@@ -126,19 +126,7 @@ fn receiver() -> (u16, mpsc::Receiver<String>) {
     (port, received)
 }
 
-#[test]
-fn a_host_that_cannot_be_checked_pings_fail() {
-    let (port, requests) = receiver();
-    let ping = format!("http://127.0.0.1:{port}/ping/SECRET");
-    let out = run_here(
-        &["check", "--ping", &ping],
-        &[("DBUS_SYSTEM_BUS_ADDRESS", "unix:path=/nonexistent/bootproof-test/system_bus_socket")],
-    );
-    assert_exit(&out, 3);
-    let got = requests.recv_timeout(Duration::from_secs(10)).expect("the heartbeat arrived");
-    assert_eq!(got, "GET /ping/SECRET/fail HTTP/1.1");
-    assert_no_secret(&out);
-}
+// A host that cannot be checked pings `/fail`: tests/lab_no_bus.rs, on a real systemd.
 
 #[test]
 fn a_broken_check_file_pings_fail_too() {

@@ -268,6 +268,15 @@ impl Machine {
         String::from_utf8_lossy(&lab(&["root", &self.name]).stdout).trim().to_owned()
     }
 
+    /// The PID of the machine's init as the host sees it (changes on reboot).
+    pub fn leader(&self) -> u32 {
+        let root = self.root();
+        root.strip_prefix("/proc/")
+            .and_then(|rest| rest.strip_suffix("/root"))
+            .and_then(|pid| pid.parse().ok())
+            .unwrap_or_else(|| panic!("the machine's root is not /proc/PID/root: {root}"))
+    }
+
     /// Writes a file inside the machine (parents created), with `mode`.
     pub fn write(&self, path: &str, contents: &str, mode: u32) {
         use std::os::unix::fs::PermissionsExt;
