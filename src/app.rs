@@ -11,7 +11,7 @@ use futures_util::future::join;
 use crate::alert::{self, SecretUrl};
 use crate::cli::{
     AlertArgs, AlertOn, CheckArgs, Cli, Command, FactsArgs, Format, InitArgs, PlanArgs, PlanFormat, TimerAction,
-    TimerArgs, WebhookFormat,
+    TimerArgs, TimerPrintArgs, WebhookFormat, WriteArg,
 };
 use crate::config::{self, CheckConfig, HealthSpec, SeverityOverride};
 use crate::exit;
@@ -101,15 +101,21 @@ fn check(args: &CheckArgs) -> Result<ExitCode, AppError> {
     let outcome = match checked(args, started, setup.alerting.as_ref()) {
         // A host that cannot be checked at all still gets its monitoring output: a
         // textfile saying bootproof_up 0, a plugin line saying UNKNOWN.
-        Err(AppError::CannotCheck(err)) if matches!(args.format, Format::Prometheus | Format::Nagios) => {
-            let text = match args.format {
-                Format::Nagios => report::nagios::render_not_checked(&format!("{err:#}")),
-                _ => report::prometheus::render_not_checked(
-                    crate::facts::procfs::hostname().ok().map(String::as_str),
-                    &run_figures(started, false),
-                ),
-            };
-            emit(&text, args.output.as_deref(), false)?;
+        // The files of `--write` in these formats too, so the timer's textfile says it.
+        Err(AppError::CannotCheck(err)) => {
+            let why = format!("{err:#}");
+            if let Some(text) = not_checked(args.format, &why, started) {
+                emit(&text, args.output.as_deref(), false)?;
+            }
+            let written: Vec<(&WriteArg, String)> = args
+                .writes
+                .iter()
+                .filter_map(|write| Some((write, not_checked(write.format, &why, started)?)))
+                .collect();
+            let failed = write_reports(written.iter().map(|(write, text)| (*write, text.as_str())));
+            if !failed.is_empty() {
+                eprintln!("bootproof: {}", failed.join("; "));
+            }
             Err(AppError::CannotCheck(err))
         }
         other => other,
@@ -124,6 +130,33 @@ fn check(args: &CheckArgs) -> Result<ExitCode, AppError> {
         }
     }
     outcome.map(|checked| ExitCode::from(checked.code))
+}
+
+/// What a monitoring format says of a host that could not be checked at all (a textfile
+/// with `bootproof_up 0`, a plugin line saying UNKNOWN); `None` for the other formats,
+/// which have no verdict to give.
+fn not_checked(format: Format, why: &str, started: Instant) -> Option<String> {
+    match format {
+        Format::Nagios => Some(report::nagios::render_not_checked(why)),
+        Format::Prometheus => Some(report::prometheus::render_not_checked(
+            crate::facts::procfs::hostname().ok().map(String::as_str),
+            &run_figures(started, false),
+        )),
+        Format::Human | Format::Json | Format::Junit | Format::Html => None,
+    }
+}
+
+/// Writes each `--write` report (atomically, readable by other users); the failures, each
+/// naming its file. One that fails does not stop the others.
+fn write_reports<'a>(reports: impl Iterator<Item = (&'a WriteArg, &'a str)>) -> Vec<String> {
+    let mut failed = Vec::new();
+    for (write, text) in reports {
+        let plain = anstream::adapter::strip_str(text).to_string();
+        if let Err(err) = crate::atomic::write_for_readers(&write.file, plain.as_bytes()) {
+            failed.push(format!("failed to write {}: {err}", write.file.display()));
+        }
+    }
+    failed
 }
 
 /// The run's own figures for the Prometheus textfile.
@@ -168,20 +201,15 @@ fn checked(args: &CheckArgs, started: Instant, alerting: Option<&alert::Alerting
     // The status page draws the boot chain too, from the same judgement (cheap: pure).
     let plan = report::plan::build(&facts, &judgement);
     let report = Report::new(HostSummary::of(&facts), judgement);
-    let text = match args.format {
-        Format::Human => report::human::render(&report, args.verbose),
-        Format::Html => report::html::render(&report, &plan),
-        Format::Json => report::json::render(&report),
-        Format::Junit => report::junit::render(&report, args.strict)
-            .context("failed to render the JUnit report")
-            .map_err(AppError::Usage)?,
-        Format::Prometheus => {
-            let up = exit::code_for_status(report.summary.status, args.strict) != exit::CANNOT_CHECK;
-            report::prometheus::render(&report, &run_figures(started, up))
-        }
-        Format::Nagios => report::nagios::render(&report, started.elapsed()),
-    };
-    emit(&text, args.output.as_deref(), args.format == Format::Human)?;
+    let render = |format| render_check(format, &report, &plan, args, started);
+    emit(&render(args.format)?, args.output.as_deref(), args.format == Format::Human)?;
+    // The other files of this one check (the timer's status page, JSON and textfile): one
+    // gathering, one verdict, one alert, however many files.
+    let mut extra = Vec::new();
+    for write in &args.writes {
+        extra.push((write, render(write.format)?));
+    }
+    let failed_writes = write_reports(extra.iter().map(|(write, text)| (*write, text.as_str())));
     // After the report is out: delivery may take seconds, and never changes the exit code.
     if let Some(alerting) = alerting {
         let checks_run = checks_run(&config, args);
@@ -195,6 +223,9 @@ fn checked(args: &CheckArgs, started: Instant, alerting: Option<&alert::Alerting
             Err(err) => eprintln!("bootproof: note: cannot alert: {err}"),
         }
     }
+    if !failed_writes.is_empty() {
+        return Err(AppError::Usage(anyhow::anyhow!("{}", failed_writes.join("; "))));
+    }
     let code = exit::code_for_status(report.summary.status, args.strict);
     Ok(Checked {
         code: match args.format {
@@ -202,6 +233,29 @@ fn checked(args: &CheckArgs, started: Instant, alerting: Option<&alert::Alerting
             _ => code,
         },
         passed: code == exit::OK,
+    })
+}
+
+/// The report of a check in `format`.
+fn render_check(
+    format: Format,
+    report: &Report,
+    plan: &report::plan::Plan,
+    args: &CheckArgs,
+    started: Instant,
+) -> Result<String, AppError> {
+    Ok(match format {
+        Format::Human => report::human::render(report, args.verbose),
+        Format::Html => report::html::render(report, plan),
+        Format::Json => report::json::render(report),
+        Format::Junit => report::junit::render(report, args.strict)
+            .context("failed to render the JUnit report")
+            .map_err(AppError::Usage)?,
+        Format::Prometheus => {
+            let up = exit::code_for_status(report.summary.status, args.strict) != exit::CANNOT_CHECK;
+            report::prometheus::render(report, &run_figures(started, up))
+        }
+        Format::Nagios => report::nagios::render(report, started.elapsed()),
     })
 }
 
@@ -254,13 +308,14 @@ fn alert_setup(args: &AlertArgs) -> Result<AlertSetup, AppError> {
 /// `bootproof timer print|install|remove`.
 fn timer(action: &TimerAction) -> Result<ExitCode, AppError> {
     match action {
-        TimerAction::Print(args) => {
-            let (files, _) = timer_files(args)?;
+        TimerAction::Print(TimerPrintArgs { timer: args, package_units: None }) => {
+            let (files, _) = timer_files(args, timer::units::Origin::Install)?;
             write_stdout(timer::units::show(&files).as_bytes())?;
             Ok(ExitCode::SUCCESS)
         }
+        TimerAction::Print(TimerPrintArgs { timer: args, package_units: Some(dir) }) => package_units(args, dir),
         TimerAction::Install(args) => {
-            let (files, summary) = timer_files(args)?;
+            let (files, summary) = timer_files(args, timer::units::Origin::Install)?;
             must_be_root("timer install")?;
             let applied = runtime()?.block_on(timer::install::install(&files, &summary));
             applied_changes(applied, "bootproof's timer is installed as asked and active: nothing to change")
@@ -310,22 +365,39 @@ fn must_be_root(what: &str) -> Result<(), AppError> {
     )))
 }
 
-/// The files `timer print|install` write for `args`, and what the timer will do in words.
-fn timer_files(args: &TimerArgs) -> Result<(timer::units::UnitFiles, String), AppError> {
-    let usage = |err: anyhow::Error| AppError::Usage(err);
-    let binary = std::env::current_exe()
-        .and_then(std::fs::canonicalize)
-        .context("cannot tell where this bootproof binary is, for the service to run it")
-        .map_err(usage)?;
-    for private in ["/tmp", "/var/tmp", "/dev/shm"] {
-        if binary.starts_with(private) {
-            return Err(usage(anyhow::anyhow!(
-                "the service could not run {}: {private} is private to it (PrivateTmp=, PrivateDevices=); \
-                 install bootproof first (e.g. to /usr/local/bin) and run that one",
-                binary.display()
-            )));
-        }
+/// `timer print --package-units DIR` (hidden, for ci/package): the two units as the
+/// package ships them, rendered by the same code as `timer install`'s, written into DIR.
+fn package_units(args: &TimerArgs, dir: &Path) -> Result<ExitCode, AppError> {
+    if !args.alerts.webhooks.is_empty() || args.alerts.ping.is_some() {
+        return Err(AppError::Usage(anyhow::anyhow!(
+            "a package ships no webhook or heartbeat URL: they are the operator's secrets (`timer install` takes them)"
+        )));
     }
+    let (files, _) = timer_files(args, timer::units::Origin::Package)?;
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("failed to create {}", dir.display()))
+        .map_err(AppError::Usage)?;
+    let mut said = String::new();
+    for (name, text) in [(timer::units::TIMER, &files.timer), (timer::units::SERVICE, &files.service)] {
+        let path = dir.join(name);
+        crate::atomic::write(&path, text.as_bytes(), 0o644)
+            .with_context(|| format!("failed to write {}", path.display()))
+            .map_err(AppError::Usage)?;
+        said.push_str(&format!("wrote {}\n", path.display()));
+    }
+    write_stdout(said.as_bytes())?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The files `timer print|install` write for `args` (or a package ships), and what the
+/// timer will do in words.
+fn timer_files(args: &TimerArgs, origin: timer::units::Origin) -> Result<(timer::units::UnitFiles, String), AppError> {
+    let usage = |err: anyhow::Error| AppError::Usage(err);
+    let binary = match origin {
+        timer::units::Origin::Package => std::path::PathBuf::from(timer::units::PACKAGED_BINARY),
+        timer::units::Origin::Install => installed_binary()?,
+    };
+    let outputs = timer_outputs(args, origin)?;
     let config = match &args.config {
         Some(path) => {
             let path = timer::units::absolute(path)
@@ -361,14 +433,92 @@ fn timer_files(args: &TimerArgs) -> Result<(timer::units::UnitFiles, String), Ap
         alert_flags,
         webhooks,
         ping,
-        outputs: Vec::new(),
+        outputs,
+        origin,
     };
-    let summary = format!(
+    let mut summary = format!(
         "the first check runs {} after boot (at once when the boot was longer ago), then every {}",
         timer::units::span(args.after_boot),
         timer::units::span(args.every)
     );
+    let files: Vec<String> = spec.outputs.iter().map(|output| output.file.display().to_string()).collect();
+    if !files.is_empty() {
+        summary.push_str(&format!("; each writes {}", files.join(", ")));
+    }
     Ok((timer::units::render(&spec), summary))
+}
+
+/// What the sandboxed service has a private copy of: nothing it finds or writes there is
+/// what the host has.
+const PRIVATE_TO_THE_SERVICE: [&str; 3] = ["/tmp", "/var/tmp", "/dev/shm"];
+
+/// The bootproof binary the installed service runs: this one, where the service can see it.
+fn installed_binary() -> Result<std::path::PathBuf, AppError> {
+    let binary = std::env::current_exe()
+        .and_then(std::fs::canonicalize)
+        .context("cannot tell where this bootproof binary is, for the service to run it")
+        .map_err(AppError::Usage)?;
+    for private in PRIVATE_TO_THE_SERVICE {
+        if binary.starts_with(private) {
+            return Err(AppError::Usage(anyhow::anyhow!(
+                "the service could not run {}: {private} is private to it (PrivateTmp=, PrivateDevices=); \
+                 install bootproof first (e.g. to /usr/local/bin) and run that one",
+                binary.display()
+            )));
+        }
+    }
+    Ok(binary)
+}
+
+/// The reports the timer's check writes besides its journal: `--html`, `--json`, and the
+/// Prometheus textfile. On this host (`install`, `print`) a file's directory must exist
+/// (the sandboxed service may write in it, not make it); the default textfile directory
+/// is used only when it exists, and said so when it does not. A package's units take the
+/// default as it is: the directory is the target host's.
+fn timer_outputs(args: &TimerArgs, origin: timer::units::Origin) -> Result<Vec<timer::units::ServiceOutput>, AppError> {
+    use timer::units::{DEFAULT_TEXTFILE_DIR, ServiceOutput};
+    let on_this_host = origin == timer::units::Origin::Install;
+    let absolute = |path: &Path, flag: &str| {
+        let path = timer::units::absolute(path)
+            .with_context(|| format!("cannot make {flag} {} absolute", path.display()))
+            .map_err(AppError::Usage)?;
+        if let Some(private) = PRIVATE_TO_THE_SERVICE.iter().find(|private| path.starts_with(private)) {
+            return Err(AppError::Usage(anyhow::anyhow!(
+                "{flag} {}: {private} is private to the service (PrivateTmp=, PrivateDevices=): \
+                 nothing else would ever see the file",
+                path.display()
+            )));
+        }
+        let dir = if flag == "--textfile-dir" { Some(path.as_path()) } else { path.parent() };
+        if on_this_host && let Some(dir) = dir.filter(|dir| !dir.is_dir()) {
+            return Err(AppError::Usage(anyhow::anyhow!(
+                "{flag} {}: {} is not a directory on this host: create it first (the service may write in it, \
+                 not create it)",
+                path.display(),
+                dir.display()
+            )));
+        }
+        Ok(path)
+    };
+    let mut outputs = Vec::new();
+    if let Some(html) = &args.html {
+        outputs.push(ServiceOutput::report("html", &absolute(html, "--html")?));
+    }
+    if let Some(json) = &args.json {
+        outputs.push(ServiceOutput::report("json", &absolute(json, "--json")?));
+    }
+    match &args.textfile_dir {
+        _ if args.no_textfile => {}
+        Some(dir) => outputs.push(ServiceOutput::textfile(&absolute(dir, "--textfile-dir")?)),
+        None if !on_this_host || Path::new(DEFAULT_TEXTFILE_DIR).is_dir() => {
+            outputs.push(ServiceOutput::textfile(Path::new(DEFAULT_TEXTFILE_DIR)));
+        }
+        None => eprintln!(
+            "bootproof: note: no Prometheus textfile: {DEFAULT_TEXTFILE_DIR} (node_exporter's textfile collector \
+             on Debian) is not on this host; --textfile-dir DIR names another"
+        ),
+    }
+    Ok(outputs)
 }
 
 /// `bootproof plan`: the boot chain, judged by the same invariants as `check`. Exits like

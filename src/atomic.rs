@@ -18,6 +18,18 @@ use std::sync::atomic::{AtomicU32, Ordering};
 /// in place. A file that is replaced keeps its permission bits; a new one gets `mode`
 /// (less the umask).
 pub(crate) fn write(path: &Path, bytes: &[u8], mode: u32) -> io::Result<()> {
+    write_with(path, bytes, mode, false)
+}
+
+/// Like [`write`], for a report other programs read as their own users (node_exporter's
+/// textfile collector, nginx): a new file is mode 0644 whatever the umask (the timer's
+/// service runs with `UMask=0077`, which would leave it 0600, unreadable to them). A file
+/// that is replaced keeps its permission bits, as with [`write`].
+pub(crate) fn write_for_readers(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    write_with(path, bytes, 0o644, true)
+}
+
+fn write_with(path: &Path, bytes: &[u8], mode: u32, exact_mode: bool) -> io::Result<()> {
     let (target, mode) = match std::fs::metadata(path) {
         Ok(meta) if !meta.is_file() => return OpenOptions::new().write(true).open(path)?.write_all(bytes),
         Ok(meta) => (std::fs::canonicalize(path)?, meta.permissions().mode() & 0o7777),
@@ -35,7 +47,11 @@ pub(crate) fn write(path: &Path, bytes: &[u8], mode: u32) -> io::Result<()> {
         .and_then(|()| {
             // The mode asked for, not what the umask left of it, when an existing file's
             // bits are kept (a 0600 report stays 0600, a 0644 one stays readable).
-            if target.exists() { file.set_permissions(std::fs::Permissions::from_mode(mode)) } else { Ok(()) }
+            if exact_mode || target.exists() {
+                file.set_permissions(std::fs::Permissions::from_mode(mode))
+            } else {
+                Ok(())
+            }
         })
         .and_then(|()| std::fs::rename(&temporary, &target));
     if let Err(err) = written {
@@ -107,6 +123,21 @@ mod tests {
         assert_eq!(std::fs::read_to_string(&path).expect("read"), "new");
         let mode = std::fs::metadata(&path).expect("stat").permissions().mode() & 0o777;
         assert_eq!(mode, 0o600);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_report_for_readers_is_mode_0644() {
+        // The umask is the process's, shared by every test thread: it is not changed here.
+        // The lab proves the point under the service's UMask=0077 (node_exporter, another
+        // user, reads the textfile: tests/lab_package.rs).
+        let dir = temp_dir("readers");
+        let path = dir.join("bootproof.prom");
+        write_for_readers(&path, b"bootproof_up 1\n").expect("write");
+        assert_eq!(std::fs::metadata(&path).expect("stat").permissions().mode() & 0o777, 0o644);
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o640)).expect("chmod");
+        write_for_readers(&path, b"bootproof_up 0\n").expect("replace");
+        assert_eq!(std::fs::metadata(&path).expect("stat").permissions().mode() & 0o777, 0o640, "kept");
         let _ = std::fs::remove_dir_all(&dir);
     }
 

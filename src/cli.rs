@@ -77,6 +77,32 @@ pub(crate) enum Format {
     Nagios,
 }
 
+/// One `--write FORMAT=FILE`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct WriteArg {
+    /// The report's format.
+    pub(crate) format: Format,
+    /// Where it goes.
+    pub(crate) file: PathBuf,
+}
+
+fn parse_write(text: &str) -> Result<WriteArg, String> {
+    let (format, file) =
+        text.split_once('=').ok_or_else(|| "write FORMAT=FILE, e.g. html=/var/lib/bootproof/status.html".to_owned())?;
+    let format = Format::from_str(format, true).map_err(|_| {
+        let known: Vec<String> = Format::value_variants()
+            .iter()
+            .filter_map(|f| f.to_possible_value())
+            .map(|v| v.get_name().to_owned())
+            .collect();
+        format!("unknown format {format:?} (one of {})", known.join(", "))
+    })?;
+    if file.is_empty() {
+        return Err("no FILE after FORMAT=".to_owned());
+    }
+    Ok(WriteArg { format, file: PathBuf::from(file) })
+}
+
 /// Payload formats of `--webhook`.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
 pub(crate) enum WebhookFormat {
@@ -171,6 +197,14 @@ pub(crate) struct CheckArgs {
     /// Write the report to FILE instead of standard output.
     #[arg(short = 'o', long = "output", value_name = "FILE")]
     pub(crate) output: Option<PathBuf>,
+    /// Also write the report in FORMAT to FILE, from the same check (repeatable): e.g.
+    /// `--write prometheus=/var/lib/prometheus/node-exporter/bootproof.prom --write
+    /// html=/var/lib/bootproof/status.html`. FORMAT is one of --format's. Each file is
+    /// written atomically, like -o, and a new one is readable by other users (mode 0644:
+    /// node_exporter and nginx read them as their own users). A file that cannot be
+    /// written is an error (exit 2) once the report, the others and the alerts are out.
+    #[arg(long = "write", value_name = "FORMAT=FILE", value_parser = parse_write)]
+    pub(crate) writes: Vec<WriteArg>,
     /// Run only these invariants (repeat or comma-separate).
     #[arg(long, value_name = "ID", value_delimiter = ',')]
     pub(crate) only: Vec<CheckId>,
@@ -221,7 +255,7 @@ pub(crate) struct CheckArgs {
 pub(crate) enum TimerAction {
     /// Print the units `install` would write, and the alert environment file with its
     /// secrets masked.
-    Print(TimerArgs),
+    Print(TimerPrintArgs),
     /// Write /etc/systemd/system/bootproof-check.service and bootproof.timer (and the
     /// webhook and heartbeat URLs into /etc/bootproof/alert.env, mode 0600), reload
     /// systemd, enable and start the timer; prints every change it made. Needs root.
@@ -245,16 +279,49 @@ pub(crate) struct TimerArgs {
     /// exists at the time of a check].
     #[arg(long, value_name = "FILE")]
     pub(crate) config: Option<PathBuf>,
+    /// Keep a status page current: every check also writes `--format html` to FILE (e.g.
+    /// /var/lib/bootproof/status.html, which contrib/nginx/bootproof-status.conf serves).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) html: Option<PathBuf>,
+    /// Keep a JSON status file current: every check also writes `--format json`
+    /// (bootproof/report/v1) to FILE (e.g. /var/lib/bootproof/status.json).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) json: Option<PathBuf>,
+    /// node_exporter's textfile collector directory: every check also writes the
+    /// Prometheus textfile DIR/bootproof.prom [default: /var/lib/prometheus/node-exporter,
+    /// Debian's, when it exists].
+    #[arg(long, value_name = "DIR")]
+    pub(crate) textfile_dir: Option<PathBuf>,
+    /// Write no Prometheus textfile.
+    #[arg(long, conflicts_with = "textfile_dir")]
+    pub(crate) no_textfile: bool,
     /// Alerting, as on `check`: the service runs `check` with these.
     #[command(flatten, next_help_heading = "Alerts")]
     pub(crate) alerts: AlertArgs,
+}
+
+/// Flags of `timer print`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct TimerPrintArgs {
+    /// As for `install`.
+    #[command(flatten)]
+    pub(crate) timer: TimerArgs,
+    /// For packagers: write the two units as a package ships them into DIR instead of
+    /// printing them (ExecStart=/usr/bin/bootproof, the Prometheus textfile in its default
+    /// directory, no alerts: those need the operator's webhook). Hidden: ci/package runs it.
+    #[arg(long, value_name = "DIR", hide = true)]
+    pub(crate) package_units: Option<PathBuf>,
 }
 
 /// What `timer --help` adds.
 const TIMER_HELP: &str = "\
 Unattended setup, in one command:
   sudo bootproof timer install --webhook https://hooks.slack.com/services/… --webhook-format slack \\
-       --ping https://hc-ping.com/…
+       --ping https://hc-ping.com/… --html /var/lib/bootproof/status.html
+
+Every check of the timer's service writes, in the same run, the Prometheus textfile
+(/var/lib/prometheus/node-exporter/bootproof.prom when that directory exists; --textfile-dir,
+--no-textfile) and the --html and --json files, each atomically (`check --write FORMAT=FILE`).
 
 Exit codes:
   0  done (or nothing to change)

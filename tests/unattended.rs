@@ -140,3 +140,95 @@ fn a_broken_check_file_pings_fail_too() {
     let got = requests.recv_timeout(Duration::from_secs(10)).expect("the heartbeat arrived");
     assert_eq!(got, "GET /ping/SECRET/fail HTTP/1.1");
 }
+
+/// A directory outside /tmp (private to the timer's service, so refused as a place for
+/// its reports), removed on drop.
+struct ReportDir(std::path::PathBuf);
+
+impl ReportDir {
+    fn new(tag: &str) -> ReportDir {
+        let dir = repo().join("target").join(format!("test-reports-{}-{tag}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("report dir");
+        ReportDir(dir)
+    }
+}
+
+impl Drop for ReportDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+#[test]
+fn timer_print_writes_every_report_from_one_check() {
+    let dir = ReportDir::new("timer");
+    let html = dir.0.join("status.html");
+    let json = dir.0.join("status.json");
+    let (html, json, textfile) =
+        (html.to_str().expect("utf-8"), json.to_str().expect("utf-8"), dir.0.to_str().expect("utf-8"));
+    let out = run_here(&["timer", "print", "--html", html, "--json", json, "--textfile-dir", textfile], &[]);
+    assert_exit(&out, 0);
+    let text = String::from_utf8_lossy(&out.stdout);
+    let exec: Vec<&str> = text.lines().filter(|l| l.starts_with("ExecStart=")).collect();
+    assert_eq!(exec.len(), 1, "one check writes them all:\n{text}");
+    for write in [
+        format!("--write html={html}"),
+        format!("--write json={json}"),
+        format!("--write prometheus={textfile}/bootproof.prom"),
+    ] {
+        assert!(exec[0].contains(&write), "no {write:?} in {}", exec[0]);
+    }
+    let paths: Vec<&str> = text.lines().filter(|l| l.starts_with("ReadWritePaths=")).collect();
+    assert_eq!(paths, [format!("ReadWritePaths=-{textfile}")], "one directory, once:\n{text}");
+
+    let none = run_here(&["timer", "print", "--no-textfile"], &[]);
+    assert_exit(&none, 0);
+    assert!(!String::from_utf8_lossy(&none.stdout).contains("--write"), "{}", String::from_utf8_lossy(&none.stdout));
+    for (flag, value, said) in [
+        ("--html", "/tmp/status.html", "/tmp is private to the service"),
+        ("--json", "/nonexistent-bootproof/status.json", "/nonexistent-bootproof is not a directory on this host"),
+        ("--textfile-dir", "/nonexistent-bootproof", "/nonexistent-bootproof is not a directory on this host"),
+    ] {
+        let out = run_here(&["timer", "print", flag, value], &[]);
+        assert_exit(&out, 2);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(said), "{flag} {value}: {stderr}");
+    }
+}
+
+#[test]
+fn check_writes_other_formats_from_the_same_check() {
+    let dir = ReportDir::new("write");
+    let facts = repo().join("tests/facts/template-defects.json");
+    let facts = facts.to_str().expect("utf-8");
+    let prom = dir.0.join("bootproof.prom");
+    let html = dir.0.join("status.html");
+    let write_prom = format!("prometheus={}", prom.display());
+    let write_html = format!("html={}", html.display());
+    let out =
+        run_here(&["check", "--facts", facts, "--format", "json", "--write", &write_prom, "--write", &write_html], &[]);
+    assert_exit(&out, 1);
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("the JSON report on stdout");
+    let textfile = std::fs::read_to_string(&prom).expect("the textfile");
+    let failed = report["summary"]["fail"].as_u64().expect("summary.fail");
+    assert!(
+        textfile.contains(&format!("bootproof_results{{status=\"fail\"}} {failed}\n")),
+        "the same check:\n{textfile}"
+    );
+    assert!(std::fs::read_to_string(&html).expect("the page").starts_with("<!doctype html>"));
+    use std::os::unix::fs::PermissionsExt as _;
+    assert_eq!(std::fs::metadata(&prom).expect("stat").permissions().mode() & 0o777, 0o644);
+
+    // A file that cannot be written: the others are, and the run says which one failed (exit 2).
+    std::fs::remove_file(&prom).expect("rm");
+    let out = run_here(
+        &["check", "--facts", facts, "--write", "json=/nonexistent-bootproof/status.json", "--write", &write_prom],
+        &[],
+    );
+    assert_exit(&out, 2);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("failed to write /nonexistent-bootproof/status.json"));
+    assert!(prom.exists(), "the other file is written");
+    let bad = run_here(&["check", "--facts", facts, "--write", "pdf=x.pdf"], &[]);
+    assert_exit(&bad, 2);
+}

@@ -29,6 +29,14 @@ pub(crate) const ENV_FILE: &str = "/etc/bootproof/alert.env";
 pub(crate) const WEBHOOK_VAR: &str = "BOOTPROOF_WEBHOOK";
 /// The variable `check --ping` reads.
 pub(crate) const PING_VAR: &str = "BOOTPROOF_PING";
+/// Where the service keeps its state (`StateDirectory=bootproof`): always writable to it.
+pub(crate) const STATE_DIR: &str = "/var/lib/bootproof";
+/// node_exporter's textfile collector directory on Debian (package prometheus-node-exporter).
+pub(crate) const DEFAULT_TEXTFILE_DIR: &str = "/var/lib/prometheus/node-exporter";
+/// The Prometheus textfile's name in that directory.
+pub(crate) const TEXTFILE: &str = "bootproof.prom";
+/// Where a package puts bootproof, and so what its units run.
+pub(crate) const PACKAGED_BINARY: &str = "/usr/bin/bootproof";
 /// The longest fixed random delay a timer adds.
 const MAX_RANDOM_DELAY: Duration = Duration::from_secs(300);
 
@@ -51,6 +59,17 @@ pub(crate) struct TimerSpec {
     pub(crate) ping: Option<SecretUrl>,
     /// Reports the service writes besides its journal output.
     pub(crate) outputs: Vec<ServiceOutput>,
+    /// Who writes the units: `timer install`, or a package that ships them.
+    pub(crate) origin: Origin,
+}
+
+/// Who writes the unit files, which their first comment says.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Origin {
+    /// `bootproof timer install`, into /etc/systemd/system.
+    Install,
+    /// The Debian package, into /usr/lib/systemd/system, installed but not enabled.
+    Package,
 }
 
 /// A report the service writes for other tools (a status page, a metrics file).
@@ -58,9 +77,28 @@ pub(crate) struct TimerSpec {
 pub(crate) struct ServiceOutput {
     /// The `check` flags that write it.
     pub(crate) flags: Vec<String>,
+    /// The file it is.
+    pub(crate) file: PathBuf,
     /// The directory it is written in (`ReadWritePaths=`: the rest of the system is
     /// read-only to the service).
     pub(crate) directory: PathBuf,
+}
+
+impl ServiceOutput {
+    /// The report in `format` (a `--format` value), written to `file` (absolute) by
+    /// `check --write FORMAT=FILE` in the same run as everything else.
+    pub(crate) fn report(format: &str, file: &Path) -> ServiceOutput {
+        ServiceOutput {
+            flags: vec!["--write".to_owned(), format!("{format}={}", file.display())],
+            file: file.to_path_buf(),
+            directory: file.parent().map_or_else(|| PathBuf::from("/"), Path::to_path_buf),
+        }
+    }
+
+    /// The Prometheus textfile `DIR/bootproof.prom`.
+    pub(crate) fn textfile(dir: &Path) -> ServiceOutput {
+        ServiceOutput::report("prometheus", &dir.join(TEXTFILE))
+    }
 }
 
 /// The rendered files.
@@ -110,14 +148,27 @@ pub(crate) fn show(files: &UnitFiles) -> String {
     out
 }
 
+/// The first comment of each unit: who wrote it, and how it goes away.
+fn written_by(origin: Origin) -> &'static str {
+    match origin {
+        Origin::Install => "# Written by `bootproof timer install`; `bootproof timer remove` removes it.\n",
+        Origin::Package => {
+            "\
+# Shipped by the bootproof package, installed but not enabled: `sudo systemctl enable --now
+# bootproof.timer` starts it. `sudo bootproof timer install --webhook …` writes its own in
+# /etc/systemd/system, with alerts, which takes precedence over this one.
+"
+        }
+    }
+}
+
 fn timer(spec: &TimerSpec) -> String {
     let every = span(spec.every);
     let after_boot = span(spec.after_boot);
     let delay = span((spec.every / 5).min(MAX_RANDOM_DELAY));
     format!(
         "\
-# Written by `bootproof timer install`; `bootproof timer remove` removes it.
-[Unit]
+{written_by}[Unit]
 Description=bootproof: check {after_boot} after every boot, then every {every}
 Documentation=man:bootproof(1)
 
@@ -132,7 +183,8 @@ Unit={SERVICE}
 
 [Install]
 WantedBy=timers.target
-"
+",
+        written_by = written_by(spec.origin)
     )
 }
 
@@ -149,8 +201,7 @@ fn service(spec: &TimerSpec, has_env: bool) -> String {
     let exec: Vec<String> = argv.iter().map(|arg| exec_quote(arg)).collect();
     let mut out = format!(
         "\
-# Written by `bootproof timer install`; `bootproof timer remove` removes it.
-[Unit]
+{}[Unit]
 Description=bootproof: will the Node.js services come back after a reboot, and did they?
 Documentation=man:bootproof(1)
 
@@ -158,6 +209,7 @@ Documentation=man:bootproof(1)
 Type=oneshot
 ExecStart={}
 ",
+        written_by(spec.origin),
         exec.join(" ")
     );
     if has_env {
@@ -170,12 +222,39 @@ ExecStart={}
 SuccessExitStatus=1
 TimeoutStartSec=2min
 StateDirectory=bootproof
-StateDirectoryMode=0700
-UMask=0077
 ",
     );
+    let state_dir = Path::new(STATE_DIR);
+    if spec.outputs.iter().any(|output| output.directory.starts_with(state_dir)) {
+        out.push_str(
+            "\
+# A status file in it is for nginx to read: others may pass through the directory (0711)
+# to the files named, not list it; the state file stays 0600.
+StateDirectoryMode=0711
+",
+        );
+    } else {
+        out.push_str("StateDirectoryMode=0700\n");
+    }
+    out.push_str("UMask=0077\n");
+    let mut directories: Vec<&Path> = Vec::new();
     for output in &spec.outputs {
-        let _ = writeln!(out, "ReadWritePaths={}", exec_quote(&output.directory.display().to_string()));
+        let directory = output.directory.as_path();
+        if !directory.starts_with(state_dir) && !directories.contains(&directory) {
+            directories.push(directory);
+        }
+    }
+    if !directories.is_empty() {
+        out.push_str(
+            "\
+# Where the reports go: the rest of the system is read-only to the service. `-`: a
+# directory that is not there does not stop the check; writing the file there then fails
+# the run (exit 2), after the check and its alerts, and the journal says why.
+",
+        );
+    }
+    for directory in directories {
+        let _ = writeln!(out, "ReadWritePaths={}", exec_quote(&format!("-{}", directory.display())));
     }
     out.push_str(
         "\
@@ -298,15 +377,21 @@ mod tests {
             webhooks: Vec::new(),
             ping: None,
             outputs: Vec::new(),
+            origin: Origin::Install,
         }
     }
 
     const SLACK: &str = "https://hooks.slack.com/services/T0AAAAAAA/B0BBBBBBB/cccccccccccccccccccccccc";
     const PING: &str = "https://hc-ping.com/5b1b8e2e-9d0a-4a3c-8a31-7c1d6f0e2a11";
 
+    /// The README's command, on a host with node_exporter's textfile directory.
     fn with_alerts() -> TimerSpec {
         TimerSpec {
             config: Some(PathBuf::from("/etc/bootproof/bootproof.toml")),
+            outputs: vec![
+                ServiceOutput::report("html", Path::new("/var/lib/bootproof/status.html")),
+                ServiceOutput::textfile(Path::new(DEFAULT_TEXTFILE_DIR)),
+            ],
             alert_flags: ["--webhook-format", "slack", "--alert-after", "2"].map(String::from).to_vec(),
             webhooks: vec![SecretUrl::parse(SLACK).expect("url")],
             ping: Some(SecretUrl::parse(PING).expect("url")),
@@ -365,13 +450,41 @@ mod tests {
     }
 
     #[test]
-    fn outputs_add_their_flags_and_may_write_their_directory() {
-        let output = ServiceOutput {
-            flags: ["--format", "json", "-o", "/var/lib/bootproof/report.json"].map(String::from).to_vec(),
-            directory: PathBuf::from("/var/www/status"),
-        };
-        let service = render(&TimerSpec { outputs: vec![output], ..spec() }).service;
-        assert!(service.contains("check --format json -o /var/lib/bootproof/report.json\n"), "{service}");
-        assert!(service.contains("ReadWritePaths=/var/www/status\n"), "{service}");
+    fn outputs_are_written_by_the_one_check_and_may_write_their_directory() {
+        let outputs = vec![
+            ServiceOutput::report("json", Path::new("/var/www/status/status.json")),
+            ServiceOutput::report("html", Path::new("/var/www/status/index.html")),
+            ServiceOutput::textfile(Path::new(DEFAULT_TEXTFILE_DIR)),
+        ];
+        let service = render(&TimerSpec { outputs, ..spec() }).service;
+        let exec: Vec<&str> = service.lines().filter(|l| l.starts_with("ExecStart=")).collect();
+        assert_eq!(
+            exec,
+            ["ExecStart=/usr/local/bin/bootproof check --write json=/var/www/status/status.json \
+              --write html=/var/www/status/index.html \
+              --write prometheus=/var/lib/prometheus/node-exporter/bootproof.prom"],
+            "one run writes them all: one gathering, one alert"
+        );
+        let paths: Vec<&str> = service.lines().filter(|l| l.starts_with("ReadWritePaths=")).collect();
+        assert_eq!(paths, ["ReadWritePaths=-/var/www/status", "ReadWritePaths=-/var/lib/prometheus/node-exporter"]);
+        assert!(service.contains("StateDirectoryMode=0700\n"), "{service}");
+    }
+
+    #[test]
+    fn a_status_file_in_the_state_directory_opens_it_to_passing_readers() {
+        let outputs = vec![ServiceOutput::report("html", Path::new("/var/lib/bootproof/status.html"))];
+        let service = render(&TimerSpec { outputs, ..spec() }).service;
+        assert!(service.contains("StateDirectoryMode=0711\n"), "{service}");
+        assert!(!service.contains("ReadWritePaths="), "the state directory is writable already: {service}");
+        assert!(render(&spec()).service.contains("StateDirectoryMode=0700\n"));
+    }
+
+    #[test]
+    fn packaged_units_say_they_are_not_enabled() {
+        let packaged = render(&TimerSpec { origin: Origin::Package, ..spec() });
+        for unit in [&packaged.service, &packaged.timer] {
+            assert!(unit.starts_with("# Shipped by the bootproof package, installed but not enabled"), "{unit}");
+            assert!(!unit.contains("timer remove"), "{unit}");
+        }
     }
 }
