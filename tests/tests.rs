@@ -15,6 +15,7 @@ mod lab_faults;
 mod lab_hostile;
 mod lab_html;
 mod lab_no_bus;
+mod lab_package;
 mod lab_pm2;
 mod lab_pm2_units;
 mod lab_privilege;
