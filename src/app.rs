@@ -310,11 +310,18 @@ fn timer(action: &TimerAction) -> Result<ExitCode, AppError> {
     match action {
         TimerAction::Print(TimerPrintArgs { timer: args, package_units: None }) => {
             let (files, _) = timer_files(args, timer::units::Origin::Install)?;
+            // What install would write, shown even so; install refuses.
+            if let Some(why) = hidden_from_the_service(&installed_binary()?) {
+                eprintln!("bootproof: warning: {why}");
+            }
             write_stdout(timer::units::show(&files).as_bytes())?;
             Ok(ExitCode::SUCCESS)
         }
         TimerAction::Print(TimerPrintArgs { timer: args, package_units: Some(dir) }) => package_units(args, dir),
         TimerAction::Install(args) => {
+            if let Some(why) = hidden_from_the_service(&installed_binary()?) {
+                return Err(AppError::Usage(anyhow::anyhow!(why)));
+            }
             let (files, summary) = timer_files(args, timer::units::Origin::Install)?;
             must_be_root("timer install")?;
             let applied = runtime()?.block_on(timer::install::install(&files, &summary));
@@ -452,22 +459,23 @@ fn timer_files(args: &TimerArgs, origin: timer::units::Origin) -> Result<(timer:
 /// what the host has.
 const PRIVATE_TO_THE_SERVICE: [&str; 3] = ["/tmp", "/var/tmp", "/dev/shm"];
 
-/// The bootproof binary the installed service runs: this one, where the service can see it.
+/// The bootproof binary the installed service runs: this one.
 fn installed_binary() -> Result<std::path::PathBuf, AppError> {
-    let binary = std::env::current_exe()
+    std::env::current_exe()
         .and_then(std::fs::canonicalize)
         .context("cannot tell where this bootproof binary is, for the service to run it")
-        .map_err(AppError::Usage)?;
-    for private in PRIVATE_TO_THE_SERVICE {
-        if binary.starts_with(private) {
-            return Err(AppError::Usage(anyhow::anyhow!(
-                "the service could not run {}: {private} is private to it (PrivateTmp=, PrivateDevices=); \
-                 install bootproof first (e.g. to /usr/local/bin) and run that one",
-                binary.display()
-            )));
-        }
-    }
-    Ok(binary)
+        .map_err(AppError::Usage)
+}
+
+/// Why the service could not run `binary`, when it could not: it sits where the sandbox
+/// gives the service a directory of its own.
+fn hidden_from_the_service(binary: &Path) -> Option<String> {
+    let private = PRIVATE_TO_THE_SERVICE.into_iter().find(|private| binary.starts_with(private))?;
+    Some(format!(
+        "the service could not run {}: {private} is private to it (PrivateTmp=, PrivateDevices=); \
+         install bootproof first (e.g. to /usr/local/bin) and run that one",
+        binary.display()
+    ))
 }
 
 /// The reports the timer's check writes besides its journal: `--html`, `--json`, and the

@@ -232,3 +232,22 @@ fn check_writes_other_formats_from_the_same_check() {
     let bad = run_here(&["check", "--facts", facts, "--write", "pdf=x.pdf"], &[]);
     assert_exit(&bad, 2);
 }
+
+/// A bootproof in /tmp is one the sandboxed service cannot see (PrivateTmp=): `install`
+/// refuses, saying why, before it changes anything; `print` shows the units and warns.
+#[test]
+fn a_binary_the_service_cannot_see_is_refused_by_install_and_warned_of_by_print() {
+    let dir = std::path::PathBuf::from(format!("/tmp/bootproof-test-{}-private", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("a directory in /tmp");
+    let binary = dir.join("bootproof");
+    std::fs::copy(crate::harness::bootproof_bin(), &binary).expect("copy the binary into /tmp");
+    let run = |args: &[&str]| std::process::Command::new(&binary).args(args).output().expect("bootproof runs");
+    let install = run(&["timer", "install"]);
+    let print = run(&["timer", "print"]);
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_exit(&install, 2);
+    assert!(String::from_utf8_lossy(&install.stderr).contains("/tmp is private to it"), "{install:?}");
+    assert_exit(&print, 0);
+    assert!(String::from_utf8_lossy(&print.stderr).contains("warning: the service could not run"), "{print:?}");
+    assert!(String::from_utf8_lossy(&print.stdout).contains("[Timer]"), "{print:?}");
+}
