@@ -58,6 +58,15 @@ fn lab_no_bus_is_unknown_to_nagios_up_0_in_the_textfile_and_a_fail_ping() {
         ["bootproof.prom"],
         "only the textfile, no temporary file"
     );
+    // The timer's way, `--write` beside the journal's human report: the textfile says so
+    // too; the status page, which has no verdict to show, is not written.
+    machine.sh("mkdir -p /srv/nobus");
+    let out =
+        run(&["check", "--write", "prometheus=/srv/nobus/bootproof.prom", "--write", "html=/srv/nobus/status.html"]);
+    assert_eq!(out.status.code(), Some(3), "{}", String::from_utf8_lossy(&out.stderr));
+    let textfile = machine.sh("cat /srv/nobus/bootproof.prom");
+    assert!(textfile.contains("\nbootproof_up 0\n"), "{textfile}");
+    assert_eq!(machine.sh("ls -A /srv/nobus").trim(), "bootproof.prom");
 
     machine.write("/opt/receiver.py", RECEIVER, 0o644);
     machine.sh("systemd-run --unit=receiver /usr/bin/python3 /opt/receiver.py");

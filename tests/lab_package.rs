@@ -145,17 +145,7 @@ fn lab_package_installs_the_timer_disabled_and_enabled_it_writes_the_textfile() 
     );
 
     // promtool (Debian's prometheus package, on this host from ci/install) accepts it.
-    let promtool = Command::new("promtool")
-        .args(["check", "metrics"])
-        .stdin(std::fs::File::open(format!("{}{TEXTFILE}", machine.root())).expect("the textfile from the host"))
-        .output()
-        .expect("promtool runs (ci/install installs prometheus)");
-    assert!(
-        promtool.status.success(),
-        "promtool check metrics:\n{}{}",
-        String::from_utf8_lossy(&promtool.stdout),
-        String::from_utf8_lossy(&promtool.stderr)
-    );
+    crate::fleet::assert_promtool_accepts(textfile.as_bytes());
 
     // A real node_exporter, as user prometheus, collects it from Debian's directory.
     machine.sh("systemctl start prometheus-node-exporter.service");
