@@ -309,9 +309,10 @@ fn alert_setup(args: &AlertArgs) -> Result<AlertSetup, AppError> {
 fn timer(action: &TimerAction) -> Result<ExitCode, AppError> {
     match action {
         TimerAction::Print(TimerPrintArgs { timer: args, package_units: None }) => {
-            let (files, _) = timer_files(args, timer::units::Origin::Install)?;
+            let (files, _, problems) = timer_files(args, timer::units::Origin::Install)?;
             // What install would write, shown even so; install refuses.
-            if let Some(why) = hidden_from_the_service(&installed_binary()?) {
+            let hidden = hidden_from_the_service(&installed_binary()?);
+            for why in hidden.iter().chain(&problems) {
                 eprintln!("bootproof: warning: {why}");
             }
             write_stdout(timer::units::show(&files).as_bytes())?;
@@ -322,7 +323,10 @@ fn timer(action: &TimerAction) -> Result<ExitCode, AppError> {
             if let Some(why) = hidden_from_the_service(&installed_binary()?) {
                 return Err(AppError::Usage(anyhow::anyhow!(why)));
             }
-            let (files, summary) = timer_files(args, timer::units::Origin::Install)?;
+            let (files, summary, problems) = timer_files(args, timer::units::Origin::Install)?;
+            if !problems.is_empty() {
+                return Err(AppError::Usage(anyhow::anyhow!("{}", problems.join("; "))));
+            }
             must_be_root("timer install")?;
             let applied = runtime()?.block_on(timer::install::install(&files, &summary));
             applied_changes(applied, "bootproof's timer is installed as asked and active: nothing to change")
@@ -380,7 +384,10 @@ fn package_units(args: &TimerArgs, dir: &Path) -> Result<ExitCode, AppError> {
             "a package ships no webhook or heartbeat URL: they are the operator's secrets (`timer install` takes them)"
         )));
     }
-    let (files, _) = timer_files(args, timer::units::Origin::Package)?;
+    let (files, _, problems) = timer_files(args, timer::units::Origin::Package)?;
+    if !problems.is_empty() {
+        return Err(AppError::Usage(anyhow::anyhow!("{}", problems.join("; "))));
+    }
     std::fs::create_dir_all(dir)
         .with_context(|| format!("failed to create {}", dir.display()))
         .map_err(AppError::Usage)?;
@@ -398,13 +405,16 @@ fn package_units(args: &TimerArgs, dir: &Path) -> Result<ExitCode, AppError> {
 
 /// The files `timer print|install` write for `args` (or a package ships), and what the
 /// timer will do in words.
-fn timer_files(args: &TimerArgs, origin: timer::units::Origin) -> Result<(timer::units::UnitFiles, String), AppError> {
+fn timer_files(
+    args: &TimerArgs,
+    origin: timer::units::Origin,
+) -> Result<(timer::units::UnitFiles, String, Vec<String>), AppError> {
     let usage = |err: anyhow::Error| AppError::Usage(err);
     let binary = match origin {
         timer::units::Origin::Package => std::path::PathBuf::from(timer::units::PACKAGED_BINARY),
         timer::units::Origin::Install => installed_binary()?,
     };
-    let outputs = timer_outputs(args, origin)?;
+    let (outputs, problems) = timer_outputs(args, origin)?;
     let config = match &args.config {
         Some(path) => {
             let path = timer::units::absolute(path)
@@ -452,7 +462,7 @@ fn timer_files(args: &TimerArgs, origin: timer::units::Origin) -> Result<(timer:
     if !files.is_empty() {
         summary.push_str(&format!("; each writes {}", files.join(", ")));
     }
-    Ok((timer::units::render(&spec), summary))
+    Ok((timer::units::render(&spec), summary, problems))
 }
 
 /// What the sandboxed service has a private copy of: nothing it finds or writes there is
@@ -479,34 +489,39 @@ fn hidden_from_the_service(binary: &Path) -> Option<String> {
 }
 
 /// The reports the timer's check writes besides its journal: `--html`, `--json`, and the
-/// Prometheus textfile. On this host (`install`, `print`) a file's directory must exist
-/// (the sandboxed service may write in it, not make it); the default textfile directory
-/// is used only when it exists, and said so when it does not. A package's units take the
-/// default as it is: the directory is the target host's.
-fn timer_outputs(args: &TimerArgs, origin: timer::units::Origin) -> Result<Vec<timer::units::ServiceOutput>, AppError> {
+/// Prometheus textfile; and what is wrong with them, which `install` refuses and `print`
+/// warns of: a file where the sandbox gives the service a directory of its own, or (on
+/// this host) in a directory that does not exist (the service may write in it, not make
+/// it). The default textfile directory is used only when it exists, and said so when it
+/// does not. A package's units take the default as it is: the directory is the target
+/// host's.
+fn timer_outputs(
+    args: &TimerArgs,
+    origin: timer::units::Origin,
+) -> Result<(Vec<timer::units::ServiceOutput>, Vec<String>), AppError> {
     use timer::units::{DEFAULT_TEXTFILE_DIR, ServiceOutput};
     let on_this_host = origin == timer::units::Origin::Install;
-    let absolute = |path: &Path, flag: &str| {
+    let mut problems = Vec::new();
+    let mut absolute = |path: &Path, flag: &str| {
         let path = timer::units::absolute(path)
             .with_context(|| format!("cannot make {flag} {} absolute", path.display()))
             .map_err(AppError::Usage)?;
+        let dir = if flag == "--textfile-dir" { Some(path.as_path()) } else { path.parent() };
         if let Some(private) = PRIVATE_TO_THE_SERVICE.iter().find(|private| path.starts_with(private)) {
-            return Err(AppError::Usage(anyhow::anyhow!(
+            problems.push(format!(
                 "{flag} {}: {private} is private to the service (PrivateTmp=, PrivateDevices=): \
                  nothing else would ever see the file",
                 path.display()
-            )));
-        }
-        let dir = if flag == "--textfile-dir" { Some(path.as_path()) } else { path.parent() };
-        if on_this_host && let Some(dir) = dir.filter(|dir| !dir.is_dir()) {
-            return Err(AppError::Usage(anyhow::anyhow!(
+            ));
+        } else if on_this_host && let Some(dir) = dir.filter(|dir| !dir.is_dir()) {
+            problems.push(format!(
                 "{flag} {}: {} is not a directory on this host: create it first (the service may write in it, \
                  not create it)",
                 path.display(),
                 dir.display()
-            )));
+            ));
         }
-        Ok(path)
+        Ok::<_, AppError>(path)
     };
     let mut outputs = Vec::new();
     if let Some(html) = &args.html {
@@ -526,7 +541,7 @@ fn timer_outputs(args: &TimerArgs, origin: timer::units::Origin) -> Result<Vec<t
              on Debian) is not on this host; --textfile-dir DIR names another"
         ),
     }
-    Ok(outputs)
+    Ok((outputs, problems))
 }
 
 /// `bootproof plan`: the boot chain, judged by the same invariants as `check`. Exits like
