@@ -29,13 +29,19 @@ const MAX_REDIRECTS: usize = 10;
 
 /// Probes every endpoint at once; the results are in the order of `specs`.
 pub(crate) async fn probe_all(specs: &[HealthSpec]) -> Vec<HttpFacts> {
-    // Building a client loads the system's trusted certificates, which costs tens of
-    // milliseconds of CPU; one client per kind of probe keeps that from adding up (and
-    // from stalling the probes already under way on this thread).
-    let mut clients: HashMap<(bool, bool), Result<Client, String>> = HashMap::new();
-    for spec in specs {
-        clients.entry(client_kind(spec)).or_insert_with(|| client(spec).map_err(|err| chain(&err)));
+    // Building a client that verifies TLS loads and parses the system's trusted
+    // certificates: milliseconds of CPU on this one thread, stalling every D-Bus reply
+    // and probe under way. Plain-http probes get a client without them; one client per
+    // kind of probe keeps the cost from adding up (a check file of plain-http endpoints
+    // builds one client, and never touches TLS).
+    let mut clients: HashMap<ClientKind, Result<Client, String>> = HashMap::new();
+    {
+        let _span = crate::timings::span("http: client construction");
+        for spec in specs {
+            clients.entry(client_kind(spec)).or_insert_with(|| client(spec).map_err(|err| chain(&err)));
+        }
     }
+    let _span = crate::timings::span("http: probes");
     join_all(specs.iter().map(|spec| {
         let client = clients.get(&client_kind(spec));
         async move {
@@ -67,21 +73,50 @@ pub(crate) async fn probe(client: &Client, spec: &HealthSpec) -> HttpOutcome {
 }
 
 /// What sets one probe's client apart from another's: TLS trust and redirect policy.
-fn client_kind(spec: &HealthSpec) -> (bool, bool) {
-    (spec.insecure, spec.follow_redirects)
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+struct ClientKind {
+    tls: Tls,
+    follow_redirects: bool,
+}
+
+/// The TLS a probe may need.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+enum Tls {
+    /// None: a plain `http://` URL whose redirects are not followed never meets TLS.
+    None,
+    /// Certificates verified against the system's trusted ones.
+    Verified,
+    /// Any certificate accepted (`insecure = true`).
+    Insecure,
+}
+
+fn client_kind(spec: &HealthSpec) -> ClientKind {
+    let plain = spec.url.get(..7).is_some_and(|scheme| scheme.eq_ignore_ascii_case("http://"));
+    let tls = match (spec.insecure, plain && !spec.follow_redirects) {
+        (true, _) => Tls::Insecure,
+        (false, true) => Tls::None,
+        (false, false) => Tls::Verified,
+    };
+    ClientKind { tls, follow_redirects: spec.follow_redirects }
 }
 
 /// A client for probes of one kind. It keeps no idle connection, so each probe (and
 /// each `--wait` round) opens a fresh one, as a client after a reboot would.
 fn client(spec: &HealthSpec) -> reqwest::Result<Client> {
-    let redirects = if spec.follow_redirects { Policy::limited(MAX_REDIRECTS) } else { Policy::none() };
-    Client::builder()
+    let kind = client_kind(spec);
+    let redirects = if kind.follow_redirects { Policy::limited(MAX_REDIRECTS) } else { Policy::none() };
+    let builder = Client::builder()
         .no_proxy()
         .redirect(redirects)
-        .tls_danger_accept_invalid_certs(spec.insecure)
         .pool_max_idle_per_host(0)
-        .user_agent(concat!("bootproof/", env!("CARGO_PKG_VERSION")))
-        .build()
+        .user_agent(concat!("bootproof/", env!("CARGO_PKG_VERSION")));
+    match kind.tls {
+        // Trusts nothing, and so loads nothing: it is never asked to (see `Tls::None`).
+        Tls::None => builder.tls_certs_only(std::iter::empty()),
+        Tls::Verified => builder,
+        Tls::Insecure => builder.tls_danger_accept_invalid_certs(true),
+    }
+    .build()
 }
 
 /// Sends the request and reads the status, the headers that matter and the capped body.
@@ -233,6 +268,20 @@ mod tests {
     use tokio::net::TcpListener;
 
     use super::*;
+
+    #[test]
+    fn only_probes_that_may_meet_tls_get_a_client_that_loads_certificates() {
+        let timeout = Duration::from_secs(2);
+        let kind = |url: &str, insecure: bool, follow_redirects: bool| {
+            client_kind(&HealthSpec { insecure, follow_redirects, ..spec(url, timeout) }).tls
+        };
+        assert_eq!(kind("http://127.0.0.1:3000/health", false, false), Tls::None);
+        assert_eq!(kind("HTTP://127.0.0.1:3000/health", false, false), Tls::None);
+        assert_eq!(kind("https://127.0.0.1:3000/health", false, false), Tls::Verified);
+        // A redirect may lead to https.
+        assert_eq!(kind("http://127.0.0.1:3000/health", false, true), Tls::Verified);
+        assert_eq!(kind("https://127.0.0.1:3000/health", true, false), Tls::Insecure);
+    }
 
     /// One probe through `probe_all`, as gathering runs it.
     async fn probe_one(spec: &HealthSpec) -> HttpOutcome {
