@@ -15,12 +15,14 @@ use crate::cli::{
 };
 use crate::config::{self, CheckConfig, HealthSpec, SeverityOverride};
 use crate::exit;
+use crate::facts::gather::Needs;
 use crate::facts::{BootRecord, Fact, Facts};
 use crate::invariants;
 use crate::progress::Progress;
 use crate::report::{self, HostSummary, Report};
 use crate::state;
 use crate::timer;
+use crate::timings;
 use crate::verdict::{CheckId, Finding, Judgement};
 use crate::wait;
 
@@ -129,6 +131,9 @@ fn check(args: &CheckArgs) -> Result<ExitCode, AppError> {
             Err(err) => eprintln!("bootproof: note: heartbeat {ping}: {err}"),
         }
     }
+    if args.timings {
+        eprint!("{}", timings::render());
+    }
     outcome.map(|checked| ExitCode::from(checked.code))
 }
 
@@ -179,17 +184,24 @@ fn checked(args: &CheckArgs, started: Instant, alerting: Option<&alert::Alerting
     // Read before anything is gathered: a broken check file is reported at once, bus or not.
     // A facts file is another host's (or another time's): this host's default check file
     // does not apply to it, only one named with --config.
-    let mut config = check_config(args.config.as_deref(), live)?;
+    let mut config = {
+        let _span = timings::span("check file");
+        check_config(args.config.as_deref(), live)?
+    };
     config.health.extend(testing_health_specs(args));
-    let remember = live && !args.no_state;
+    // Only what the invariants judged read is gathered; a facts file holds everything.
+    let needs = if live { invariants::needs::needs(&checks_run(&config, args)) } else { Needs::ALL };
+    // A record without the units would make the next boot's check think they all vanished.
+    let remember = live && !args.no_state && needs.services;
     let (facts, judgement) = match &args.facts {
         Some(path) => {
             let facts = load_facts(path)?;
-            let judgement = judge(&facts, &config, args);
+            let judgement = judge(&facts, &config, args, needs);
             (facts, judgement)
         }
-        None => live_check(args, &config)?,
+        None => live_check(args, &config, needs)?,
     };
+    let state_span = timings::span("state file");
     if remember && let Some(mut record) = state::record(&facts) {
         // The processes no unit starts: after a reboot only this record can name them.
         record.processes = invariants::processes::seen(&facts);
@@ -198,11 +210,18 @@ fn checked(args: &CheckArgs, started: Instant, alerting: Option<&alert::Alerting
             eprintln!("bootproof: note: {err}");
         }
     }
+    drop(state_span);
+    let render_span = timings::span("rendering");
     // The status page draws the boot chain too, from the same judgement (cheap: pure).
     let plan = report::plan::build(&facts, &judgement);
     let report = Report::new(HostSummary::of(&facts), judgement);
     let render = |format| render_check(format, &report, &plan, args, started);
-    emit(&render(args.format)?, args.output.as_deref(), args.format == Format::Human)?;
+    let text = render(args.format)?;
+    drop(render_span);
+    {
+        let _span = timings::span("output");
+        emit(&text, args.output.as_deref(), args.format == Format::Human)?;
+    }
     // The other files of this one check (the timer's status page, JSON and textfile): one
     // gathering, one verdict, one alert, however many files.
     let mut extra = Vec::new();
@@ -580,9 +599,15 @@ fn testing_health_specs(args: &CheckArgs) -> Vec<HealthSpec> {
 
 /// Judges facts: the invariants and the prediction, then the check file's severity
 /// overrides and `--only`/`--skip` on the findings (the prediction is judged before
-/// either: they change what is reported and what it costs, not what comes back).
-fn judge(facts: &Facts, config: &CheckConfig, args: &CheckArgs) -> Judgement {
-    let Judgement { findings, predictions } = invariants::evaluate(facts, config);
+/// either: they change what is reported and what it costs, not what comes back) — unless
+/// they left out every invariant about the services: then none was gathered (see
+/// `invariants::needs`), and the report predicts nothing rather than from nothing.
+fn judge(facts: &Facts, config: &CheckConfig, args: &CheckArgs, needs: Needs) -> Judgement {
+    let _span = timings::span("judging");
+    let Judgement { findings, mut predictions } = invariants::evaluate(facts, config);
+    if !needs.services {
+        predictions.clear();
+    }
     let findings = invariants::severity::apply(findings, &config.severity);
     Judgement { findings: select(findings, &args.only, &args.skip), predictions }
 }
@@ -591,16 +616,18 @@ fn judge(facts: &Facts, config: &CheckConfig, args: &CheckArgs) -> Judgement {
 /// pending or the deadline has passed. Everything is gathered again each round: it takes
 /// tens of milliseconds, and a report built from one round's facts is consistent (an
 /// endpoint that answered early may have gone down since).
-fn live_check(args: &CheckArgs, config: &CheckConfig) -> Result<(Facts, Judgement), AppError> {
+fn live_check(args: &CheckArgs, config: &CheckConfig, needs: Needs) -> Result<(Facts, Judgement), AppError> {
     let runtime = runtime()?;
+    let wanted = Wanted { needs, ..Wanted::of(config, &args.pm2_homes) };
     let round = || -> Result<(Facts, Judgement), AppError> {
-        let mut facts = runtime
-            .block_on(gather_all(&Wanted::of(config, &args.pm2_homes), false))
-            .map_err(|err| AppError::CannotCheck(err.into()))?;
-        if !args.no_state {
+        let mut facts =
+            runtime.block_on(gather_all(&wanted, false)).map_err(|err| AppError::CannotCheck(err.into()))?;
+        // The units that ran before the boot are compared with the units now: only when
+        // the units were gathered.
+        if !args.no_state && needs.services {
             facts.previous_boot = remembered(&args.state, &facts);
         }
-        let judgement = judge(&facts, config, args);
+        let judgement = judge(&facts, config, args, needs);
         Ok((facts, judgement))
     };
     let Some(wait) = args.wait else { return round() };
@@ -701,6 +728,8 @@ fn check_config(path: Option<&Path>, use_default: bool) -> Result<CheckConfig, A
 /// What to gather beyond discovery: the check file's PM2 homes (and the hidden flag's),
 /// its units, and its health endpoints.
 struct Wanted<'a> {
+    /// Which facts at all (see `invariants::needs`).
+    needs: Needs,
     pm2_homes: Vec<String>,
     units: Vec<String>,
     health: &'a [HealthSpec],
@@ -710,7 +739,12 @@ impl<'a> Wanted<'a> {
     fn of(config: &'a CheckConfig, extra_homes: &[String]) -> Self {
         let mut pm2_homes: Vec<String> = config.pm2.iter().map(|p| p.home.clone()).collect();
         pm2_homes.extend(extra_homes.iter().cloned());
-        Wanted { pm2_homes, units: config.units.iter().map(|u| u.name.clone()).collect(), health: &config.health }
+        Wanted {
+            needs: Needs::ALL,
+            pm2_homes,
+            units: config.units.iter().map(|u| u.name.clone()).collect(),
+            health: &config.health,
+        }
     }
 }
 
@@ -730,6 +764,7 @@ fn gather_facts(wanted: &Wanted, without_systemd: bool) -> Result<Facts, AppErro
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime, AppError> {
+    let _span = timings::span("async runtime start");
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -741,13 +776,18 @@ fn runtime() -> Result<tokio::runtime::Runtime, AppError> {
 async fn gather_all(wanted: &Wanted<'_>, without_systemd: bool) -> Result<Facts, crate::facts::gather::GatherError> {
     let facts = async {
         if without_systemd {
-            Ok(crate::facts::gather::gather_without_systemd(&wanted.pm2_homes, "not gathered: systemd was not asked")
-                .await)
+            Ok(crate::facts::gather::gather_without_systemd(
+                &wanted.pm2_homes,
+                "not gathered: systemd was not asked",
+                wanted.needs,
+            )
+            .await)
         } else {
-            crate::facts::gather::gather_with(&wanted.pm2_homes, &wanted.units).await
+            crate::facts::gather::gather_with(&wanted.pm2_homes, &wanted.units, wanted.needs).await
         }
     };
-    let (facts, http) = join(facts, crate::facts::http::probe_all(wanted.health)).await;
+    let health = if wanted.needs.probes { wanted.health } else { &[] };
+    let (facts, http) = join(facts, crate::facts::http::probe_all(health)).await;
     let mut facts = facts?;
     facts.http = http;
     Ok(facts)

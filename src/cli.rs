@@ -218,6 +218,11 @@ pub(crate) struct CheckArgs {
     /// pass takes one line (human format only).
     #[arg(short, long)]
     pub(crate) verbose: bool,
+    /// Print to stderr where this run's time went: each phase (check file, D-Bus, /proc,
+    /// PM2, HTTP client, probes, judging, rendering) with when it started and how long it
+    /// took, and the D-Bus calls, round trips and bytes. The report is unchanged.
+    #[arg(long)]
+    pub(crate) timings: bool,
     /// Judge a facts file (from `bootproof facts`) instead of this host (the state file is
     /// neither read nor written, and no alert or heartbeat is sent).
     #[arg(long, value_name = "FILE")]

@@ -17,6 +17,7 @@ mod progress;
 mod report;
 mod state;
 mod timer;
+mod timings;
 mod verdict;
 mod wait;
 
@@ -25,6 +26,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
+    timings::start();
     let cli = cli::Cli::parse();
     match app::run(cli) {
         Ok(code) => code,

@@ -21,6 +21,8 @@ mod invariants;
 mod report;
 #[path = "../../src/state.rs"]
 mod state;
+#[path = "../../src/timings.rs"]
+mod timings;
 #[path = "../../src/verdict/mod.rs"]
 mod verdict;
 

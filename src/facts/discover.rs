@@ -19,7 +19,7 @@ use super::model::{Fact, NodeRunning, TemplateFacts, UnreadableUnit};
 use super::pm2::discover::{is_pm2_unit_name, runs_pm2_resurrect};
 use super::processes::NodeInUnit;
 use super::states::LoadState;
-use super::systemd::{ExecLine, ServiceReply, Systemd, SystemdError, UnitReply};
+use super::systemd::{ExecLine, ListedUnit, ServiceReply, Systemd, SystemdError, UnitReply};
 use super::unit_file::{self, split_instance};
 use super::units::Scripts;
 
@@ -116,24 +116,142 @@ impl Candidate {
     }
 }
 
-/// Finds the units to gather (see the module documentation). `expected_units` are the
-/// check file's `[[unit]]` names: gathered whatever they run, so that an operator who
-/// lists `nginx.service` has it judged, and a listed unit that does not exist is judged
-/// as such (LoadState=not-found) rather than left out.
-pub(crate) async fn discover(
-    systemd: &Systemd,
-    expected_units: &[String],
-    scripts: &mut Scripts,
-    node_units: &BTreeMap<String, NodeInUnit>,
-) -> Result<Discovery, DiscoverError> {
+/// What discovery asks systemd first: the service units and the unit file search path.
+/// Asked apart from the rest of discovery so that the unit files can be read (see
+/// [`UnitFileScan::read`]) on another thread while the rest is in flight.
+pub(crate) struct Listing {
+    listed: Vec<ListedUnit>,
+    unit_path: Vec<String>,
+}
+
+impl Listing {
+    /// The names of the services systemd has loaded.
+    fn loaded_names(&self) -> HashSet<String> {
+        self.listed.iter().filter(|unit| unit.load_state == LoadState::Loaded).map(|unit| unit.name.clone()).collect()
+    }
+}
+
+/// Lists the service units and the unit file search path, together.
+pub(crate) async fn list(systemd: &Systemd) -> Result<Listing, DiscoverError> {
     let (listed, unit_path) = join(systemd.list_units(&["*.service"]), systemd.unit_path()).await;
     let listed = listed.map_err(|source| DiscoverError { what: "service units", source })?;
     let unit_path = unit_path.map_err(|source| DiscoverError { what: "the unit file search path", source })?;
-    let mut unreadable = Vec::new();
+    Ok(Listing { listed, unit_path })
+}
 
-    // Loaded services: systemd has parsed their ExecStart, ask for just that.
+/// The parsed `ExecStart` of every loaded service, asked all at once, in the order of
+/// the loaded ones in the listing.
+pub(crate) async fn exec_starts(systemd: &Systemd, listing: &Listing) -> Vec<Result<Vec<ExecLine>, SystemdError>> {
+    join_all(
+        listing
+            .listed
+            .iter()
+            .filter(|unit| unit.load_state == LoadState::Loaded)
+            .map(|unit| systemd.exec_start(&unit.path)),
+    )
+    .await
+}
+
+/// What the unit files systemd has not loaded say, read from disk with no call to
+/// systemd: blocking reads, made on a thread of their own while D-Bus calls and the
+/// /proc scan run.
+pub(crate) struct UnitFileScan {
+    /// Template files whose ExecStart runs node.
+    template_files: Vec<files::UnitFile>,
+    /// Unloaded (or masked) unit files worth loading, and what they would be.
+    to_load: Vec<(String, UnitKind)>,
+    /// Files that could not be read.
+    unreadable: Vec<UnreadableUnit>,
+    /// The scripts read on the way, for the rest of the run to reuse.
+    scripts: Scripts,
+}
+
+impl UnitFileScan {
+    /// Reads the unit files in `unit_path` that are not among `loaded`, the templates,
+    /// and the files masks hide.
+    pub(crate) fn read(unit_path: &[String], loaded: &HashSet<String>, mut scripts: Scripts) -> UnitFileScan {
+        let _span = crate::timings::span("discovery: unit files not loaded, read (own thread)");
+        let mut unreadable = Vec::new();
+        let mut template_files = Vec::new();
+        let mut to_load: Vec<(String, UnitKind)> = Vec::new();
+        for file in files::unit_files(unit_path, ".service") {
+            let is_template = file.name.ends_with("@.service");
+            if !is_template && loaded.contains(file.name.as_str()) {
+                continue;
+            }
+            let text = match files::read_unit_text(&file.path) {
+                Ok(text) => text,
+                Err(err) => {
+                    unreadable.push(unreadable_file(&file, &err));
+                    continue;
+                }
+            };
+            let runs_node = scripts.file_runs_node(&text);
+            if is_template {
+                if runs_node {
+                    template_files.push(file);
+                }
+                continue;
+            }
+            if let Some(kind) = unit_kind(&file.name, runs_node, &file_command_pairs(&text)) {
+                to_load.push((file.name, kind));
+            }
+        }
+        // Masked units: what they would run is in the file the mask hides. Loading them
+        // (LoadState=masked) lets the invariants say so instead of leaving them out.
+        for file in files::masked_unit_files(unit_path, ".service") {
+            if file.name.ends_with("@.service") || to_load.iter().any(|(name, _)| *name == file.name) {
+                continue;
+            }
+            let text = match files::read_unit_text(&file.path) {
+                Ok(text) => text,
+                Err(err) => {
+                    unreadable.push(unreadable_file(&file, &err));
+                    continue;
+                }
+            };
+            let runs_node = scripts.file_runs_node(&text);
+            if let Some(kind) = unit_kind(&file.name, runs_node, &file_command_pairs(&text)) {
+                to_load.push((file.name, kind));
+            }
+        }
+        UnitFileScan { template_files, to_load, unreadable, scripts }
+    }
+
+    /// Reads them on a blocking thread (inline, should that thread fail).
+    pub(crate) async fn read_aside(listing: &Listing) -> UnitFileScan {
+        let (unit_path, loaded) = (listing.unit_path.clone(), listing.loaded_names());
+        let aside = {
+            let (unit_path, loaded) = (unit_path.clone(), loaded.clone());
+            tokio::task::spawn_blocking(move || UnitFileScan::read(&unit_path, &loaded, Scripts::default()))
+        };
+        match aside.await {
+            Ok(scan) => scan,
+            Err(_) => UnitFileScan::read(&unit_path, &loaded, Scripts::default()),
+        }
+    }
+}
+
+/// Finds the units to gather (see the module documentation) from what [`list`] asked. `expected_units` are the
+/// check file's `[[unit]]` names: gathered whatever they run, so that an operator who
+/// lists `nginx.service` has it judged, and a listed unit that does not exist is judged
+/// as such (LoadState=not-found) rather than left out.
+///
+/// `listing`, `exec_starts` and `file_scan` are what [`list`], [`exec_starts`] and
+/// [`UnitFileScan::read`] found; `scripts` comes back with everything read so far.
+pub(crate) async fn discover(
+    systemd: &Systemd,
+    listing: Listing,
+    exec_starts: Vec<Result<Vec<ExecLine>, SystemdError>>,
+    file_scan: UnitFileScan,
+    expected_units: &[String],
+    node_units: &BTreeMap<String, NodeInUnit>,
+) -> Result<(Discovery, Scripts), DiscoverError> {
+    let Listing { listed, unit_path } = listing;
+    let UnitFileScan { template_files, to_load, unreadable: unreadable_files, mut scripts } = file_scan;
+    let scripts = &mut scripts;
+    let mut unreadable = Vec::new();
     let loaded: Vec<_> = listed.iter().filter(|unit| unit.load_state == LoadState::Loaded).collect();
-    let exec_starts = join_all(loaded.iter().map(|unit| systemd.exec_start(&unit.path))).await;
     let mut candidates: Vec<Candidate> = Vec::new();
     for (unit, exec_start) in loaded.iter().zip(exec_starts) {
         let (runs_node, commands) = match exec_start {
@@ -180,51 +298,7 @@ pub(crate) async fn discover(
         });
     }
 
-    // Unit files systemd has not loaded (or failed to load), and templates: read the text.
-    let loaded_names: HashSet<&str> = loaded.iter().map(|unit| unit.name.as_str()).collect();
-    let mut template_files = Vec::new();
-    let mut to_load: Vec<(String, UnitKind)> = Vec::new();
-    for file in files::unit_files(&unit_path, ".service") {
-        let is_template = file.name.ends_with("@.service");
-        if !is_template && loaded_names.contains(file.name.as_str()) {
-            continue;
-        }
-        let text = match files::read_unit_text(&file.path) {
-            Ok(text) => text,
-            Err(err) => {
-                unreadable.push(unreadable_file(&file, &err));
-                continue;
-            }
-        };
-        let runs_node = scripts.file_runs_node(&text);
-        if is_template {
-            if runs_node {
-                template_files.push(file);
-            }
-            continue;
-        }
-        if let Some(kind) = unit_kind(&file.name, runs_node, &file_command_pairs(&text)) {
-            to_load.push((file.name, kind));
-        }
-    }
-    // Masked units: what they would run is in the file the mask hides. Loading them
-    // (LoadState=masked) lets the invariants say so instead of leaving them out.
-    for file in files::masked_unit_files(&unit_path, ".service") {
-        if file.name.ends_with("@.service") || to_load.iter().any(|(name, _)| *name == file.name) {
-            continue;
-        }
-        let text = match files::read_unit_text(&file.path) {
-            Ok(text) => text,
-            Err(err) => {
-                unreadable.push(unreadable_file(&file, &err));
-                continue;
-            }
-        };
-        let runs_node = scripts.file_runs_node(&text);
-        if let Some(kind) = unit_kind(&file.name, runs_node, &file_command_pairs(&text)) {
-            to_load.push((file.name, kind));
-        }
-    }
+    unreadable.extend(unreadable_files);
     let template_states = join_all(template_files.iter().map(|file| systemd.unit_file_state(&file.name))).await;
     let mut templates: Vec<TemplateFacts> = template_files
         .into_iter()
@@ -262,7 +336,7 @@ pub(crate) async fn discover(
     let mut seen_paths = HashSet::new();
     candidates.retain(|candidate| seen_paths.insert(candidate.path.clone()));
     unreadable.sort_by(|a, b| a.name.cmp(&b.name));
-    Ok(Discovery { candidates, templates, unreadable, unit_path })
+    Ok((Discovery { candidates, templates, unreadable, unit_path }, std::mem::take(scripts)))
 }
 
 /// A unit file discovery could not read.

@@ -13,15 +13,36 @@ use futures_util::future::{join, join_all};
 
 use super::boot_chain::{boot_chains, boot_targets};
 use super::container;
-use super::discover::{DiscoverError, UnitKind, discover};
+use super::discover::{self, DiscoverError, UnitKind};
 use super::files;
 use super::model::{ContainerFacts, FACTS_SCHEMA, Fact, Facts, HostFacts, TemplateFacts, UnitFacts, UnreadableUnit};
 use super::pm2;
 use super::processes::{self, NodeInUnit};
 use super::procfs::{self, ProcessTable};
 use super::states::SystemState;
-use super::systemd::{Systemd, SystemdError};
-use super::units::{LocalReader, Scripts, usec_to_rfc3339};
+use super::systemd::{ExecLine, Systemd, SystemdError};
+use super::units::{LocalReader, usec_to_rfc3339};
+use crate::timings::{span, timed};
+
+/// What a run gathers, derived from the invariants it judges (see `invariants::needs`):
+/// what no enabled invariant reads is not asked for at all.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Needs {
+    /// The services: units (discovery, properties, boot chains, local reads), PM2 homes
+    /// (files and `rpc.sock`), the /proc scan, and the boot targets. Without them only
+    /// the host's state is asked.
+    pub(crate) services: bool,
+    /// The check file's health endpoints.
+    pub(crate) probes: bool,
+}
+
+impl Needs {
+    /// Everything: `facts`, `plan`, `init`, and a check judging every invariant.
+    pub(crate) const ALL: Needs = Needs { services: true, probes: true };
+}
+
+/// Why a fact was not gathered: no invariant this run judges reads it.
+pub(crate) const NOT_NEEDED: &str = "not gathered: no invariant this run judges needs it";
 
 /// zbus's system bus address when `DBUS_SYSTEM_BUS_ADDRESS` is not set.
 const DEFAULT_SYSTEM_BUS: &str = "unix:path=/var/run/dbus/system_bus_socket";
@@ -97,11 +118,18 @@ fn bus_reason(err: &zbus::Error) -> String {
 /// Inside an app container (a container whose PID 1 is not systemd: see
 /// `facts::container`) there is no systemd to ask: what needs none is gathered, and the
 /// facts say where they were gathered.
-pub(crate) async fn gather_with(extra_pm2_homes: &[String], expected_units: &[String]) -> Result<Facts, GatherError> {
+///
+/// Without `needs.services` only the host's state is asked: no unit, PM2 home or process
+/// is read, and the facts say so (empty lists, the process scan an error fact).
+pub(crate) async fn gather_with(
+    extra_pm2_homes: &[String],
+    expected_units: &[String],
+    needs: Needs,
+) -> Result<Facts, GatherError> {
     let container = container::read(std::path::Path::new("/"));
     if let Some(app) = container.app_container() {
         let reason = format!("not asked: {}", app.describe(&container));
-        return Ok(gather_without_systemd(extra_pm2_homes, &reason).await);
+        return Ok(gather_without_systemd(extra_pm2_homes, &reason, needs).await);
     }
     let address = std::env::var("DBUS_SYSTEM_BUS_ADDRESS").unwrap_or_else(|_| DEFAULT_SYSTEM_BUS.to_owned());
     let systemd = Systemd::connect().await.map_err(|err| GatherError::NoSystemBus {
@@ -114,34 +142,82 @@ pub(crate) async fn gather_with(extra_pm2_homes: &[String], expected_units: &[St
         pid1: procfs::pid1_name(),
     })?;
     // The first call doubles as the probe: a bus without systemd on it fails here.
-    let system_state = systemd.system_state().await.map_err(|err| GatherError::NoSystemd {
-        address,
-        reason: match &err {
-            SystemdError::Call { source, .. } => bus_reason(source),
-            other => other.to_string(),
-        },
-        pid1: procfs::pid1_name(),
-    })?;
-    // The run's one pass over /proc, which discovery, the units and PM2 all read.
-    let table = ProcessTable::scan();
-    let node_units = processes::node_units(&table);
-    // PM2 homes found without systemd are gathered (their daemons asked) meanwhile.
-    let ((mut host, services), (pm2_homes, daemons)) = join(
-        join(host_facts(&systemd, system_state), services(&systemd, expected_units, &table, &node_units)),
-        pm2::home::gather_local(extra_pm2_homes, &table),
-    )
-    .await;
+    let system_state =
+        timed("dbus: SystemState", systemd.system_state()).await.map_err(|err| GatherError::NoSystemd {
+            address,
+            reason: match &err {
+                SystemdError::Call { source, .. } => bus_reason(source),
+                other => other.to_string(),
+            },
+            pid1: procfs::pid1_name(),
+        })?;
+    if !needs.services {
+        let mut host = timed("dbus: host", host_facts(&systemd, system_state, false)).await;
+        host.container = Some(container);
+        return Ok(Facts {
+            schema: FACTS_SCHEMA.to_owned(),
+            gathered_at: humantime::format_rfc3339_seconds(SystemTime::now()).to_string(),
+            host,
+            units: Vec::new(),
+            templates: Vec::new(),
+            previous_boot: Fact::Ok(None),
+            pm2: Vec::new(),
+            unreadable: Vec::new(),
+            http: Vec::new(),
+            processes: Some(Fact::Error(NOT_NEEDED.to_owned())),
+        });
+    }
+    // The run's one pass over /proc, which discovery, the units and PM2 all read: on a
+    // thread of its own (it is blocking reads and parsing), while discovery's first D-Bus
+    // calls and the host's are in flight on this one.
+    let scan = tokio::task::spawn_blocking(|| {
+        let _span = span("/proc scan (own thread)");
+        ProcessTable::scan()
+    });
+    let after_scan = async {
+        let listing = timed("dbus: list units", discover::list(&systemd)).await;
+        // The unit files are read on another thread while the ExecStarts are asked for.
+        let (found, table) = match listing {
+            Ok(listing) => {
+                let ((exec_starts, file_scan), table) = join(
+                    join(
+                        timed("dbus: ExecStart of every loaded service", discover::exec_starts(&systemd, &listing)),
+                        discover::UnitFileScan::read_aside(&listing),
+                    ),
+                    scanned(scan),
+                )
+                .await;
+                (Ok((listing, exec_starts, file_scan)), table)
+            }
+            Err(err) => (Err(err), scanned(scan).await),
+        };
+        let node_units = processes::node_units(&table);
+        // PM2 homes found without systemd are gathered (their daemons asked) meanwhile.
+        let (services, (pm2_homes, daemons)) = join(
+            timed("units (discovery, properties, local reads)", async {
+                services(&systemd, found?, expected_units, &table, &node_units).await
+            }),
+            timed("pm2: homes and daemons (rpc.sock)", pm2::home::gather_local(extra_pm2_homes, &table)),
+        )
+        .await;
+        (table, services, pm2_homes, daemons)
+    };
+    let (mut host, (table, services, pm2_homes, daemons)) =
+        join(timed("dbus: host", host_facts(&systemd, system_state, true)), after_scan).await;
     host.container = Some(container);
     let Services { mut units, templates, mut pm2_units, unreadable } = services?;
     let split = units.len();
     units.append(&mut pm2_units);
-    let chains = boot_chains(&systemd, &units, &host.boot_targets).await;
+    let chains = timed("dbus: boot chains", boot_chains(&systemd, &units, &host.boot_targets)).await;
     for (unit, chain) in units.iter_mut().zip(chains) {
         unit.boot_chain = chain;
     }
     let pm2_units = units.split_off(split);
-    let pm2 = pm2::home::with_units(pm2_homes, &daemons, pm2_units, &table).await;
-    let scan = processes::scan_facts(&table);
+    let pm2 = timed("pm2: homes of units", pm2::home::with_units(pm2_homes, &daemons, pm2_units, &table)).await;
+    let scan = {
+        let _span = span("processes outside units");
+        processes::scan_facts(&table)
+    };
     Ok(Facts {
         schema: FACTS_SCHEMA.to_owned(),
         gathered_at: humantime::format_rfc3339_seconds(SystemTime::now()).to_string(),
@@ -156,6 +232,15 @@ pub(crate) async fn gather_with(extra_pm2_homes: &[String], expected_units: &[St
         http: Vec::new(),
         processes: Some(Fact::Ok(scan)),
     })
+}
+
+/// What discovery's first steps found: the listing, the loaded services' ExecStart, the
+/// unit files on disk.
+type Found = (discover::Listing, Vec<Result<Vec<ExecLine>, SystemdError>>, discover::UnitFileScan);
+
+/// The process table from the scanning thread (scanned here, should that thread fail).
+async fn scanned(scan: tokio::task::JoinHandle<ProcessTable>) -> ProcessTable {
+    scan.await.unwrap_or_else(|_| ProcessTable::scan())
 }
 
 /// The units discovery found, read.
@@ -174,19 +259,28 @@ struct Services {
 /// in one concurrent round, then the local reads.
 async fn services(
     systemd: &Systemd,
+    (listing, exec_starts, file_scan): Found,
     expected_units: &[String],
     table: &ProcessTable,
     node_units: &std::collections::BTreeMap<String, NodeInUnit>,
 ) -> Result<Services, DiscoverError> {
-    let mut scripts = Scripts::default();
-    let discovery = discover(systemd, expected_units, &mut scripts, node_units).await?;
-    let replies = join_all(discovery.candidates.iter().map(|candidate| systemd.service_unit(&candidate.path))).await;
+    let (discovery, mut scripts) = timed(
+        "dbus: discovery (templates, units to load)",
+        discover::discover(systemd, listing, exec_starts, file_scan, expected_units, node_units),
+    )
+    .await?;
+    let replies = timed(
+        "dbus: unit properties (GetAll)",
+        join_all(discovery.candidates.iter().map(|candidate| systemd.service_unit(&candidate.path))),
+    )
+    .await;
     let kept: Vec<_> = discovery
         .candidates
         .iter()
         .zip(replies)
         .filter(|(candidate, (unit, service))| candidate.still_wanted(unit, service, &mut scripts))
         .collect();
+    let _span = span("units: local reads (files, NSS, /proc)");
     let mut reader = LocalReader::new(&mut scripts, &discovery.unit_path, table);
     let mut units = Vec::new();
     let mut pm2_units = Vec::new();
@@ -206,13 +300,18 @@ async fn services(
 /// Only what needs no systemd: host identity from /proc, the PM2 homes found without
 /// units, and the processes. For app containers (and tests) where systemd cannot be
 /// asked; everything systemd would have said is an error fact saying `why`.
-pub(crate) async fn gather_without_systemd(extra_pm2_homes: &[String], why: &str) -> Facts {
+pub(crate) async fn gather_without_systemd(extra_pm2_homes: &[String], why: &str, needs: Needs) -> Facts {
     fn not_asked<T>(why: &str) -> Fact<T> {
         Fact::Error(why.to_owned())
     }
-    let table = ProcessTable::scan();
-    let (pm2_homes, daemons) = pm2::home::gather_local(extra_pm2_homes, &table).await;
-    let pm2 = pm2::home::with_units(pm2_homes, &daemons, Vec::new(), &table).await;
+    let (pm2, processes) = if needs.services {
+        let table = ProcessTable::scan();
+        let (pm2_homes, daemons) = pm2::home::gather_local(extra_pm2_homes, &table).await;
+        let pm2 = pm2::home::with_units(pm2_homes, &daemons, Vec::new(), &table).await;
+        (pm2, Fact::Ok(processes::scan_facts(&table)))
+    } else {
+        (Vec::new(), Fact::Error(NOT_NEEDED.to_owned()))
+    };
     Facts {
         schema: FACTS_SCHEMA.to_owned(),
         gathered_at: humantime::format_rfc3339_seconds(SystemTime::now()).to_string(),
@@ -232,12 +331,14 @@ pub(crate) async fn gather_without_systemd(extra_pm2_homes: &[String], why: &str
         pm2,
         unreadable: Vec::new(),
         http: Vec::new(),
-        processes: Some(Fact::Ok(processes::scan_facts(&table))),
+        processes: Some(processes),
     }
 }
 
-/// Host identity, boot and manager state; each part independently fallible.
-async fn host_facts(systemd: &Systemd, system_state: SystemState) -> HostFacts {
+/// Host identity, boot and manager state; each part independently fallible. The boot
+/// targets (a walk of the default target's dependencies) only `with_boot_targets`: only
+/// the units' invariants read them.
+async fn host_facts(systemd: &Systemd, system_state: SystemState, with_boot_targets: bool) -> HostFacts {
     let booted_at = async {
         match systemd.userspace_timestamp().await {
             Ok(usec) => usec_to_rfc3339(usec)
@@ -246,9 +347,13 @@ async fn host_facts(systemd: &Systemd, system_state: SystemState) -> HostFacts {
         }
     };
     let targets = async {
+        if !with_boot_targets {
+            return (Fact::Error(NOT_NEEDED.to_owned()), Fact::Error(NOT_NEEDED.to_owned()));
+        }
         match systemd.default_target().await {
             Ok(default) => {
-                let reachable = Fact::from_result(boot_targets(systemd, &default).await);
+                let reachable =
+                    Fact::from_result(timed("dbus: boot targets walk", boot_targets(systemd, &default)).await);
                 (Fact::Ok(default), reachable)
             }
             Err(err) => (Fact::Error(err.to_string()), Fact::Error(format!("no default target: {err}"))),

@@ -171,6 +171,7 @@ pub(crate) struct Systemd {
 impl Systemd {
     /// Connects to the system bus (`DBUS_SYSTEM_BUS_ADDRESS` honoured by zbus).
     pub(crate) async fn connect() -> zbus::Result<Systemd> {
+        let _span = crate::timings::span("dbus: connect");
         Ok(Systemd { conn: Connection::system().await? })
     }
 
@@ -182,8 +183,10 @@ impl Systemd {
     {
         let failed =
             |source| SystemdError::Call { method: format!("{interface}.{method}"), path: path.to_owned(), source };
+        let counted = crate::timings::dbus_call();
         let reply =
             self.conn.call_method(Some(DESTINATION), path, Some(interface), method, body).await.map_err(failed)?;
+        counted.replied(reply.data().len());
         reply.body().deserialize::<R>().map_err(failed)
     }
 

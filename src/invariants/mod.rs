@@ -7,7 +7,8 @@
 //! env files, restart policy, start limit, memory limit), `process` (not root, node
 //! runtime; shared by units and PM2), `processes` (every node process and listener no
 //! unit or PM2 home accounts for: supervised, dev supervisors), `pm2`, `instances`,
-//! `host` (and the app-container case), `expected`, `health`.
+//! `host` (and the app-container case), `expected`, `health`; `needs` says which facts
+//! the invariants a run judges read.
 
 pub(crate) mod evaluate;
 pub(crate) mod expected;
@@ -18,6 +19,7 @@ pub(crate) mod fixtures;
 pub(crate) mod health;
 pub(crate) mod host;
 pub(crate) mod instances;
+pub(crate) mod needs;
 pub(crate) mod pm2;
 pub(crate) mod process;
 pub(crate) mod processes;

@@ -65,7 +65,9 @@ pub(crate) async fn with_units(
 pub(crate) async fn gather_home(found: FoundHome, daemons: &[RunningDaemon], table: &ProcessTable) -> Pm2Home {
     let home = Path::new(&found.home);
     // Ask first: the socket wait overlaps the other homes' (see `gather_local`).
-    let rpc = rpc::monitor_data(&home.join("rpc.sock"), RPC_TIMEOUT).await;
+    let rpc =
+        crate::timings::timed("pm2: rpc.sock getMonitorData", rpc::monitor_data(&home.join("rpc.sock"), RPC_TIMEOUT))
+            .await;
     let dir = files::stat_file(&found.home);
     let ancestors = ancestors(home);
     let owner = dir
