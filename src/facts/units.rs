@@ -38,6 +38,9 @@ pub(crate) struct Scripts {
     shebang_lines: HashMap<String, Option<String>>,
     /// path → its text, for shell scripts.
     texts: HashMap<String, Option<String>>,
+    /// (program, PATH) → where PATH finds it: shell scripts name the same commands over
+    /// and over, each a stat per PATH directory.
+    on_path: HashMap<(String, String), Option<String>>,
 }
 
 /// `text` cut to [`THROUGH_MAX`] characters.
@@ -104,11 +107,8 @@ impl Scripts {
                 return self.follow_text(&command, search_path, depth, through, None);
             }
             ExecKind::PackageManager(manager) => {
-                let at = if manager.contains('/') {
-                    Some(manager.clone())
-                } else {
-                    files::find_on_path(&manager, search_path, files::is_executable_file)
-                };
+                let at =
+                    if manager.contains('/') { Some(manager.clone()) } else { self.on_path(&manager, search_path) };
                 // npm's own `#!` says which node it needs; without a readable npm, the
                 // node its `#!/usr/bin/env node` would find.
                 let runtime = at
@@ -126,7 +126,7 @@ impl Scripts {
                 return Some(with_through(runtime, through));
             }
             ExecKind::OnPath(name) => {
-                let found = files::find_on_path(&name, search_path, files::is_executable_file)?;
+                let found = self.on_path(&name, search_path)?;
                 // What env runs: the program and the arguments after it.
                 let rest =
                     node::env_program(argv.get(1..).unwrap_or_default()).map(|(_, rest)| rest).unwrap_or_default();
@@ -136,6 +136,14 @@ impl Scripts {
             }
         };
         Some(with_through(found, through))
+    }
+
+    /// Where `search_path` finds `program` (see [`files::find_on_path`]), looked up once per run.
+    fn on_path(&mut self, program: &str, search_path: &str) -> Option<String> {
+        self.on_path
+            .entry((program.to_owned(), search_path.to_owned()))
+            .or_insert_with(|| files::find_on_path(program, search_path, files::is_executable_file))
+            .clone()
     }
 
     /// A shell script: the node its exec line (or, without one, a command) starts.
@@ -196,7 +204,7 @@ impl Scripts {
         if node::is_package_manager(program) || node::is_shell(program) {
             return self.follow(program, words, search_path, depth, through);
         }
-        let found = files::find_on_path(program, search_path, files::is_executable_file)?;
+        let found = self.on_path(program, search_path)?;
         let mut argv = words.to_vec();
         argv[0] = found.clone();
         self.follow(&found, &argv, search_path, depth + 1, through)
