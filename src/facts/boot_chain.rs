@@ -41,11 +41,14 @@ const BOOT_CHAIN_DEPTH: usize = 8;
 /// For each unit, the chain by which a boot target pulls it in (see
 /// `UnitFacts::boot_chain`): walks up the units that want, require, uphold or bind
 /// each one, breadth-first, one concurrent round of calls per level for all units at
-/// once, at most [`BOOT_CHAIN_DEPTH`] levels.
+/// once, at most [`BOOT_CHAIN_DEPTH`] levels. `known` is what pulls in the units whose
+/// properties were read already (`UnitReply::pulled_in_from`): their first level costs
+/// no call.
 pub(crate) async fn boot_chains(
     systemd: &Systemd,
     units: &[UnitFacts],
     boot_targets: &Fact<Vec<String>>,
+    known: HashMap<String, Vec<String>>,
 ) -> Vec<Fact<Vec<String>>> {
     let boot_targets: HashSet<&str> = match boot_targets {
         Fact::Ok(targets) => targets.iter().map(String::as_str).collect(),
@@ -55,9 +58,17 @@ pub(crate) async fn boot_chains(
         }
     };
     // name → the units that pull it in; fetched level by level for every unit at once.
-    let mut pulled_from: HashMap<String, Result<Vec<String>, String>> = HashMap::new();
-    let mut level: Vec<String> = units.iter().map(|unit| unit.name.clone()).collect();
-    for _ in 0..BOOT_CHAIN_DEPTH {
+    let mut pulled_from: HashMap<String, Result<Vec<String>, String>> =
+        known.into_iter().map(|(name, from)| (name, Ok(from))).collect();
+    // The first level: what the known units' properties named, and the other units.
+    let mut level: Vec<String> = units
+        .iter()
+        .flat_map(|unit| match pulled_from.get(&unit.name) {
+            Some(Ok(from)) => from.clone(),
+            _ => vec![unit.name.clone()],
+        })
+        .collect();
+    for _ in 1..BOOT_CHAIN_DEPTH {
         level.retain(|name| !boot_targets.contains(name.as_str()) && !pulled_from.contains_key(name));
         level.sort();
         level.dedup();

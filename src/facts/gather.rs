@@ -7,6 +7,7 @@
 //! checked at all (no system bus, no systemd on it, no unit list) aborts; anything about
 //! one unit that cannot be read becomes a [`Fact::Error`] or an [`UnreadableUnit`].
 
+use std::collections::HashMap;
 use std::time::SystemTime;
 
 use futures_util::future::{join, join_all};
@@ -205,10 +206,10 @@ pub(crate) async fn gather_with(
     let (mut host, (table, services, pm2_homes, daemons)) =
         join(timed("dbus: host", host_facts(&systemd, system_state, true)), after_scan).await;
     host.container = Some(container);
-    let Services { mut units, templates, mut pm2_units, unreadable } = services?;
+    let Services { mut units, templates, mut pm2_units, unreadable, pulled_in_from } = services?;
     let split = units.len();
     units.append(&mut pm2_units);
-    let chains = timed("dbus: boot chains", boot_chains(&systemd, &units, &host.boot_targets)).await;
+    let chains = timed("dbus: boot chains", boot_chains(&systemd, &units, &host.boot_targets, pulled_in_from)).await;
     for (unit, chain) in units.iter_mut().zip(chains) {
         unit.boot_chain = chain;
     }
@@ -253,6 +254,8 @@ struct Services {
     pm2_units: Vec<UnitFacts>,
     /// Units that could not be told about.
     unreadable: Vec<UnreadableUnit>,
+    /// What pulls in each unit read, from its properties: the boot chains' first step.
+    pulled_in_from: HashMap<String, Vec<String>>,
 }
 
 /// Discovers the units worth judging and reads them: both property sets of every unit
@@ -284,7 +287,11 @@ async fn services(
     let mut reader = LocalReader::new(&mut scripts, &discovery.unit_path, table);
     let mut units = Vec::new();
     let mut pm2_units = Vec::new();
+    let mut pulled_in_from = HashMap::new();
     for (candidate, (unit, service)) in kept {
+        if let Ok(reply) = &unit {
+            pulled_in_from.insert(candidate.name.clone(), reply.pulled_in_from.clone());
+        }
         let mut facts = reader.unit_facts(&candidate.name, unit, service);
         facts.node_running = candidate.node_running.clone();
         match candidate.kind {
@@ -294,7 +301,7 @@ async fn services(
     }
     units.sort_by(|a, b| a.name.cmp(&b.name));
     pm2_units.sort_by(|a, b| a.name.cmp(&b.name));
-    Ok(Services { units, templates: discovery.templates, pm2_units, unreadable: discovery.unreadable })
+    Ok(Services { units, templates: discovery.templates, pm2_units, unreadable: discovery.unreadable, pulled_in_from })
 }
 
 /// Only what needs no systemd: host identity from /proc, the PM2 homes found without

@@ -95,6 +95,9 @@ pub(crate) struct UnitReply {
     pub(crate) wanted_by: Vec<String>,
     /// `RequiredBy`.
     pub(crate) required_by: Vec<String>,
+    /// What pulls the unit in: `WantedBy`, `RequiredBy`, `UpheldBy`, `BoundBy` (see
+    /// [`Systemd::pulled_in_from`]), so the boot chain's first step needs no call of its own.
+    pub(crate) pulled_in_from: Vec<String>,
     /// `ActiveState`.
     pub(crate) active_state: ActiveState,
     /// `SubState`.
@@ -282,14 +285,7 @@ impl Systemd {
     pub(crate) async fn pulled_in_from(&self, name: &str) -> Result<Vec<String>, SystemdError> {
         let path = self.load_unit(name).await?;
         let props = self.all_properties(&path, UNIT).await?;
-        let mut names = as_strings("WantedBy", get(&props, "WantedBy")?)?;
-        names.extend(as_strings("RequiredBy", get(&props, "RequiredBy")?)?);
-        for optional in ["UpheldBy", "BoundBy"] {
-            if let Ok(value) = get(&props, optional) {
-                names.extend(as_strings(optional, value)?);
-            }
-        }
-        Ok(names)
+        pulled_in_from(&props)
     }
 
     /// Both property sets of a service unit, fetched concurrently.
@@ -306,6 +302,19 @@ impl Systemd {
 /// A row of `ListUnits*`: name, description, load state, active state, sub state,
 /// followed unit, object path, job id, job type, job path.
 type ListUnitsRow = (String, String, String, String, String, String, OwnedObjectPath, u32, String, OwnedObjectPath);
+
+/// `WantedBy`, `RequiredBy`, and `UpheldBy` and `BoundBy` when this systemd has them
+/// (`UpheldBy` is 249+), from a `GetAll` of the Unit interface.
+fn pulled_in_from(props: &Props) -> Result<Vec<String>, SystemdError> {
+    let mut names = as_strings("WantedBy", get(props, "WantedBy")?)?;
+    names.extend(as_strings("RequiredBy", get(props, "RequiredBy")?)?);
+    for optional in ["UpheldBy", "BoundBy"] {
+        if let Ok(value) = get(props, optional) {
+            names.extend(as_strings(optional, value)?);
+        }
+    }
+    Ok(names)
+}
 
 /// A property problem.
 fn bad(name: &'static str, problem: impl Into<String>) -> SystemdError {
@@ -468,6 +477,7 @@ impl UnitReply {
             unit_file_state: UnitFileState::parse(&as_string("UnitFileState", get(props, "UnitFileState")?)?),
             wanted_by: as_strings("WantedBy", get(props, "WantedBy")?)?,
             required_by: as_strings("RequiredBy", get(props, "RequiredBy")?)?,
+            pulled_in_from: pulled_in_from(props)?,
             active_state: ActiveState::parse(&as_string("ActiveState", get(props, "ActiveState")?)?),
             sub_state: SubState::parse(&as_string("SubState", get(props, "SubState")?)?),
             active_enter_usec: as_u64("ActiveEnterTimestamp", get(props, "ActiveEnterTimestamp")?)?,
