@@ -6,7 +6,6 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::Context;
-use futures_util::future::join;
 
 use crate::alert::{self, SecretUrl};
 use crate::cli::{
@@ -787,10 +786,34 @@ async fn gather_all(wanted: &Wanted<'_>, without_systemd: bool) -> Result<Facts,
         }
     };
     let health = if wanted.needs.probes { wanted.health } else { &[] };
-    let (facts, http) = join(facts, crate::facts::http::probe_all(health)).await;
-    let mut facts = facts?;
-    facts.http = http;
+    if health.is_empty() {
+        return facts.await;
+    }
+    // The probes run on a thread (and runtime) of their own: setting up dozens of requests
+    // and reading their answers is CPU the D-Bus replies would otherwise queue behind, and
+    // the other core is there. They start at once and share nothing with the rest.
+    let specs = health.to_vec();
+    let probing = std::thread::Builder::new().name("probes".to_owned()).spawn(move || match runtime() {
+        Ok(runtime) => runtime.block_on(crate::facts::http::probe_all(&specs)),
+        Err(err) => not_probed(&specs, &format!("{err:#}")),
+    });
+    let mut facts = facts.await?;
+    facts.http = match probing {
+        Ok(probing) => probing.join().unwrap_or_else(|_| not_probed(health, "the probing thread failed")),
+        Err(err) => not_probed(health, &format!("cannot start the probing thread: {err}")),
+    };
     Ok(facts)
+}
+
+/// Every endpoint as not probed, and why: an error for each, never a pass.
+fn not_probed(specs: &[HealthSpec], why: &str) -> Vec<crate::facts::HttpFacts> {
+    specs
+        .iter()
+        .map(|spec| crate::facts::HttpFacts {
+            spec: spec.clone(),
+            outcome: crate::facts::HttpOutcome::Other { reason: format!("not probed: {why}") },
+        })
+        .collect()
 }
 
 /// Reads a facts file (this schema or v1); anything wrong with it is a usage error
