@@ -307,3 +307,62 @@ fn lab_check_file_units_are_judged_whatever_they_run() {
     assert_status(&report, &fifth, "supervisor.enabled", "fail");
     assert_status(&report, "unit:my-app@.service", "unit.instances", "fail");
 }
+
+/// Issue 10: `--only host.state` gathers what host.state reads and nothing else — no
+/// unit file, no PM2 home, no process's command line, no health endpoint — and so
+/// predicts nothing and leaves the state file alone. Held to the syscalls it makes
+/// (strace), beside a full check of the same host that does read all of them.
+#[test]
+fn lab_issue10_only_host_state_reads_no_service() {
+    if !lab_required() {
+        return;
+    }
+    let fleet = Fleet::up("only-host-state");
+    fleet.machine.sh("mkdir -p /opt/pm2-home && echo '[]' > /opt/pm2-home/dump.pm2");
+    let url = format!("http://127.0.0.1:{}/health", fleet.ports[0]);
+    let traced = |only: &[&str], state: &str| -> String {
+        let mut args = vec![
+            "strace",
+            "-f",
+            "-qq",
+            "-e",
+            "trace=openat,connect",
+            "-o",
+            "/opt/strace.txt",
+            "/usr/bin/env",
+            "NO_COLOR=1",
+            crate::harness::MACHINE_BOOTPROOF,
+            "check",
+            "--format",
+            "json",
+            "--state",
+            state,
+            "--pm2-home",
+            "/opt/pm2-home",
+            "--health",
+            &url,
+        ];
+        args.extend_from_slice(only);
+        let out = fleet.machine.exec(&args);
+        assert!(out.status.code().is_some(), "bootproof ran under strace");
+        fleet.machine.sh("cat /opt/strace.txt")
+    };
+    let port = format!("htons({})", fleet.ports[0]);
+    let main_pid = fleet.machine.sh(&format!("systemctl show -p MainPID --value {}", fleet.unit(0)));
+    let process = format!("/proc/{}/", main_pid.trim());
+    let reads = ["/opt/pm2-home", process.as_str(), "/etc/systemd/system/my-app@.service", port.as_str()];
+    let full = traced(&[], "/opt/full-state.json");
+    for read in reads {
+        assert!(full.contains(read), "a full check reads {read}:\n{full}");
+    }
+    let only = traced(&["--only", "host.state"], "/opt/only-state.json");
+    for read in reads {
+        assert!(!only.contains(read), "--only host.state reads {read}:\n{only}");
+    }
+    let (code, report) = fleet.machine.check_json(&["--only", "host.state", "--state", "/opt/only-state.json"]);
+    assert_eq!(code, 0, "{report:#}");
+    let results = report["results"].as_array().map_or(0, Vec::len);
+    assert_eq!(results, 1, "the host.state finding alone:\n{report:#}");
+    assert_eq!(report["subjects"], serde_json::json!([]), "nothing predicted from nothing:\n{report:#}");
+    fleet.machine.sh("test -e /opt/full-state.json && test ! -e /opt/only-state.json");
+}
