@@ -14,7 +14,7 @@ use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
 use std::io::{self, Read};
 use std::path::Path;
-use std::time::{Duration, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use super::files::{self, os_message};
 use super::model::{Fact, Listening, ProcessFacts, UnattributedSockets};
@@ -57,9 +57,13 @@ impl BootClock {
 
     /// RFC 3339 UTC time of a start time in clock ticks after boot.
     pub(crate) fn started_at(&self, start_ticks: u64) -> String {
+        humantime::format_rfc3339_seconds(self.started(start_ticks)).to_string()
+    }
+
+    /// The wall-clock time of a start time in clock ticks after boot.
+    pub(crate) fn started(&self, start_ticks: u64) -> SystemTime {
         let millis = start_ticks.saturating_mul(1000) / self.ticks_per_second;
-        let at = UNIX_EPOCH + Duration::from_secs(self.btime) + Duration::from_millis(millis);
-        humantime::format_rfc3339_seconds(at).to_string()
+        UNIX_EPOCH + Duration::from_secs(self.btime) + Duration::from_millis(millis)
     }
 }
 
@@ -284,6 +288,12 @@ impl ProcessTable {
     /// Every process the scan read, by pid.
     pub(crate) fn rows(&self) -> impl Iterator<Item = &Row> {
         self.rows.values()
+    }
+
+    /// When `pid` started, when the scan could tell.
+    pub(crate) fn started(&self, pid: u32) -> Option<SystemTime> {
+        let ticks = self.rows.get(&pid)?.start_ticks?;
+        Some(self.clock?.started(ticks))
     }
 
     /// One process of the scan.

@@ -4,6 +4,7 @@
 
 use std::io::{self, Read};
 use std::path::Path;
+use std::time::{Duration, SystemTime};
 
 use super::super::files::{self, os_message};
 use super::super::model::{Fact, FallbackApp, ProcessFacts};
@@ -141,11 +142,25 @@ pub(crate) fn fallback_apps(home: &Path, table: &ProcessTable) -> Vec<FallbackAp
             let Fact::Ok(Some(pid)) = read_pid_file(&entry.path()) else {
                 return None;
             };
-            Some(FallbackApp { name, pm_id, pid, process: table.process_if_readable(pid) })
+            let written = entry.metadata().and_then(|meta| meta.modified()).ok();
+            let process = table.process_if_readable(pid).filter(|_| !started_after(table.started(pid), written));
+            Some(FallbackApp { name, pm_id, pid, process })
         })
         .collect();
     apps.sort_by_key(|app| app.pm_id);
     apps
+}
+
+/// Whether the process now at a pid file's pid started after the file was written: then it
+/// is not the app PM2 wrote it for, but another process given the same pid since — after a
+/// reboot, the pid files of the boot before are still there, and their pids are reused. PM2
+/// starts an app, then writes its pid file. (A second of slack for coarse clocks; unknown
+/// times keep the process.)
+fn started_after(started: Option<SystemTime>, written: Option<SystemTime>) -> bool {
+    match (started, written) {
+        (Some(started), Some(written)) => started > written + Duration::from_secs(1),
+        _ => false,
+    }
 }
 
 /// `api-worker-3.pid` → (`api-worker`, 3): app names may hold `-`, the id is last.
@@ -247,6 +262,28 @@ mod tests {
         assert_eq!(good, Fact::Ok(Some(30163)));
         assert!(matches!(bad, Fact::Error(reason) if reason.contains("not a pid")));
         assert_eq!(missing, Fact::Ok(None));
+        Ok(())
+    }
+
+    /// After a reboot the pid files of the boot before remain, and their pids are given to
+    /// other processes: one that started after its pid file was written is not the app.
+    #[test]
+    fn a_pid_file_from_before_its_process_started_names_no_app() -> io::Result<()> {
+        let home = std::env::temp_dir().join(format!("bootproof-stale-pids-{}", std::process::id()));
+        std::fs::create_dir_all(home.join("pids"))?;
+        let me = std::process::id().to_string();
+        std::fs::write(home.join("pids/fresh-0.pid"), &me)?;
+        std::fs::write(home.join("pids/stale-1.pid"), &me)?;
+        let an_hour_before_this_test = SystemTime::now() - Duration::from_secs(3600);
+        std::fs::File::options()
+            .write(true)
+            .open(home.join("pids/stale-1.pid"))?
+            .set_modified(an_hour_before_this_test)?;
+        let apps = fallback_apps(&home, &ProcessTable::scan());
+        std::fs::remove_dir_all(&home)?;
+        let running: Vec<(&str, bool)> = apps.iter().map(|a| (a.name.as_str(), a.process.is_some())).collect();
+        assert_eq!(running, [("fresh", true), ("stale", false)]);
+        assert!(!started_after(None, Some(an_hour_before_this_test)), "an unknown start keeps the process");
         Ok(())
     }
 
