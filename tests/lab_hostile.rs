@@ -14,14 +14,8 @@ use crate::hostile::{assert_terminal_safe, remediations};
 /// The app every service runs.
 const SERVER_JS: &str = include_str!("lab/my-app/server.js");
 
-/// The lab has no sudo package; root's shell stands in for it (see tests/lab_pm2.rs).
-const SUDO: &str = r#"#!/bin/bash
-user=root
-if [ "${1:-}" = -u ]; then user=$2; shift 2; fi
-home=$(/usr/bin/getent passwd "$user" | cut -d: -f6)
-exec /usr/sbin/runuser -u "$user" -- env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
-  HOME="$home" USER="$user" LOGNAME="$user" SHELL=/bin/bash "$@"
-"#;
+/// The lab has no sudo package; this stands in for it (see the script).
+const SUDO: &str = include_str!("lab/sudo");
 
 /// The app's name. Each payload, if a pasted command ever ran it, creates a marker file
 /// in the directory the command is pasted in.

@@ -15,16 +15,8 @@ use crate::harness::{Machine, assert_exit, finding, lab_required, ports, statuse
 /// The app every scenario runs: needs GREETING, takes its port as argument.
 const SERVER_JS: &str = include_str!("lab/my-app/server.js");
 
-/// The lab has no sudo package; remediations say `sudo …`. Root's shell stands in for
-/// sudo: run as `-u USER` (root by default) with the environment sudo's env_reset leaves
-/// (HOME and USER of the target, Debian's secure_path).
-const SUDO: &str = r#"#!/bin/bash
-user=root
-if [ "${1:-}" = -u ]; then user=$2; shift 2; fi
-home=$(/usr/bin/getent passwd "$user" | cut -d: -f6)
-exec /usr/sbin/runuser -u "$user" -- env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
-  HOME="$home" USER="$user" LOGNAME="$user" SHELL=/bin/bash "$@"
-"#;
+/// The lab has no sudo package; this stands in for it (see the script).
+const SUDO: &str = include_str!("lab/sudo");
 
 /// The PATH of an operator's shell in the machine.
 const PATH: &str = "/usr/local/bin:/usr/bin:/bin";
