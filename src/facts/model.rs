@@ -636,6 +636,27 @@ pub(crate) struct Pm2Home {
     /// The pm2 command line tool an operator would run for this home (for remediations):
     /// found next to the daemon's node, or in /usr/local/bin, /usr/bin.
     pub(crate) pm2_cli: Option<String>,
+    /// What `pm2.log` says of the last time the daemon was killed by a signal (absent
+    /// from facts files written before bootproof read it).
+    #[serde(default = "no_kill_read")]
+    pub(crate) last_kill: Fact<Option<DaemonKill>>,
+}
+
+fn no_kill_read() -> Fact<Option<DaemonKill>> {
+    Fact::Ok(None)
+}
+
+/// The last kill of a PM2 daemon by a signal, as its `pm2.log` records it: how a
+/// shutdown ends a daemon that no `ExecStop=pm2 kill` stopped first. The daemon writes
+/// dump.pm2 as it goes.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct DaemonKill {
+    /// Apps that had exited on a signal nobody asked PM2 for, and were not started again,
+    /// when the daemon was killed: the dump it wrote lists them as `stopped`, and
+    /// `pm2 resurrect` leaves them stopped.
+    pub(crate) apps_down: Vec<String>,
+    /// Daemons started for this home after that kill.
+    pub(crate) daemons_after: u32,
 }
 
 /// A saved dump file (`dump.pm2` or `dump.pm2.bak`).

@@ -13,6 +13,7 @@ use super::super::procfs::ProcessTable;
 use super::daemon::{self, RunningDaemon};
 use super::discover::{self, FoundHome, Homes};
 use super::dump;
+use super::log;
 use super::rpc::{self, RPC_TIMEOUT};
 
 /// Finds the homes that need no systemd to be found (see [`discover::local_homes`])
@@ -77,6 +78,7 @@ pub(crate) async fn gather_home(found: FoundHome, daemons: &[RunningDaemon], tab
         .and_then(|stat| files::lookup_user(&stat.uid.to_string()).ok().flatten());
     let daemon = daemon_facts(home, daemons, rpc, table);
     let pm2_cli = daemon::pm2_cli(daemon.process.as_ref());
+    let last_kill = log::read_last_kill(&home.join("pm2.log").to_string_lossy());
     Pm2Home {
         dump: dump::read_dump(&home.join("dump.pm2").to_string_lossy()),
         dump_backup: dump::read_dump(&home.join("dump.pm2.bak").to_string_lossy()),
@@ -89,6 +91,7 @@ pub(crate) async fn gather_home(found: FoundHome, daemons: &[RunningDaemon], tab
         units: Vec::new(),
         daemon,
         pm2_cli,
+        last_kill,
     }
 }
 

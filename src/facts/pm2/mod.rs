@@ -3,7 +3,7 @@
 //! the pm2 CLI and never writing into a PM2_HOME.
 //!
 //! `discover` finds the homes, `home` gathers each one, `dump` parses dump files,
-//! `daemon` reads pid files, /proc and modules, `rpc` asks the daemon over `rpc.sock`
+//! `daemon` reads pid files, /proc and modules, `log` reads the last kill from pm2.log, `rpc` asks the daemon over `rpc.sock`
 //! with the framing in `amp`.
 
 pub(crate) mod amp;
@@ -11,4 +11,5 @@ pub(crate) mod daemon;
 pub(crate) mod discover;
 pub(crate) mod dump;
 pub(crate) mod home;
+pub(crate) mod log;
 pub(crate) mod rpc;
