@@ -174,8 +174,17 @@ pub(crate) fn explanation(id: CheckId) -> Explanation {
         },
         CheckId::Pm2Resurrected => Explanation {
             why: "Post-reboot validation: after a boot, every app the dump saved as online must be online \
-                  again; an app that fails at start after `pm2 resurrect` is otherwise only visible in `pm2 ls`.",
-            reads: &["PM2_HOME/dump.pm2", "the live daemon's apps over rpc.sock", "the boot time"],
+                  again; an app that fails at start after `pm2 resurrect` is otherwise only visible in `pm2 ls`. \
+                  `pm2 resurrect` starts every saved app but a stopped one. A shutdown that signals PM2 and its \
+                  apps together (no `ExecStop=pm2 kill` ran first) can reach an app first: PM2 then writes it \
+                  into dump.pm2 as stopped as it dies, and resurrect leaves it stopped (PM2 issue #6036). \
+                  pm2.log tells that apart from `pm2 stop`, and such an app counts as saved online.",
+            reads: &[
+                "PM2_HOME/dump.pm2",
+                "the live daemon's apps over rpc.sock",
+                "the last 1 MiB of PM2_HOME/pm2.log: the apps the daemon's last kill found exited",
+                "the boot time",
+            ],
             fix: &["pm2 logs APP --lines 50   # why it did not start", "pm2 restart APP && pm2 save"],
         },
         CheckId::Pm2CrashLoop => Explanation {

@@ -25,24 +25,29 @@ pub(super) fn resurrected(ctx: &Context, subject: &Subject) -> Finding {
     let Some(unit) = ctx.unit else {
         // The incident after the reboot: apps saved online, no daemon, nothing to start it.
         // Name what is down; while a daemon from a shell still runs, nothing is lost yet.
-        let saved_online: BTreeSet<&str> = saved.iter().filter(|a| saved_online(a)).map(|a| a.name.as_str()).collect();
-        if ctx.daemon.is_none() && ctx.live.is_none() && !saved_online.is_empty() {
-            let names: Vec<&str> = saved_online.into_iter().collect();
-            return Finding::violated(
-                check,
-                subject,
-                format!(
-                    "saved online but down: {} — no unit runs pm2 resurrect at boot (see supervisor.registered)",
-                    names.join(", ")
-                ),
-                ctx.as_owner("resurrect"),
-            )
-            .evidence("saved_online", names);
+        let mut down: BTreeSet<&str> = saved.iter().filter(|a| saved_online(a)).map(|a| a.name.as_str()).collect();
+        down.extend(&ctx.stopped_by_kill);
+        if ctx.daemon.is_none() && ctx.live.is_none() && !down.is_empty() {
+            let names: Vec<&str> = down.into_iter().collect();
+            return with_kill_evidence(
+                ctx,
+                Finding::violated(
+                    check,
+                    subject,
+                    format!(
+                        "saved online but down: {}{} — no unit runs pm2 resurrect at boot (see supervisor.registered)",
+                        names.join(", "),
+                        stopped_by_kill_clause(ctx, &names),
+                    ),
+                    bring_back(ctx, ctx.as_owner("resurrect"), &names),
+                )
+                .evidence("saved_online", &names),
+            );
         }
         return Finding::skip(check, subject, "no unit resurrects this home at boot (see supervisor.registered)");
     };
     let mut expected: BTreeMap<&str, usize> = BTreeMap::new();
-    for app in saved.iter().filter(|a| saved_online(a)) {
+    for app in saved.iter().filter(|a| saved_online(a) || ctx.stopped_by_kill.contains(a.name.as_str())) {
         *expected.entry(app.name.as_str()).or_insert(0) += 1;
     }
     if let Some(declared) = ctx.expected {
@@ -61,8 +66,16 @@ pub(super) fn resurrected(ctx: &Context, subject: &Subject) -> Finding {
         (None, _) => Finding::violated(
             check,
             subject,
-            format!("PM2 is not running: none of the apps saved online ({}) is up", names.join(", ")),
-            format!("{}; then: {}", fix::systemctl("restart", &[&unit.name]), fix::journal(&unit.name)),
+            format!(
+                "PM2 is not running: none of the apps saved online ({}) is up{}",
+                names.join(", "),
+                stopped_by_kill_clause(ctx, &names)
+            ),
+            bring_back(
+                ctx,
+                format!("{}; then: {}", fix::systemctl("restart", &[&unit.name]), fix::journal(&unit.name)),
+                &names,
+            ),
         ),
         (Some(live), _) => {
             let online = online_counts(live);
@@ -76,16 +89,63 @@ pub(super) fn resurrected(ctx: &Context, subject: &Subject) -> Finding {
             if down.is_empty() {
                 Finding::pass(check, subject, format!("every app saved online is online ({})", names.join(", ")))
             } else {
+                let down_names: Vec<&str> = expected
+                    .iter()
+                    .filter(|(name, want)| online.get(*name).copied().unwrap_or(0) < **want)
+                    .map(|(name, _)| *name)
+                    .collect();
                 Finding::violated(
                     check,
                     subject,
-                    format!("saved online but not online now: {}", down.join(", ")),
-                    ctx.as_owner("resurrect"),
+                    format!(
+                        "saved online but not online now: {}{}",
+                        down.join(", "),
+                        stopped_by_kill_clause(ctx, &down_names)
+                    ),
+                    bring_back(ctx, ctx.as_owner("resurrect"), &down_names),
                 )
             }
         }
     };
-    finding.evidence("expected_online", &expected)
+    with_kill_evidence(ctx, finding.evidence("expected_online", &expected))
+}
+
+/// Of `names`, those dump.pm2 lists as stopped only because the daemon was killed just
+/// after they exited (see [`Context::stopped_by_kill`](super::context::Context)).
+fn caught_by_kill<'a>(ctx: &Context, names: &[&'a str]) -> Vec<&'a str> {
+    names.iter().copied().filter(|name| ctx.stopped_by_kill.contains(name)).collect()
+}
+
+/// Why an app PM2 was running is `stopped` in the dump, when the kill is why.
+fn stopped_by_kill_clause(ctx: &Context, names: &[&str]) -> String {
+    let caught = caught_by_kill(ctx, names);
+    if caught.is_empty() {
+        return String::new();
+    }
+    format!(
+        " ({} exited just before the PM2 daemon was killed, at a shutdown that did not run pm2 kill first; \
+         PM2 wrote it into dump.pm2 as stopped, and pm2 resurrect leaves a stopped app stopped — see pm2.log)",
+        caught.join(", ")
+    )
+}
+
+/// `first`, then for each app the kill left stopped a `pm2 restart` (resurrect does not
+/// start it) and a `pm2 save` so that the dump says online again.
+fn bring_back(ctx: &Context, first: String, names: &[&str]) -> String {
+    let caught = caught_by_kill(ctx, names);
+    if caught.is_empty() {
+        return first;
+    }
+    let restarts: Vec<String> =
+        caught.iter().map(|name| ctx.as_owner(&format!("restart {}", fix::quote(name)))).collect();
+    format!("{first}; {}; {}", restarts.join("; "), ctx.as_owner("save"))
+}
+
+fn with_kill_evidence(ctx: &Context, finding: Finding) -> Finding {
+    if ctx.stopped_by_kill.is_empty() {
+        return finding;
+    }
+    finding.evidence("stopped_by_kill", &ctx.stopped_by_kill)
 }
 
 /// The app processes restarting in a loop, each with what shows it.

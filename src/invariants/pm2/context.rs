@@ -1,7 +1,7 @@
 //! What every PM2 invariant needs to know about a home, worked out once: its unit, the
 //! live apps, the saved apps, who owns it, and the pm2 command an operator pastes.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::config::{CheckConfig, ExpectedPm2};
 use crate::facts::{
@@ -33,10 +33,14 @@ pub(super) struct Context<'a> {
     pub(super) dump_max_age_ms: Option<u64>,
     /// When the facts were gathered, ms since the epoch.
     pub(super) now_ms: u64,
+    /// Apps dump.pm2 lists as stopped only because the daemon was killed (at a shutdown)
+    /// just after they exited, before it could start them again: PM2 was running them.
+    pub(super) stopped_by_kill: BTreeSet<&'a str>,
 }
 
 impl<'a> Context<'a> {
-    pub(super) fn new(home: &'a Pm2Home, config: &'a CheckConfig, now_ms: u64) -> Self {
+    /// `booted_at_s`: when this boot started, seconds since the epoch.
+    pub(super) fn new(home: &'a Pm2Home, config: &'a CheckConfig, now_ms: u64, booted_at_s: Option<i64>) -> Self {
         let loaded = |u: &&UnitFacts| u.properties.ok().is_some_and(|p| p.load_state == LoadState::Loaded);
         let unit = home.units.iter().find(loaded).or_else(|| home.units.first());
         let live = match &home.daemon.rpc {
@@ -63,6 +67,7 @@ impl<'a> Context<'a> {
                     .map(str::to_owned)
             })
             .unwrap_or_else(|| "pm2".to_owned());
+        let stopped_by_kill = stopped_by_kill(home, saved.as_deref(), booted_at_s);
         let expected = config.pm2.iter().find(|e| e.home.trim_end_matches('/') == home.home.trim_end_matches('/'));
         Context {
             home,
@@ -76,6 +81,7 @@ impl<'a> Context<'a> {
             expected,
             dump_max_age_ms: config.thresholds.dump_max_age.map(|secs| secs.saturating_mul(1000)),
             now_ms,
+            stopped_by_kill,
         }
     }
 
@@ -199,6 +205,26 @@ impl<'a> Context<'a> {
     }
 }
 
+/// The saved apps whose `stopped` is the last kill's doing, not an operator's: the kill
+/// caught them down and wrote the dump that is on disk now — no daemon ran since, or the
+/// dump is older than this boot (so nothing saved it after the daemon that resurrected it).
+fn stopped_by_kill<'a>(home: &Pm2Home, saved: Option<&[&'a SavedApp]>, booted_at_s: Option<i64>) -> BTreeSet<&'a str> {
+    let (Fact::Ok(Some(kill)), Some(saved)) = (&home.last_kill, saved) else { return BTreeSet::new() };
+    let dump_mtime = home.dump.file.stat.ok().and_then(Option::as_ref).map(|stat| stat.mtime);
+    let dump_is_the_kills = match home.daemon.process {
+        None => kill.daemons_after == 0,
+        Some(_) => matches!((dump_mtime, booted_at_s), (Some(written), Some(booted)) if written < booted),
+    };
+    if !dump_is_the_kills {
+        return BTreeSet::new();
+    }
+    saved
+        .iter()
+        .filter(|app| app.status == Some(Pm2Status::Stopped) && kill.apps_down.contains(&app.name))
+        .map(|app| app.name.as_str())
+        .collect()
+}
+
 /// Online instances per app name.
 pub(super) fn online_counts<'a>(apps: &[&'a LiveApp]) -> BTreeMap<&'a str, usize> {
     let mut counts = BTreeMap::new();
@@ -228,9 +254,10 @@ pub(super) fn saved_counts<'a>(apps: &[&'a SavedApp]) -> BTreeMap<&'a str, usize
     counts
 }
 
-/// Whether a saved app was saved running: `pm2 resurrect` starts it again.
+/// Whether `pm2 resurrect` starts a saved app again: PM2 starts every saved app but a
+/// `stopped` one (God.prepare), an `errored` or `waiting restart` one included.
 pub(super) fn saved_online(app: &SavedApp) -> bool {
-    app.status.as_ref().is_none_or(|status| *status == Pm2Status::Online)
+    app.status.as_ref() != Some(&Pm2Status::Stopped)
 }
 
 /// `3m`, `2h`, `5d`: an age in its largest whole unit.

@@ -22,7 +22,7 @@ pub(crate) fn judge(
     now_ms: u64,
 ) -> (Vec<Finding>, SubjectPrediction) {
     let subject = Subject::Pm2(home.home.clone());
-    let ctx = Context::new(home, config, now_ms);
+    let ctx = Context::new(home, config, now_ms, booted_at_s(host));
     let mut findings = match host.container.as_ref().and_then(|c| Some((c, c.app_container()?))) {
         Some((container, app)) => in_container(home, container, &app, &subject),
         None => supervised_by_systemd(&ctx, host, &subject),
@@ -53,6 +53,12 @@ pub(crate) fn judge(
     let prediction = Prediction::from_findings(&findings, &subject);
     let apps = app_predictions(&ctx, &findings, &subject, &prediction);
     (findings, SubjectPrediction { subject, prediction, apps })
+}
+
+/// When this boot started, seconds since the epoch, when the facts say.
+fn booted_at_s(host: &HostFacts) -> Option<i64> {
+    let at = humantime::parse_rfc3339_weak(host.booted_at.ok()?).ok()?;
+    i64::try_from(at.duration_since(std::time::UNIX_EPOCH).ok()?.as_secs()).ok()
 }
 
 /// The supervisor invariants of a home on a host: its unit registered, enabled and
@@ -327,6 +333,7 @@ mod tests {
             },
             modules: Fact::Ok(Vec::new()),
             pm2_cli: None,
+            last_kill: Fact::Ok(None),
             home: path,
         }
     }

@@ -4,6 +4,7 @@
 //! does.
 
 use crate::config::{self, CheckConfig};
+use crate::facts::{Fact, Pm2Status, RpcAnswer};
 use crate::invariants::fixtures::{assert_finding, on_pm2, pm2_fixed, pm2_incident};
 use crate::invariants::{evaluate, severity};
 use crate::verdict::Status;
@@ -89,4 +90,105 @@ fn fork_root_check_file_holds_the_fixed_host_and_fails_the_incident() {
     assert_eq!(on_pm2(&fixed, HOME, "process.not-root").status, Status::Warn, "the file accepts root with a warning");
     let incident = judged(pm2_incident());
     assert_eq!(on_pm2(&incident, HOME, "supervisor.registered").status, Status::Fail);
+}
+
+/// dump.pm2 as real PM2 7.0.4 wrote it when it was killed just after its app `web` had
+/// exited on SIGTERM — what a shutdown that signals PM2 and its apps together leaves
+/// when the app's exit reaches the daemon first — and the pm2.log it wrote then.
+fn killed_after_web_exited(facts: &mut crate::facts::Facts) {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/pm2/log");
+    let home = &mut facts.pm2[0];
+    let saved = crate::facts::pm2::dump::read_apps(&format!("{dir}/dump-written-by-the-kill.pm2"), 1 << 20)
+        .expect("the captured dump parses");
+    assert!(saved.iter().any(|app| app.name == "web" && app.status == Some(Pm2Status::Stopped)), "{saved:#?}");
+    home.dump.apps = Fact::Ok(saved);
+    home.last_kill = crate::facts::pm2::log::read_last_kill(&format!("{dir}/killed-after-web-exited.log"));
+}
+
+fn not_running(facts: &mut crate::facts::Facts) {
+    let home = &mut facts.pm2[0];
+    home.daemon.process = None;
+    home.daemon.rpc = Fact::Ok(RpcAnswer::NotRunning { reason: "connection refused".into() });
+}
+
+#[test]
+fn an_app_the_shutdown_left_stopped_in_the_dump_is_named_as_down() {
+    // The incident after a reboot whose shutdown reached web before PM2: the dump says
+    // stopped, but PM2 was running web — it is down, and resurrect alone would not start it.
+    let mut facts = pm2_incident();
+    killed_after_web_exited(&mut facts);
+    not_running(&mut facts);
+    let findings = evaluate(&facts, &CheckConfig::default()).findings;
+    let resurrected = on_pm2(&findings, HOME, "pm2.resurrected");
+    assert_finding(resurrected, Status::Fail, "saved online but down: web");
+    assert!(resurrected.message.contains("pm2 resurrect leaves a stopped app stopped"), "{resurrected:#?}");
+    let fix = resurrected.remediation.as_deref().unwrap_or_default();
+    assert!(fix.contains("pm2 resurrect; ") && fix.contains("pm2 restart web; ") && fix.ends_with("pm2 save"), "{fix}");
+}
+
+#[test]
+fn a_stopped_app_is_the_kills_doing_only_when_the_log_says_so_and_the_dump_is_the_kills() {
+    // Without the log, `stopped` is what `pm2 stop` + `pm2 save` leave: nothing to bring back.
+    let mut facts = pm2_incident();
+    killed_after_web_exited(&mut facts);
+    not_running(&mut facts);
+    facts.pm2[0].last_kill = Fact::Ok(None);
+    let findings = evaluate(&facts, &CheckConfig::default()).findings;
+    assert_eq!(on_pm2(&findings, HOME, "pm2.resurrected").status, Status::Skip);
+    // A daemon ran after the kill: it may have saved the dump since, stopped on purpose.
+    let mut facts = pm2_incident();
+    killed_after_web_exited(&mut facts);
+    not_running(&mut facts);
+    if let Fact::Ok(Some(kill)) = &mut facts.pm2[0].last_kill {
+        kill.daemons_after = 1;
+    }
+    let findings = evaluate(&facts, &CheckConfig::default()).findings;
+    assert_eq!(on_pm2(&findings, HOME, "pm2.resurrected").status, Status::Skip);
+}
+
+#[test]
+fn a_unit_that_resurrected_an_app_the_shutdown_saved_stopped_has_not_brought_it_back() {
+    // pm2-root.service resurrected the dump the kill wrote at the last shutdown: PM2 runs
+    // web as stopped, and "every app saved online is online" would be a false pass.
+    let mut facts = pm2_fixed();
+    killed_after_web_exited(&mut facts);
+    let booted = humantime::parse_rfc3339_weak(facts.host.booted_at.ok().expect("booted_at")).expect("RFC 3339");
+    let booted_s = booted.duration_since(std::time::UNIX_EPOCH).expect("after 1970").as_secs() as i64;
+    let home = &mut facts.pm2[0];
+    if let Fact::Ok(Some(stat)) = &mut home.dump.file.stat {
+        stat.mtime = booted_s - 5;
+    }
+    if let Fact::Ok(Some(kill)) = &mut home.last_kill {
+        kill.daemons_after = 1;
+    }
+    if let Fact::Ok(RpcAnswer::Apps { apps }) = &mut home.daemon.rpc {
+        for app in apps.iter_mut() {
+            (app.name, app.status, app.pid, app.process) = ("web".into(), Pm2Status::Stopped, 0, None);
+        }
+    }
+    let findings = evaluate(&facts, &CheckConfig::default()).findings;
+    let resurrected = on_pm2(&findings, HOME, "pm2.resurrected");
+    assert_finding(resurrected, Status::Fail, "saved online but not online now: web (0 of 1 online)");
+    assert!(resurrected.remediation.as_deref().is_some_and(|r| r.contains("pm2 restart web")), "{resurrected:#?}");
+    // Saved after this boot began: the daemon that runs now wrote it, stopped on purpose.
+    if let Fact::Ok(Some(stat)) = &mut facts.pm2[0].dump.file.stat {
+        stat.mtime = booted_s + 60;
+    }
+    let findings = evaluate(&facts, &CheckConfig::default()).findings;
+    assert_ne!(on_pm2(&findings, HOME, "pm2.resurrected").status, Status::Fail);
+}
+
+#[test]
+fn pm2_resurrect_starts_every_saved_app_but_a_stopped_one() {
+    // God.prepare: only `stopped` is registered without starting; an app saved errored or
+    // waiting for its restart delay is started again, so it is expected back.
+    for status in [Pm2Status::Errored, Pm2Status::WaitingRestart, Pm2Status::Launching] {
+        let mut facts = pm2_incident();
+        not_running(&mut facts);
+        if let Fact::Ok(apps) = &mut facts.pm2[0].dump.apps {
+            apps[0].status = Some(status.clone());
+        }
+        let findings = evaluate(&facts, &CheckConfig::default()).findings;
+        assert_finding(on_pm2(&findings, HOME, "pm2.resurrected"), Status::Fail, "saved online but down: api");
+    }
 }
