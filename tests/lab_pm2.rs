@@ -203,6 +203,67 @@ fn lab_pm2_started_from_a_shell_is_lost_at_reboot() {
     lab.machine.assert_pm2_predictions_held(&before, &after_facts, |_| Some(lab.answers(port)));
 }
 
+/// PM2 issue #6036, with real PM2 and a real reboot: a shutdown that signals the daemon
+/// and its app together (no `ExecStop=pm2 kill` ran first), where the app's exit reaches
+/// the daemon before its own SIGTERM — on a loaded host it often does. PM2 marks the app
+/// stopped, writes that into dump.pm2 as it dies, and resurrect then leaves it stopped.
+/// The order is made certain here: the daemon is held (SIGSTOP) while the app gets its
+/// SIGTERM and exits, then it gets its own; tried again until the dump says stopped.
+#[test]
+fn lab_pm2_an_app_the_shutdown_reached_first_is_saved_stopped_and_named_down() {
+    if !lab_required() {
+        return;
+    }
+    let lab = Pm2Lab::up("pm2caught");
+    let port = ports(1);
+    lab.as_root(&format!("GREETING=hi pm2 start server.js --name web -- {port} >/dev/null\npm2 save >/dev/null"));
+    lab.wait_answers(port);
+    let tries = lab.as_root(
+        r#"state() { awk '{print $3}' "/proc/$1/stat" 2>/dev/null || true; }
+alive() { [ -n "$1" ] && kill -0 "$1" 2>/dev/null; }
+for try in $(seq 1 20); do
+  god=$(cat /root/.pm2/pm2.pid); app=$(cat /root/.pm2/pids/web-0.pid)
+  kill -STOP "$god"; kill -TERM "$app"
+  for _ in $(seq 200); do [ "$(state "$app")" = Z ] && break; sleep 0.01; done
+  kill -CONT "$god"; kill -TERM "$god"
+  for _ in $(seq 500); do alive "$god" || break; sleep 0.01; done
+  if grep -q '"status":"stopped"' /root/.pm2/dump.pm2; then echo "$try"; exit 0; fi
+  pm2 resurrect >/dev/null
+  for _ in $(seq 500); do
+    now=$(cat /root/.pm2/pids/web-0.pid 2>/dev/null || true)
+    [ "$now" != "$app" ] && alive "$now" && break; sleep 0.01
+  done
+  sleep 0.5
+done
+echo "the daemon's SIGTERM came first 20 times" >&2; exit 1"#,
+    );
+    eprintln!("web's exit reached the daemon first on try {}", tries.trim());
+
+    let after_facts = lab.reboot_and_settle();
+    let (code, after) = lab.machine.check_json(&[]);
+    assert_eq!(code, 1, "{after:#}");
+    assert_eq!(after_facts["pm2"][0]["last_kill"]["ok"]["apps_down"], serde_json::json!(["web"]), "{after_facts:#}");
+    let resurrected = assert_finding(
+        &after,
+        ROOT_HOME,
+        "pm2.resurrected",
+        "fail",
+        &["saved online but down: web", "pm2 resurrect leaves a stopped app stopped"],
+    );
+    assert_eq!(resurrected["evidence"]["stopped_by_kill"], serde_json::json!(["web"]), "{resurrected:#}");
+    // What the finding says of PM2, shown with PM2: resurrect alone leaves web stopped...
+    lab.as_root("pm2 resurrect >/dev/null");
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(!lab.answers(port), "pm2 resurrect started an app its dump saved as stopped");
+    // ...and the fix bootproof printed brings it back.
+    let fix = remediation(&after, ROOT_HOME, "pm2.resurrected");
+    lab.machine.sh(&format!("export HOME=/root USER=root PATH={PATH}\n{fix} >/dev/null"));
+    lab.wait_answers(port);
+    let dump: Value = serde_json::from_str(&lab.machine.sh("cat /root/.pm2/dump.pm2")).expect("dump.pm2 is JSON");
+    let saved: Vec<&Value> = dump.as_array().into_iter().flatten().map(|app| &app["status"]).collect();
+    assert_eq!(saved, [&serde_json::json!("online")], "{dump:#}");
+}
+
 /// The incident's fix, as bootproof printed it: its supervisor.active remediation (pm2
 /// startup, pm2 save, pm2 kill, systemctl start) pasted into the machine. Then only the
 /// risks an operator has to decide on remain, and after the reboot everything is back.
