@@ -158,6 +158,15 @@ fn remediation(report: &Value, subject: &str, check: &str) -> String {
 }
 
 const ROOT_HOME: &str = "pm2:/root/.pm2";
+
+/// A machine where root started PM2 from a shell with one app, `web`, and saved it.
+fn web_saved_from_a_shell(tag: &str) -> (Pm2Lab, u16) {
+    let lab = Pm2Lab::up(tag);
+    let port = ports(1);
+    lab.as_root(&format!("GREETING=hi pm2 start server.js --name web -- {port} >/dev/null\npm2 save >/dev/null"));
+    lab.wait_answers(port);
+    (lab, port)
+}
 const DEPLOY_HOME: &str = "pm2:/home/deploy/.pm2";
 
 /// The incident: PM2 started by hand from a root shell and saved, but never registered
@@ -167,10 +176,7 @@ fn lab_pm2_started_from_a_shell_is_lost_at_reboot() {
     if !lab_required() {
         return;
     }
-    let lab = Pm2Lab::up("pm2shell");
-    let port = ports(1);
-    lab.as_root(&format!("GREETING=hi pm2 start server.js --name web -- {port} >/dev/null\npm2 save >/dev/null"));
-    lab.wait_answers(port);
+    let (lab, port) = web_saved_from_a_shell("pm2shell");
     let (code, before) = lab.machine.check_json(&[]);
     assert_eq!(code, 1, "{before:#}");
     assert_finding(
@@ -214,10 +220,7 @@ fn lab_pm2_an_app_the_shutdown_reached_first_is_saved_stopped_and_named_down() {
     if !lab_required() {
         return;
     }
-    let lab = Pm2Lab::up("pm2caught");
-    let port = ports(1);
-    lab.as_root(&format!("GREETING=hi pm2 start server.js --name web -- {port} >/dev/null\npm2 save >/dev/null"));
-    lab.wait_answers(port);
+    let (lab, port) = web_saved_from_a_shell("pm2caught");
     let tries = lab.as_root(
         r#"state() { awk '{print $3}' "/proc/$1/stat" 2>/dev/null || true; }
 alive() { [ -n "$1" ] && kill -0 "$1" 2>/dev/null; }
