@@ -7,7 +7,7 @@
 //!
 //! Compiled into tests only: the shipped binary does not carry it.
 
-use crate::facts::pm2::{amp, daemon, dump, rpc};
+use crate::facts::pm2::{amp, daemon, dump, log, rpc};
 use crate::facts::sockets::{self, Listening, ServicePorts};
 use crate::facts::{node, procfs, unit_file};
 use crate::report::{self, HostSummary, Report};
@@ -24,6 +24,7 @@ pub(crate) const TARGETS: &[(&str, Target)] = &[
     ("facts_file", facts_file),
     ("proc_lines", proc_lines),
     ("unit_file", unit_file),
+    ("pm2_log", pm2_log),
 ];
 
 /// `dump.pm2`: any bytes are a list of apps or a parse error with a reason, and of the
@@ -36,6 +37,18 @@ pub(crate) fn dump_pm2(data: &[u8]) {
         let is_key = |name: &str| raw.get(name).is_some() || raw.get("env").and_then(|env| env.get(name)).is_some();
         assert!(app.env_keys.iter().all(|key| is_key(key)), "a kept name is not a key: {app:?}");
     }
+}
+
+/// `pm2.log` (as read: invalid UTF-8 replaced): the last kill names only apps the text
+/// names, and counts no more daemons after it than the text has start lines.
+pub(crate) fn pm2_log(data: &[u8]) {
+    let text = String::from_utf8_lossy(data);
+    let Some(kill) = log::last_kill(&text) else { return };
+    for name in &kill.apps_down {
+        assert!(text.contains(&format!("[{name}")), "{name:?} is not an app of the log");
+    }
+    let starts = text.lines().filter(|line| line.contains("New PM2 Daemon started")).count();
+    assert!(kill.daemons_after as usize <= starts, "{} daemons after, {starts} start lines", kill.daemons_after);
 }
 
 /// rpc.sock replies: the amp decoder fed the bytes in the pieces the first byte chooses
@@ -199,6 +212,25 @@ mod tests {
             .collect();
         paths.sort();
         paths
+    }
+
+    #[test]
+    fn the_fuzz_crate_compiles_bootproofs_modules_with_bootproofs_dependencies() {
+        // fuzz/ builds ../src under its own manifest, outside ci/test: a dependency declared
+        // differently there (a feature left out) breaks ci/fuzz while ci/test stays green, as
+        // serde_json without `raw_value` once did.
+        let dependencies = |path: &str| {
+            let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(path);
+            let text = std::fs::read_to_string(&path).unwrap_or_else(|err| panic!("{}: {err}", path.display()));
+            let manifest: toml::Table = toml::from_str(&text).unwrap_or_else(|err| panic!("{}: {err}", path.display()));
+            manifest["dependencies"].as_table().cloned().expect("a [dependencies] table")
+        };
+        let (bootproof, fuzz) = (dependencies("Cargo.toml"), dependencies("fuzz/Cargo.toml"));
+        for (name, spec) in &fuzz {
+            if let Some(wanted) = bootproof.get(name) {
+                assert_eq!(spec, wanted, "fuzz/Cargo.toml declares {name} unlike Cargo.toml");
+            }
+        }
     }
 
     #[test]

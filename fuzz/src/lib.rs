@@ -38,4 +38,4 @@ macro_rules! targets {
     };
 }
 
-targets!(dump_pm2, amp_reply, check_file, state_file, facts_file, proc_lines, unit_file);
+targets!(dump_pm2, amp_reply, check_file, state_file, facts_file, proc_lines, unit_file, pm2_log);
