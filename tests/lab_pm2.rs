@@ -222,7 +222,7 @@ fn lab_pm2_an_app_the_shutdown_reached_first_is_saved_stopped_and_named_down() {
     }
     let (lab, port) = web_saved_from_a_shell("pm2caught");
     let tries = lab.as_root(
-        r#"state() { awk '{print $3}' "/proc/$1/stat" 2>/dev/null || true; }
+        r#"state() { sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1 || true; }
 alive() { [ -n "$1" ] && kill -0 "$1" 2>/dev/null; }
 for try in $(seq 1 20); do
   god=$(cat /root/.pm2/pm2.pid); app=$(cat /root/.pm2/pids/web-0.pid)
@@ -245,7 +245,14 @@ echo "the daemon's SIGTERM came first 20 times" >&2; exit 1"#,
     let after_facts = lab.reboot_and_settle();
     let (code, after) = lab.machine.check_json(&[]);
     assert_eq!(code, 1, "{after:#}");
-    assert_eq!(after_facts["pm2"][0]["last_kill"]["ok"]["apps_down"], serde_json::json!(["web"]), "{after_facts:#}");
+    let log = || lab.machine.sh("cat /root/.pm2/dump.pm2; echo; tail -n 30 /root/.pm2/pm2.log");
+    assert_eq!(
+        after_facts["pm2"][0]["last_kill"]["ok"]["apps_down"],
+        serde_json::json!(["web"]),
+        "dump.pm2 and pm2.log:\n{}\nfacts: {:#}",
+        log(),
+        after_facts["pm2"][0]
+    );
     let resurrected = assert_finding(
         &after,
         ROOT_HOME,
