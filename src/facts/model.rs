@@ -363,6 +363,14 @@ pub(crate) struct ServiceFacts {
     pub(crate) standard_output: String,
     /// `StandardError`.
     pub(crate) standard_error: String,
+    /// `ExecStop=` commands as systemd parsed them (no binary looked up); `None` in facts
+    /// files written before bootproof read them.
+    #[serde(default)]
+    pub(crate) exec_stop: Option<Vec<StopCommand>>,
+    /// `KillMode=`: `control-group` (every process of the unit gets the stop signal at
+    /// once), `mixed`, `process`, `none`; `None` in facts files written before.
+    #[serde(default)]
+    pub(crate) kill_mode: Option<String>,
     /// The processes in the unit's cgroup.
     pub(crate) processes: Fact<Vec<ProcessFacts>>,
 }
@@ -395,6 +403,15 @@ pub(crate) struct ExecCommand {
     /// The JavaScript runtime this command relies on (node itself, what `env` finds on
     /// PATH, or a script's `#!` interpreter); `None` when it runs no node/nodejs/bun we can see.
     pub(crate) runtime: Option<RuntimeFacts>,
+}
+
+/// A command systemd runs to stop a unit.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct StopCommand {
+    /// The binary systemd executes.
+    pub(crate) path: String,
+    /// Its argument vector, `argv[0]` included.
+    pub(crate) argv: Vec<String>,
 }
 
 /// The JavaScript runtime a command depends on.

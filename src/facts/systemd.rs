@@ -162,6 +162,10 @@ pub(crate) struct ServiceReply {
     pub(crate) standard_output: String,
     /// `StandardError`.
     pub(crate) standard_error: String,
+    /// `ExecStop`.
+    pub(crate) exec_stop: Vec<ExecLine>,
+    /// `KillMode`: `control-group`, `mixed`, `process`, `none`.
+    pub(crate) kill_mode: String,
 }
 
 /// A connection to the systemd manager on the system bus.
@@ -513,6 +517,8 @@ impl ServiceReply {
             control_group: as_string("ControlGroup", get(props, "ControlGroup")?)?,
             standard_output: as_string("StandardOutput", get(props, "StandardOutput")?)?,
             standard_error: as_string("StandardError", get(props, "StandardError")?)?,
+            exec_stop: as_exec_lines("ExecStop", get(props, "ExecStop")?)?,
+            kill_mode: as_string("KillMode", get(props, "KillMode")?)?,
         })
     }
 }

@@ -12,7 +12,7 @@ use std::time::{Duration, UNIX_EPOCH};
 use super::files::{self, SYSTEMD_DEFAULT_PATH};
 use super::model::{
     Account, EnvironmentFile, ExecCommand, Fact, OnDiskUnit, ProcessFacts, RuntimeFacts, ServiceFacts, StartCondition,
-    UnitFacts, UnitProperties,
+    StopCommand, UnitFacts, UnitProperties,
 };
 use super::node::{self, ExecKind, Locate, RuntimeUse};
 use super::procfs::{self, ProcessTable};
@@ -396,6 +396,10 @@ impl<'a> LocalReader<'a> {
             control_group: service.control_group,
             standard_output: service.standard_output,
             standard_error: service.standard_error,
+            exec_stop: Some(
+                service.exec_stop.into_iter().map(|line| StopCommand { path: line.path, argv: line.argv }).collect(),
+            ),
+            kill_mode: Some(service.kill_mode),
         }
     }
 
