@@ -274,6 +274,60 @@ echo "the daemon's SIGTERM came first 20 times" >&2; exit 1"#,
     assert_eq!(saved, [&serde_json::json!("online")], "{dump:#}");
 }
 
+/// A hand-written PM2 unit without `ExecStop=pm2 kill`: at a shutdown systemd signals the
+/// daemon and its apps together, the race of the scenario above. bootproof names it
+/// before any reboot, from what systemd says of the real unit (no ExecStop, KillMode
+/// control-group); the drop-in it prints makes systemd stop PM2 with pm2 kill, after
+/// which stopping the unit leaves dump.pm2 byte for byte as saved, and a reboot brings
+/// web back.
+#[test]
+fn lab_pm2_a_unit_without_pm2_kill_is_a_named_risk_to_the_dump_and_the_fix_holds() {
+    if !lab_required() {
+        return;
+    }
+    let lab = Pm2Lab::up("pm2nostop");
+    let port = ports(1);
+    lab.machine.write(
+        "/etc/systemd/system/pm2-handmade.service",
+        "[Unit]\nDescription=PM2, written by hand\n[Service]\nType=forking\nUser=root\n\
+         Environment=PM2_HOME=/root/.pm2\nEnvironment=PATH=/usr/local/bin:/usr/bin:/bin\n\
+         PIDFile=/root/.pm2/pm2.pid\nExecStart=/usr/local/bin/pm2 resurrect\n\
+         [Install]\nWantedBy=multi-user.target\n",
+        0o644,
+    );
+    lab.machine.sh("systemctl daemon-reload && systemctl enable --now pm2-handmade.service");
+    // The CLI reaches the daemon the unit started: web runs in the unit's cgroup.
+    lab.as_root(&format!("GREETING=hi pm2 start server.js --name web -- {port} >/dev/null\npm2 save >/dev/null"));
+    lab.wait_answers(port);
+    let (_, before) = lab.machine.check_json(&[]);
+    assert_finding(&before, ROOT_HOME, "supervisor.active", "pass", &["pm2-handmade.service owns the PM2 daemon"]);
+    assert_finding(
+        &before,
+        ROOT_HOME,
+        "pm2.dump",
+        "warn",
+        &["pm2-handmade.service has no ExecStop=pm2 kill and KillMode=control-group", "PM2 issue #6036"],
+    );
+
+    let fix = remediation(&before, ROOT_HOME, "pm2.dump");
+    lab.machine.sh(&format!("export HOME=/root USER=root PATH={PATH}\n{fix}"));
+    let (_, fixed) = lab.machine.check_json(&[]);
+    assert_finding(&fixed, ROOT_HOME, "pm2.dump", "pass", &["holds 1 app"]);
+    // Stopped as a shutdown stops it: PM2 deletes its apps first and has nothing to save.
+    let sum = "sha256sum /root/.pm2/dump.pm2";
+    let saved = lab.machine.sh(sum);
+    lab.machine.sh("systemctl stop pm2-handmade.service");
+    assert!(!lab.answers(port), "web still answers after its unit stopped");
+    assert_eq!(lab.machine.sh(sum), saved, "stopping the unit rewrote dump.pm2");
+
+    let after_facts = lab.reboot_and_settle();
+    let (_, after) = lab.machine.check_json(&[]);
+    assert_finding(&after, ROOT_HOME, "pm2.resurrected", "pass", &["web"]);
+    assert_finding(&after, ROOT_HOME, "pm2.dump", "pass", &[]);
+    assert!(lab.answers(port), "web is not back after the reboot");
+    lab.machine.assert_pm2_predictions_held(&fixed, &after_facts, |_| Some(lab.answers(port)));
+}
+
 /// The incident's fix, as bootproof printed it: its supervisor.active remediation (pm2
 /// startup, pm2 save, pm2 kill, systemctl start) pasted into the machine. Then only the
 /// risks an operator has to decide on remain, and after the reboot everything is back.

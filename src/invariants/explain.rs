@@ -155,12 +155,18 @@ pub(crate) fn explanation(id: CheckId) -> Explanation {
         CheckId::Pm2Dump => Explanation {
             why: "`pm2 resurrect` (what pm2-USER.service runs at boot) starts exactly the apps in dump.pm2. \
                   Without `pm2 save` there is no dump, and PM2 comes back after a reboot with an empty list, \
-                  as in the incident.",
+                  as in the incident. PM2 also rewrites the dump as a signal kills it: a unit that stops it \
+                  without `ExecStop=pm2 kill` (systemd signals the daemon and its apps at once) or with \
+                  `ExecStop=pm2 stop` can leave apps saved as stopped, which resurrect does not start (warn).",
             reads: &[
                 "PM2_HOME/dump.pm2 (JSON array; stat and content)",
                 "the live daemon's app list over PM2_HOME/rpc.sock",
+                "ExecStop= and KillMode= of the unit that resurrects the home",
             ],
-            fix: &["pm2 save   # as the user PM2 runs as, with its PM2_HOME"],
+            fix: &[
+                "pm2 save   # as the user PM2 runs as, with its PM2_HOME",
+                "ExecStop=PM2 kill   # in a drop-in of the unit, as pm2 startup writes it",
+            ],
         },
         CheckId::Pm2DumpFresh => Explanation {
             why: "\"The dump is stale\": an app started or scaled after the last `pm2 save` is not in \

@@ -5,7 +5,9 @@
 use std::collections::BTreeSet;
 
 use super::context::{Context, human_age, online_counts, saved_counts, saved_online};
-use crate::facts::{Fact, LiveApp, Pm2Home, SavedApp};
+use crate::facts::node::{ExecKind, classify_exec};
+use crate::facts::pm2::discover::runs_pm2_resurrect;
+use crate::facts::{Fact, LiveApp, Pm2Home, SavedApp, StopCommand};
 use crate::invariants::fix;
 use crate::verdict::{CheckId, Finding, Subject};
 
@@ -58,10 +60,67 @@ pub(super) fn dump(ctx: &Context, subject: &Subject) -> Finding {
         ),
         (Fact::Ok(Some(_)), Fact::Ok(apps)) => {
             let age = dump_age_ms(ctx).map(|ms| format!(", saved {} ago", human_age(ms))).unwrap_or_default();
-            Finding::pass(check, subject, format!("{path} holds {} app(s){age}", apps.len()))
+            let holds = format!("{path} holds {} app(s){age}", apps.len());
+            match (shutdown_saves_stopped(ctx), ctx.unit) {
+                (Some(how), Some(unit)) if apps.iter().any(saved_online) => Finding::warn(
+                    check,
+                    subject,
+                    format!("{holds}, but {} {how}", unit.name),
+                    stop_with_pm2_kill(ctx, &unit.name),
+                ),
+                _ => Finding::pass(check, subject, holds),
+            }
         }
     };
     finding.evidence("path", path).evidence("running_processes", running)
+}
+
+/// How the unit that resurrects this home at boot makes PM2 save its apps as stopped
+/// at a shutdown, when it does. PM2 writes dump.pm2 as a signal kills it (see
+/// facts::pm2::log): after `pm2 kill` or `pm2 delete` there is nothing left to write,
+/// after `pm2 stop` every app is written stopped, and when systemd signals the daemon and
+/// its apps at once, an app whose exit reaches PM2 first is. `pm2 resurrect` leaves a
+/// stopped app stopped. A stop command that is not the pm2 CLI is not judged.
+fn shutdown_saves_stopped(ctx: &Context) -> Option<&'static str> {
+    let service = ctx.unit?.service.ok()?;
+    if !service.exec_start.iter().any(|c| runs_pm2_resurrect(&c.path, &c.argv)) {
+        return None;
+    }
+    let stops = service.exec_stop.as_ref()?;
+    let pm2_action = |c: &StopCommand| {
+        let args = c.argv.get(1..).unwrap_or_default();
+        let pm2 = classify_exec(&c.path, &c.argv) == ExecKind::Pm2Cli;
+        pm2.then(|| args.iter().find_map(|a| ["kill", "delete", "del", "stop"].into_iter().find(|w| a == w))).flatten()
+    };
+    let actions: Vec<Option<&str>> = stops.iter().map(pm2_action).collect();
+    if actions.iter().any(|a| matches!(a, Some("kill" | "delete" | "del"))) {
+        None
+    } else if actions.contains(&Some("stop")) {
+        Some(
+            "stops PM2 with ExecStop=pm2 stop: every app is then stopped when systemd signals the daemon, \
+             which saves them all as stopped into dump.pm2 — and pm2 resurrect leaves them stopped at the next boot",
+        )
+    } else if stops.is_empty() && service.kill_mode.as_deref() == Some("control-group") {
+        Some(
+            "has no ExecStop=pm2 kill and KillMode=control-group: at a shutdown systemd signals PM2 and its apps at \
+             once, and an app whose exit reaches PM2 first is saved into dump.pm2 as stopped — pm2 resurrect then \
+             leaves it stopped (PM2 issue #6036)",
+        )
+    } else {
+        None
+    }
+}
+
+/// A drop-in that makes the unit stop PM2 with `pm2 kill` (what `pm2 startup` writes):
+/// the apps are deleted first, so the daemon has nothing to save as it exits.
+fn stop_with_pm2_kill(ctx: &Context, unit: &str) -> String {
+    let dir = format!("/etc/systemd/system/{unit}.d");
+    format!(
+        "sudo mkdir -p {dir} && printf '[Service]\\nExecStop=\\nExecStop=%s kill\\n' {} | sudo tee {file} >/dev/null && sudo systemctl daemon-reload",
+        fix::quote(&ctx.pm2),
+        dir = fix::quote(&dir),
+        file = fix::quote(&format!("{dir}/pm2-kill.conf")),
+    )
 }
 
 /// One way an app running now differs from what `dump.pm2` holds of it.

@@ -192,3 +192,61 @@ fn pm2_resurrect_starts_every_saved_app_but_a_stopped_one() {
         assert_finding(on_pm2(&findings, HOME, "pm2.resurrected"), Status::Fail, "saved online but down: api");
     }
 }
+
+/// The fixed host with its unit's ExecStop= and KillMode= set to `stops` and `kill_mode`.
+fn fixed_host_stopping_with(stops: &[&[&str]], kill_mode: &str) -> crate::facts::Facts {
+    let mut facts = pm2_fixed();
+    let service = crate::invariants::fixtures::service_mut(&mut facts.pm2[0].units[0]);
+    service.exec_stop = Some(
+        stops
+            .iter()
+            .map(|argv| crate::facts::StopCommand {
+                path: argv[0].to_owned(),
+                argv: argv.iter().map(|a| (*a).to_owned()).collect(),
+            })
+            .collect(),
+    );
+    service.kill_mode = Some(kill_mode.to_owned());
+    facts
+}
+
+const PM2: &str = "/usr/local/lib/node_modules/pm2/bin/pm2";
+
+#[test]
+fn a_unit_that_stops_pm2_with_pm2_kill_keeps_the_dump_as_saved() {
+    // What `pm2 startup` writes: the apps are deleted first, the daemon has nothing to save.
+    for stop in [&[PM2, "kill"][..], &[PM2, "delete", "all"], &["/usr/bin/node", PM2, "kill"]] {
+        let findings = evaluate(&fixed_host_stopping_with(&[stop], "control-group"), &CheckConfig::default()).findings;
+        assert_eq!(on_pm2(&findings, HOME, "pm2.dump").status, Status::Pass, "{stop:?}");
+    }
+    // Only the daemon gets SIGTERM, and it saves the apps as they run.
+    for kill_mode in ["mixed", "process"] {
+        let findings = evaluate(&fixed_host_stopping_with(&[], kill_mode), &CheckConfig::default()).findings;
+        assert_eq!(on_pm2(&findings, HOME, "pm2.dump").status, Status::Pass, "{kill_mode}");
+    }
+    // A stop script bootproof cannot read, and facts from before ExecStop was read: not judged.
+    let findings =
+        evaluate(&fixed_host_stopping_with(&[&["/opt/api/stop.sh"]], "control-group"), &CheckConfig::default())
+            .findings;
+    assert_eq!(on_pm2(&findings, HOME, "pm2.dump").status, Status::Pass);
+    let findings = evaluate(&pm2_fixed(), &CheckConfig::default()).findings;
+    assert_eq!(on_pm2(&findings, HOME, "pm2.dump").status, Status::Pass);
+}
+
+#[test]
+fn a_unit_that_signals_pm2_and_its_apps_together_is_a_named_risk_to_the_dump() {
+    let findings = evaluate(&fixed_host_stopping_with(&[], "control-group"), &CheckConfig::default()).findings;
+    let dump = on_pm2(&findings, HOME, "pm2.dump");
+    assert_finding(dump, Status::Warn, "pm2-root.service has no ExecStop=pm2 kill and KillMode=control-group");
+    assert!(dump.message.contains("PM2 issue #6036"), "{dump:#?}");
+    let fix = dump.remediation.as_deref().unwrap_or_default();
+    assert!(fix.contains("/etc/systemd/system/pm2-root.service.d/pm2-kill.conf"), "{fix}");
+    // The pm2 next to the daemon's node, as every other remediation of this home names it.
+    assert!(fix.contains("ExecStop=\\nExecStop=%s kill\\n' /usr/local/bin/pm2 |"), "{fix}");
+    assert!(fix.ends_with("sudo systemctl daemon-reload"), "{fix}");
+    // pm2 stop first is worse: every app is saved stopped.
+    let findings =
+        evaluate(&fixed_host_stopping_with(&[&[PM2, "stop", "all"]], "control-group"), &CheckConfig::default())
+            .findings;
+    assert_finding(on_pm2(&findings, HOME, "pm2.dump"), Status::Warn, "stops PM2 with ExecStop=pm2 stop");
+}
