@@ -79,21 +79,18 @@ pub(super) fn resurrected(ctx: &Context, subject: &Subject) -> Finding {
         ),
         (Some(live), _) => {
             let online = online_counts(live);
-            let down: Vec<String> = expected
+            // The apps short of what was saved, with how many run of how many.
+            let short: Vec<(&str, usize, usize)> = expected
                 .iter()
-                .filter_map(|(name, want)| {
-                    let have = online.get(name).copied().unwrap_or(0);
-                    (have < *want).then(|| format!("{name} ({have} of {want} online)"))
-                })
+                .map(|(name, want)| (*name, online.get(name).copied().unwrap_or(0), *want))
+                .filter(|(_, have, want)| have < want)
                 .collect();
-            if down.is_empty() {
+            if short.is_empty() {
                 Finding::pass(check, subject, format!("every app saved online is online ({})", names.join(", ")))
             } else {
-                let down_names: Vec<&str> = expected
-                    .iter()
-                    .filter(|(name, want)| online.get(*name).copied().unwrap_or(0) < **want)
-                    .map(|(name, _)| *name)
-                    .collect();
+                let down: Vec<String> =
+                    short.iter().map(|(name, have, want)| format!("{name} ({have} of {want} online)")).collect();
+                let down_names: Vec<&str> = short.iter().map(|(name, _, _)| *name).collect();
                 Finding::violated(
                     check,
                     subject,
